@@ -1,0 +1,71 @@
+"""The package's one error tree.
+
+    BridgeError
+    ├── ConfigError            a setting is missing or wrong (exit 2, refuse to start)
+    ├── MappingError           a mapping file does not load (file, rule, reason)
+    ├── RequestRejected        a webhook request is refused (HTTP 400 / 413)
+    │   ├── SignatureError     missing, invalid or stale signature
+    │   ├── PayloadError       the body is not an event of the provider
+    │   └── TooLarge           the body is over the size limit
+    ├── StoreUnavailable       the database cannot commit (HTTP 503)
+    └── PendoError             Pendo answered with a failure
+        ├── PendoAuthError     401/403: pauses all sending
+        └── PendoTransient     connection error, timeout, 409, 429, 5xx: retry later
+
+Messages name the setting or file to fix and never contain a secret or a signature.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(BridgeError):
+    """A setting is missing or has a value the service cannot use."""
+
+
+class MappingError(BridgeError):
+    """A mapping file is invalid; the message names the file, the rule and the reason."""
+
+
+class RequestRejected(BridgeError):
+    """A webhook request is refused before anything is stored."""
+
+    status = 400
+
+
+class SignatureError(RequestRejected):
+    """The signature header is missing, malformed, wrong or outside the time tolerance."""
+
+
+class PayloadError(RequestRejected):
+    """The body is not a JSON event of the provider."""
+
+
+class TooLarge(RequestRejected):
+    """The body is larger than the configured limit."""
+
+    status = 413
+
+
+class StoreUnavailable(BridgeError):
+    """The database could not commit; the sender should retry."""
+
+
+class PendoError(BridgeError):
+    """Pendo refused a request; `status` is the HTTP status or None for a network failure."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class PendoAuthError(PendoError):
+    """Pendo answered 401 or 403: wrong key, read-only key or wrong region."""
+
+
+class PendoTransient(PendoError):
+    """A failure worth retrying: network, timeout, 409, 429 or 5xx."""

@@ -1,0 +1,136 @@
+"""Turns stored events into outbox rows: enrich, evaluate the mappings, write the operations.
+
+Writing the operations and marking the event happen in one transaction, so an event is mapped exactly
+once even when a worker dies half-way (its lease runs out and another worker maps it from scratch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from bridge import backoff, outbox, pendo, store
+from bridge.enrichment import Enricher, EnrichmentUnavailable
+from bridge.mapping import EvalOptions, MappingSet, evaluate
+from bridge.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.settings import Settings
+from bridge.store import Store, StoredEvent
+
+log = logging.getLogger("bridge.mapper")
+
+class LeaseLost(Exception):
+    """Another worker took the event over; this worker's transaction is abandoned."""
+
+
+MAX_ENRICHMENT_TRIES = 5  # after that an event is mapped with what the cache has
+
+
+def eval_options(settings: Settings) -> EvalOptions:
+    return EvalOptions(
+        date_format=settings.pendo_date_format,
+        track_enabled=settings.track_enabled,
+        create_accounts=settings.pendo_create_accounts,
+        account_fallback=settings.account_fallback,
+        visitor_fallback=settings.visitor_fallback,
+        synthetic_prefix=settings.synthetic_visitor_prefix,
+    )
+
+
+@dataclass
+class Mapper:
+    """Maps a worker's share of the stored events."""
+
+    settings: Settings
+    store: Store
+    mappings: MappingSet
+    enricher: Enricher
+    worker_id: str
+    clock: Callable[[], float]
+
+    def run_batch(self, limit: int = 100) -> int:
+        claimed = self.store.claim_events(self.worker_id, self.clock(), self.settings.claim_seconds, limit)
+        for stored in claimed:
+            self.map_one(stored)
+        return len(claimed)
+
+    def map_one(self, stored: StoredEvent) -> None:
+        event = stored.event
+        self.enricher.remember(event)
+        try:
+            enrichment = self.enricher.enrich(event)
+        except EnrichmentUnavailable as exc:
+            if stored.attempts + 1 < MAX_ENRICHMENT_TRIES:
+                self._retry_later(stored, str(exc))
+                return
+            log.warning("mapping without enrichment", extra={"event_id": event.id, "reason": str(exc)})
+            enrichment = {}
+        outcome = evaluate(self.mappings, event, enrichment, eval_options(self.settings))
+        self._write(stored, outcome)
+
+    def _retry_later(self, stored: StoredEvent, reason: str) -> None:
+        now = self.clock()
+        delay = backoff.delay(stored.attempts + 1, self.settings.retry_base_seconds,
+                              self.settings.retry_max_seconds)
+        with self.store.transaction() as connection:
+            self.store.finish_event(connection, stored.row_id, self.worker_id, attempts=stored.attempts + 1,
+                                    next_attempt_at=now + delay, detail=json.dumps({"retry": reason}))
+
+    def _write(self, stored: StoredEvent, outcome: Outcome) -> None:
+        event = stored.event
+        status = _status(outcome)
+        detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
+        account_ids = [op.id for op in outcome.operations if isinstance(op, MetadataUpdate) and op.kind == "account"]
+        try:
+            self._commit(stored, outcome, status, detail, account_ids)
+        except LeaseLost:
+            log.warning("lease ran out before the event was mapped; another worker maps it",
+                        extra={"event_id": event.id})
+            return
+        self._log(event.id, event.type, status, outcome)
+
+    def _commit(self, stored: StoredEvent, outcome: Outcome, status: str, detail: dict[str, Any],
+                account_ids: list[str]) -> None:
+        event, now, version = stored.event, self.clock(), self.mappings.version
+        with self.store.transaction() as connection:
+            if status == store.MAPPED:
+                for op in outcome.operations:
+                    if isinstance(op, MetadataUpdate):
+                        outbox.enqueue_metadata(connection, op, event.id, version, now)
+                    else:
+                        detail["warnings"] += self._enqueue_track(connection, op, event.id, now)
+            if event.type == "customer.updated" and event.customer_id:
+                self.store.requeue_unresolved(connection, event.customer_id, now)
+            if not self.store.finish_event(
+                connection, stored.row_id, self.worker_id, status=status, detail=json.dumps(detail),
+                processed_at=now, mapping_version=version, account_id=account_ids[0] if account_ids else None,
+            ):
+                raise LeaseLost(event.id)
+
+    def _enqueue_track(self, connection: Connection, op: TrackEvent, event_id: str,
+                       now: float) -> list[str]:
+        payload, warnings = pendo.track_payload(op)
+        expired = pendo.is_expired(op.timestamp, int(now * 1000))
+        outbox.enqueue_track(connection, event_id, op.rule, payload, op.timestamp, self.mappings.version, now,
+                             state=outbox.EXPIRED if expired else outbox.PENDING)
+        if expired:
+            warnings.append(f"track event {op.event!r} is older than Pendo's 7-day window: not sent")
+        return warnings
+
+    def _log(self, event_id: str, event_type: str, status: str, outcome: Outcome) -> None:
+        extra = {"event_id": event_id, "event_type": event_type, "status": status,
+                 "rules": outcome.matched, "operations": len(outcome.operations)}
+        if outcome.warnings:
+            log.warning("event mapped with warnings", extra={**extra, "warnings": outcome.warnings})
+        else:
+            log.info("event mapped", extra=extra)
+
+
+def _status(outcome: Outcome) -> str:
+    if outcome.unresolved:
+        return store.UNRESOLVED
+    return store.MAPPED if outcome.matched else store.UNMAPPED

@@ -1,0 +1,120 @@
+"""The database tables, shared by the store, the outbox and the migrations.
+
+Times are unix seconds as floats (`*_at`), except source times of values, which are epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("type", String(255), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("livemode", Boolean),
+    Column("api_version", String(64)),
+    Column("connect_account", String(255)),
+    Column("customer_id", String(255)),
+    Column("account_id", String(255)),
+    Column("payload", Text),
+    Column("received_at", Float, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("detail", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Float),
+    Column("processed_at", Float),
+    Column("mapping_version", String(16)),
+    UniqueConstraint("provider", "event_id", name="uq_events_provider_event_id"),
+    Index("ix_events_status_due", "status", "next_attempt_at"),
+    Index("ix_events_customer", "customer_id"),
+)
+
+# One row per (kind, id, field): the newest value by source time, which is both the metadata outbox
+# and the ordering guard. `version` counts accepted changes, `sent_version` the one Pendo has.
+field_values = Table(
+    "field_values",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("entity_id", String(255), primary_key=True),
+    Column("field", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("source_time", BigInteger, nullable=False),
+    Column("rank", Integer, nullable=False, default=0),
+    Column("event_id", String(255)),
+    Column("mapping_version", String(16)),
+    Column("create_allowed", Boolean, nullable=False, default=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("sent_version", Integer, nullable=False, default=0),
+    Column("state", String(24), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),
+    Column("first_missing_at", Float),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Float),
+    Column("reclaims", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_field_values_state_due", "state", "next_attempt_at"),
+)
+
+track_events = Table(
+    "track_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), nullable=False),
+    Column("rule", String(255), nullable=False),
+    Column("payload", Text),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("mapping_version", String(16)),
+    Column("state", String(24), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Float),
+    Column("reclaims", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    UniqueConstraint("event_id", "rule", name="uq_track_events_event_rule"),
+    Index("ix_track_events_state_due", "state", "next_attempt_at"),
+)
+
+# Stripe objects fetched for enrichment (customers, subscriptions), refreshed by their own events.
+stripe_objects = Table(
+    "stripe_objects",
+    metadata,
+    Column("object_id", String(255), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("fetched_at", Float, nullable=False),
+)
+
+# Deployment-wide switches every process reads, such as the pause after Pendo refused the key.
+controls = Table(
+    "controls",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text),
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,0 +1,159 @@
+"""The one reader of configuration: a frozen `Settings` built from the environment and validated once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge.errors import ConfigError
+
+PENDO_REGIONS = {
+    "us": ("https://app.pendo.io", "https://app.pendo.io"),
+    "us1": ("https://us1.app.pendo.io", "https://us1.data.pendo.io"),
+    "eu": ("https://app.eu.pendo.io", "https://data.eu.pendo.io"),
+    "jpn": ("https://app.jpn.pendo.io", "https://data.jpn.pendo.io"),
+    "au": ("https://app.au.pendo.io", "https://data.au.pendo.io"),
+}
+STRIPE_MODES = ("live", "test", "both")
+VISITOR_FALLBACKS = ("skip", "synthetic", "email")
+ACCOUNT_FALLBACKS = ("none", "stripe_customer")
+DATE_FORMATS = ("iso", "epoch_ms")
+DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
+PROVIDER_SECRETS = ("STRIPE_WEBHOOK_SECRET",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told, with the defaults a fresh install runs on."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    stripe_webhook_secrets: tuple[str, ...] = ()
+    stripe_mode: str = "live"
+    stripe_api_key: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_requests_per_second: float = 5.0
+    pendo_integration_key: str | None = None
+    pendo_track_secret: str | None = None
+    pendo_api_base: str = PENDO_REGIONS["us"][0]
+    pendo_data_base: str = PENDO_REGIONS["us"][1]
+    pendo_create_accounts: bool = False
+    pendo_date_format: str = "iso"
+    pendo_missing_window_hours: float = 72.0
+    mappings_dir: Path = Path("mappings")
+    max_body_bytes: int = 1024 * 1024
+    signature_tolerance_seconds: int = 300
+    retention_days: float = 30.0
+    account_fallback: str = "none"
+    visitor_fallback: str = "skip"
+    synthetic_visitor_prefix: str = "stripe-customer-"
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 60.0
+    worker_poll_seconds: float = 0.5
+    claim_seconds: float = 60.0
+    dyno: str | None = None
+    log_format: str = "json"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def track_enabled(self) -> bool:
+        return bool(self.pendo_track_secret)
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the `postgres://` form PaaS set and pick the psycopg 3 driver for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith(("sqlite:", "postgresql+")):
+        return url
+    raise ConfigError("DATABASE_URL must start with sqlite:, postgres:// or postgresql://")
+
+
+def _pendo_hosts(env: Mapping[str, str]) -> tuple[str, str]:
+    override = env.get("PENDO_BASE_URL", "").strip().rstrip("/")
+    if override:
+        return override, override
+    region = _choice(env, "PENDO_REGION", tuple(PENDO_REGIONS), "us")
+    return PENDO_REGIONS[region]
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool = True) -> Settings:
+    """Build the settings from `env` (the process environment by default) and refuse unusable ones."""
+    env = os.environ if env is None else env
+    secrets = tuple(s.strip() for s in env.get("STRIPE_WEBHOOK_SECRET", "").split(",") if s.strip())
+    if require_secret and not secrets:
+        raise ConfigError(
+            "no webhook secret is set: set at least one of " + ", ".join(PROVIDER_SECRETS)
+            + " (the signing secret of the provider's webhook endpoint)"
+        )
+    database_url = normalise_database_url(env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL)
+    dyno = env.get("DYNO") or None
+    if dyno and database_url.startswith("sqlite"):
+        raise ConfigError(
+            "DATABASE_URL is SQLite but this is a PaaS dyno (DYNO is set): its filesystem is thrown away on "
+            "every restart, and stored events with it. Add PostgreSQL (e.g. `heroku addons:create "
+            "heroku-postgresql`) so DATABASE_URL points at it."
+        )
+    api_base, data_base = _pendo_hosts(env)
+    return Settings(
+        database_url=database_url,
+        stripe_webhook_secrets=secrets,
+        stripe_mode=_choice(env, "STRIPE_MODE", STRIPE_MODES, "live"),
+        stripe_api_key=env.get("STRIPE_API_KEY", "").strip() or None,
+        stripe_api_base=env.get("STRIPE_API_BASE", "").strip().rstrip("/") or "https://api.stripe.com",
+        stripe_requests_per_second=_number(env, "STRIPE_REQUESTS_PER_SECOND", 5.0, 0.1),
+        pendo_integration_key=env.get("PENDO_INTEGRATION_KEY", "").strip() or None,
+        pendo_track_secret=env.get("PENDO_TRACK_EVENT_SECRET", "").strip() or None,
+        pendo_api_base=api_base,
+        pendo_data_base=data_base,
+        pendo_create_accounts=_flag(env.get("PENDO_CREATE_ACCOUNTS", ""), "PENDO_CREATE_ACCOUNTS"),
+        pendo_date_format=_choice(env, "PENDO_DATE_FORMAT", DATE_FORMATS, "iso"),
+        pendo_missing_window_hours=_number(env, "PENDO_MISSING_WINDOW_HOURS", 72.0),
+        mappings_dir=Path(env.get("BRIDGE_MAPPINGS_DIR", "").strip() or "mappings"),
+        max_body_bytes=int(_number(env, "BRIDGE_MAX_BODY_BYTES", 1024 * 1024, 1024)),
+        retention_days=_number(env, "BRIDGE_RETENTION_DAYS", 30.0),
+        account_fallback=_choice(env, "BRIDGE_ACCOUNT_FALLBACK", ACCOUNT_FALLBACKS, "none"),
+        visitor_fallback=_choice(env, "BRIDGE_VISITOR_FALLBACK", VISITOR_FALLBACKS, "skip"),
+        synthetic_visitor_prefix=env.get("BRIDGE_SYNTHETIC_VISITOR_PREFIX", "").strip() or "stripe-customer-",
+        retry_base_seconds=_number(env, "BRIDGE_RETRY_BASE_SECONDS", 2.0, 0.01),
+        retry_max_seconds=_number(env, "BRIDGE_RETRY_MAX_SECONDS", 60.0, 0.01),
+        worker_poll_seconds=_number(env, "BRIDGE_WORKER_POLL_SECONDS", 0.5, 0.01),
+        claim_seconds=_number(env, "BRIDGE_CLAIM_SECONDS", 60.0, 1.0),
+        dyno=dyno,
+        log_format=_choice(env, "BRIDGE_LOG_FORMAT", ("json", "text"), "json"),
+    )

@@ -1,0 +1,118 @@
+"""The worker loop: map stored events, deliver the outbox, keep the pause and retention in check.
+
+SIGTERM sets a flag that every step checks: the step in flight (at most one Pendo call, 10 s timeout)
+finishes and its outcome is recorded, well within a PaaS's 30 s before SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bridge.db import make_engine
+from bridge.delivery import Delivery
+from bridge.enrichment import Enricher, RateBudget, stripe_client
+from bridge.mapper import Mapper
+from bridge.mapping import load_mappings
+from bridge.outbox import Outbox
+from bridge.pendo import PendoClient
+from bridge.settings import Settings
+from bridge.store import Store
+
+log = logging.getLogger("bridge.worker")
+
+RESUME_CHECK_SECONDS = 15.0
+HOUSEKEEPING_SECONDS = 60.0
+
+
+@dataclass
+class Worker:
+    """Runs the steps in turn until stopped."""
+
+    settings: Settings
+    store: Store
+    mapper: Mapper
+    delivery: Delivery
+    clock: Callable[[], float] = time.time
+    stop: threading.Event = field(default_factory=threading.Event)
+    _next_resume_check: float = 0.0
+    _next_housekeeping: float = 0.0
+
+    def run(self) -> None:
+        log.info("worker started", extra={"worker": self.mapper.worker_id})
+        self.start_up()
+        while not self.stop.is_set():
+            done = self.run_once()
+            if not done:
+                self.stop.wait(self.settings.worker_poll_seconds)
+        log.info("worker stopped", extra={"worker": self.mapper.worker_id})
+
+    def start_up(self) -> None:
+        """Check the Pendo key once before sending anything."""
+        if not self.settings.pendo_integration_key:
+            self.delivery.pause("PENDO_INTEGRATION_KEY is not set")
+            return
+        self.delivery.try_resume()
+
+    def run_once(self) -> int:
+        """One pass over every step; returns how much work was done."""
+        done = self.mapper.run_batch()
+        if self.stop.is_set() or not self._sending_allowed():
+            return done
+        done += self.delivery.send_metadata()
+        if not self.stop.is_set():
+            done += self.delivery.send_tracks()
+        self._housekeeping()
+        return done
+
+    def _sending_allowed(self) -> bool:
+        if self.delivery.paused() is None:
+            return True
+        now = self.clock()
+        if now < self._next_resume_check or not self.settings.pendo_integration_key:
+            return False
+        self._next_resume_check = now + RESUME_CHECK_SECONDS
+        return self.delivery.try_resume()
+
+    def _housekeeping(self) -> None:
+        now = self.clock()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + HOUSEKEEPING_SECONDS
+        self.delivery.release_held()
+        purged = self.store.purge_delivered(now - self.settings.retention_days * 86400)
+        if purged:
+            log.info("payloads past retention deleted", extra={"events": purged})
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> Worker:
+    """Wire a worker from settings: database, mappings, Stripe enrichment, Pendo client."""
+    store = Store(make_engine(settings))
+    ident = worker_id()
+    client = stripe_client(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None
+    enricher = Enricher(store, client, RateBudget(settings.stripe_requests_per_second), clock)
+    mapper = Mapper(settings, store, load_mappings(settings.mappings_dir), enricher, ident, clock)
+    delivery = Delivery(settings, store, Outbox(store.engine), PendoClient(settings), ident, clock)
+    return Worker(settings, store, mapper, delivery, clock)
+
+
+def run_until_signalled(worker: Worker) -> None:
+    """Run the worker in this (main) thread, stopping cleanly on SIGTERM or SIGINT."""
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        worker.stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run()
