@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -43,7 +42,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
 def serve(settings: Settings, bind: str | None = None, threads: int = 4) -> None:
     """Serve on `bind` (default 0.0.0.0:$PORT) with one gunicorn worker process."""
     options = {
-        "bind": bind or f"0.0.0.0:{os.environ.get('PORT', '8000')}",
+        "bind": bind or f"0.0.0.0:{settings.port}",
         "workers": 1,
         "worker_class": "gthread",
         "threads": threads,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.errors import ConfigError
@@ -29,6 +29,7 @@ class Settings:
     """Everything the service can be told, with the defaults a fresh install runs on."""
 
     database_url: str = DEFAULT_DATABASE_URL
+    port: int = 8000
     stripe_webhook_secrets: tuple[str, ...] = ()
     stripe_mode: str = "live"
     stripe_api_key: str | None = None
@@ -54,7 +55,6 @@ class Settings:
     claim_seconds: float = 60.0
     dyno: str | None = None
     log_format: str = "json"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -132,6 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
     api_base, data_base = _pendo_hosts(env)
     return Settings(
         database_url=database_url,
+        port=int(_number(env, "PORT", 8000, 1)),
         stripe_webhook_secrets=secrets,
         stripe_mode=_choice(env, "STRIPE_MODE", STRIPE_MODES, "live"),
         stripe_api_key=env.get("STRIPE_API_KEY", "").strip() or None,

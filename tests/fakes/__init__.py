@@ -1,0 +1,1 @@
+"""Fakes of the services the bridge talks to."""
