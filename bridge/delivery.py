@@ -102,18 +102,21 @@ class Delivery:
             log.error("Pendo has no such custom fields: their values are held until the fields exist "
                       "(create them in Pendo, or run `bridge pendo setup`)",
                       extra={"kind": kind, "fields": sorted(unknown)})
-        unexplained = result.failed - len(missing) if not unknown else 0
+        failed = result.failed_ids()
         settlements = []
         for batch in members:
             held = tuple(f for f in batch.values if f in unknown)
+            rest = tuple(f for f in batch.values if f not in unknown)
             if held:
                 settlements.append(Settlement(batch, outbox.HELD, held, {"last_error": "field unknown to Pendo"}))
-            rest = tuple(f for f in batch.values if f not in unknown)
             if not rest:
                 continue
             if batch.entity_id in missing:
                 settlements.append(self._wait_for_pendo(batch, rest))
-            elif unexplained > 0:
+            elif held:
+                # Pendo refuses a row with an unknown field whole: send the rest again without it.
+                settlements.append(Settlement(batch, outbox.PENDING, rest, {"next_attempt_at": self.clock()}))
+            elif failed is None or batch.entity_id in failed:
                 settlements.append(self._retry(batch, f"Pendo counted {result.failed} rows failed", None, rest))
             else:
                 settlements.append(Settlement(batch, outbox.DELIVERED, rest))

@@ -71,7 +71,7 @@ def _flag(value: str, name: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"{name} must be true or false, not {value!r}")
+    raise ConfigError(f"{name} must be true or false")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
@@ -81,16 +81,16 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a number") from None
     if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}")
+        raise ConfigError(f"{name} must be at least {minimum}")
     return value
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
     value = env.get(name, "").strip().lower() or default
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}")
     return value
 
 

@@ -144,6 +144,16 @@ class FakePendo:
         with self._lock:
             self._auth_ok = ok
 
+    def know_only(self, kind: str, ids: Iterable[str]) -> None:
+        """From now on Pendo knows only these ids of `kind` (others are reported missing)."""
+        with self._lock:
+            self._known[kind] = set(ids)
+
+    def add_field(self, kind: str, name: str, field_type: str = "string") -> None:
+        """Create a custom field, as an admin would in Pendo's settings."""
+        with self._lock:
+            self._fields[kind][name] = field_type
+
     def add_known_account(self, account_id: str) -> None:
         """Make Pendo know an account id (as if the browser snippet had seen it)."""
         self._add_known("account", account_id)

@@ -1,0 +1,81 @@
+"""The one reader of configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.errors import ConfigError
+from bridge.settings import load_settings, normalise_database_url
+
+BASE = {"STRIPE_WEBHOOK_SECRET": "whsec_a"}
+
+
+def test_settings_defaults_run_on_sqlite() -> None:
+    settings = load_settings(BASE)
+    assert settings.is_sqlite and settings.stripe_mode == "live"
+    assert settings.pendo_api_base == "https://app.pendo.io"
+    assert settings.max_body_bytes == 1024 * 1024 and settings.retention_days == 30
+    assert settings.track_enabled is False
+
+
+def test_settings_refuse_to_start_without_any_provider_secret() -> None:
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        load_settings({})
+
+
+def test_settings_secret_list_for_rolls() -> None:
+    assert load_settings({"STRIPE_WEBHOOK_SECRET": " whsec_a , whsec_b ,"}).stripe_webhook_secrets == (
+        "whsec_a", "whsec_b")
+
+
+def test_settings_refuse_sqlite_on_a_dyno() -> None:
+    with pytest.raises(ConfigError, match="Add PostgreSQL"):
+        load_settings({**BASE, "DYNO": "web.1"})
+    assert not load_settings({**BASE, "DYNO": "web.1", "DATABASE_URL": "postgres://u@h/db"}).is_sqlite
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("postgres://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+     ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"), ("sqlite:///x.db", "sqlite:///x.db")],
+)
+def test_settings_database_url_forms(url: str, expected: str) -> None:
+    assert normalise_database_url(url) == expected
+
+
+def test_settings_reject_unknown_database() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        normalise_database_url("mysql://u@h/d")
+
+
+@pytest.mark.parametrize(
+    ("region", "api", "data"),
+    [("eu", "https://app.eu.pendo.io", "https://data.eu.pendo.io"),
+     ("us1", "https://us1.app.pendo.io", "https://us1.data.pendo.io"),
+     ("jpn", "https://app.jpn.pendo.io", "https://data.jpn.pendo.io"),
+     ("au", "https://app.au.pendo.io", "https://data.au.pendo.io")],
+)
+def test_settings_pendo_region_sets_both_hosts(region: str, api: str, data: str) -> None:
+    settings = load_settings({**BASE, "PENDO_REGION": region})
+    assert (settings.pendo_api_base, settings.pendo_data_base) == (api, data)
+
+
+def test_settings_pendo_base_url_overrides_both() -> None:
+    settings = load_settings({**BASE, "PENDO_REGION": "eu", "PENDO_BASE_URL": "http://127.0.0.1:9/"})
+    assert settings.pendo_api_base == settings.pendo_data_base == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("STRIPE_MODE", "sandbox"), ("PENDO_REGION", "mars"), ("BRIDGE_MAX_BODY_BYTES", "lots"),
+     ("PENDO_CREATE_ACCOUNTS", "maybe"), ("BRIDGE_VISITOR_FALLBACK", "guess"), ("PORT", "-1")],
+)
+def test_settings_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**BASE, name: value})
+
+
+def test_settings_error_never_echoes_a_secret() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"STRIPE_WEBHOOK_SECRET": "whsec_secret_value", "STRIPE_MODE": "whsec_secret_value"})
+    assert "whsec_secret_value" not in str(caught.value)
