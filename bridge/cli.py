@@ -1,4 +1,4 @@
-"""The `bridge` command: migrate, worker, serve, purge, demo.
+"""The `bridge` command: migrate, worker, serve, status, purge, demo.
 
 Exit codes: 0 done, 1 problems found, 2 cannot run (a setting or a file to fix).
 """
@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 problems found, 2 cannot run (a setting or a file to fix).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -48,6 +49,20 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge.db import make_engine
+    from bridge.delivery import PAUSE
+    from bridge.outbox import Outbox
+    from bridge.store import Store
+
+    store = Store(make_engine(settings))
+    box = Outbox(store.engine)
+    report = {"events": store.count_by_status(), **box.counts(), "paused": store.control(PAUSE),
+              "possible_duplicates": box.reclaim_count()}
+    print(json.dumps(report, indent=None if args.json else 2, sort_keys=True))
+    return 0
+
+
 def _demo(_settings: Settings, args: argparse.Namespace) -> int:
     from bridge.demo import run_demo
 
@@ -66,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge", help="remove a customer's stored payloads")
     purge.add_argument("--customer", required=True, help="the provider's customer id, e.g. cus_...")
     purge.set_defaults(run=_purge)
+    status = commands.add_parser("status", help="counts by state, the pause, possible duplicates")
+    status.add_argument("--json", action="store_true", help="one line of JSON")
+    status.set_defaults(run=_status)
     demo = commands.add_parser("demo", help="run locally with a generated secret and a local stand-in for Pendo")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(run=_demo, no_settings=True)

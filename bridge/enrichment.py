@@ -68,7 +68,7 @@ class Enricher:
 
     def enrich(self, event: Event) -> dict[str, Any]:
         """The enrichment dict for evaluation: {"customer": {...}} when known."""
-        if not event.customer_id or event.type.startswith("customer.") and _is_customer(event):
+        if not event.customer_id or (event.type.startswith("customer.") and _is_customer(event)):
             return {}
         customer = self._customer(event.customer_id)
         return {"customer": customer} if customer else {}

@@ -194,7 +194,7 @@ class Outbox:
                 select(field_values.c.state, func.count()).group_by(field_values.c.state)).all()
             tracks = connection.execute(
                 select(track_events.c.state, func.count()).group_by(track_events.c.state)).all()
-        return {"metadata": dict(fields), "track": dict(tracks)}  # type: ignore[arg-type]
+        return {"metadata": dict(fields), "track": dict(tracks)}
 
     def reclaim_count(self) -> int:
         """Rows handed to a second worker after the first died: each may have reached Pendo twice."""

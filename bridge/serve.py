@@ -12,7 +12,7 @@ from bridge.web import create_app
 from bridge.worker import Worker, build_worker
 
 
-class _Application(BaseApplication):  # type: ignore[misc]
+class _Application(BaseApplication):
     def __init__(self, settings: Settings, options: dict[str, Any]):
         self._settings, self._options = settings, options
         self._worker: Worker | None = None

@@ -88,7 +88,7 @@ class _State:
             return _error(f"no provider {name!r} is configured", 404)
         try:
             body = self._body()
-            provider.verify(body, request.headers, self.clock())
+            provider.verify(body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
             event = provider.parse(body)
             status, detail = self._triage(event)
             duplicate = self.store.ingest(event, self.clock(), status, detail)

@@ -56,6 +56,8 @@ class Worker:
 
     def start_up(self) -> None:
         """Check the Pendo key once before sending anything."""
+        if not self.settings.track_enabled:
+            log.warning("PENDO_TRACK_EVENT_SECRET is not set: track rules are off, only metadata is sent")
         if not self.settings.pendo_integration_key:
             self.delivery.pause("PENDO_INTEGRATION_KEY is not set")
             return

@@ -35,7 +35,7 @@ class Provider(Protocol):
     name: str
 
     def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
-        """Raise `SignatureError` unless the request is signed by a configured secret within tolerance."""
+        """Raise `SignatureError` unless signed by a configured secret within tolerance (header names lower-case)."""
 
     def parse(self, body: bytes) -> Event:
         """Turn a verified body into an `Event`; raise `PayloadError` when it is not one."""

@@ -23,7 +23,7 @@ class StripeProvider:
         self._tolerance = tolerance
 
     def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
-        header = headers.get("Stripe-Signature", "")
+        header = headers.get("stripe-signature", "")
         if not header:
             raise SignatureError("missing Stripe-Signature header")
         self._check_time(_timestamp(header), now)
@@ -113,7 +113,7 @@ def _thin_event(payload: Mapping[str, Any]) -> Event:
         created=created,
         livemode=_bool_or_none(payload.get("livemode")),
         api_version=None,
-        connect_account=_str_or_none((payload.get("context") or None)),
+        connect_account=_str_or_none(payload.get("context") or None),
         customer_id=None,
         payload=payload,
         thin=True,

@@ -24,14 +24,14 @@ def sign(body: bytes, secret: str = SECRET, timestamp: int = NOW) -> str:
 
 
 def test_stripe_verify_accepts_official_signature() -> None:
-    StripeProvider((SECRET,)).verify(BODY, {"Stripe-Signature": sign(BODY)}, now=NOW)
+    StripeProvider((SECRET,)).verify(BODY, {"stripe-signature": sign(BODY)}, now=NOW)
 
 
 def test_stripe_verify_accepts_any_v1_against_any_secret_during_a_roll() -> None:
     ours = sign(BODY, OLD_SECRET).split(",")[1]
     unknown = sign(BODY, "whsec_unrelated").split(",")[1]
     header = f"t={NOW},{unknown},{ours}"
-    StripeProvider((SECRET, OLD_SECRET)).verify(BODY, {"Stripe-Signature": header}, now=NOW)
+    StripeProvider((SECRET, OLD_SECRET)).verify(BODY, {"stripe-signature": header}, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -48,18 +48,18 @@ def test_stripe_verify_accepts_any_v1_against_any_secret_during_a_roll() -> None
 )
 def test_stripe_verify_rejects(header: str, reason: str) -> None:
     with pytest.raises(SignatureError, match=reason):
-        StripeProvider((SECRET,)).verify(BODY, {"Stripe-Signature": header}, now=NOW)
+        StripeProvider((SECRET,)).verify(BODY, {"stripe-signature": header}, now=NOW)
 
 
 def test_stripe_verify_rejects_a_changed_body() -> None:
     with pytest.raises(SignatureError):
-        StripeProvider((SECRET,)).verify(BODY + b"\n", {"Stripe-Signature": sign(BODY)}, now=NOW)
+        StripeProvider((SECRET,)).verify(BODY + b"\n", {"stripe-signature": sign(BODY)}, now=NOW)
 
 
 def test_stripe_verify_errors_never_contain_secret_or_signature() -> None:
     header = sign(BODY, "whsec_wrong")
     with pytest.raises(SignatureError) as caught:
-        StripeProvider((SECRET,)).verify(BODY, {"Stripe-Signature": header}, now=NOW)
+        StripeProvider((SECRET,)).verify(BODY, {"stripe-signature": header}, now=NOW)
     text = str(caught.value) + repr(caught.value.__cause__) + repr(caught.value.__context__)
     assert SECRET not in text
     assert header.split("v1=")[1] not in text
