@@ -1,0 +1,193 @@
+"""Evaluate a `MappingSet` against one event: pure, no I/O, no clock; returns the Pendo operations.
+
+A field whose value is None is omitted: null means "this event carries no value for it", never "clear
+the field in Pendo". A field whose expression fails is omitted with a warning; the other fields still go.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from bridge import stripe_billing
+from bridge.mapping.functions import Functions
+from bridge.mapping.loader import MappingSet, Rule
+from bridge.mapping.sandbox import Expression
+from bridge.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.providers import Event
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """The settings evaluation depends on (built from `Settings` by the caller)."""
+
+    date_format: str = "iso"
+    track_enabled: bool = True
+    create_accounts: bool = False
+    account_fallback: str = "none"
+    visitor_fallback: str = "skip"
+    synthetic_prefix: str = "stripe-customer-"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _identity(event: Event, obj: Mapping[str, Any], enrichment: Mapping[str, Any],
+              options: EvalOptions) -> dict[str, Any]:
+    if event.provider != "stripe":
+        return {"account_id": None, "account_source": None, "visitor_id": None, "customer_id": None}
+    return stripe_billing.resolve_identity(
+        obj, event.type, enrichment, account_fallback=options.account_fallback,
+        visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix,
+    )
+
+
+def context_variables(event: Event, enrichment: Mapping[str, Any], options: EvalOptions) -> dict[str, Any]:
+    """The variables every expression sees (`loader.CONTEXT_NAMES`)."""
+    data = _mapping(event.payload.get("data"))
+    obj = _mapping(data.get("object"))
+    own_customer = event.type.startswith("customer.") and obj.get("object") == "customer"
+    own_subscription = event.type.startswith("customer.subscription.")
+    return {
+        "event": event.payload,
+        "object": obj,
+        "previous": _mapping(data.get("previous_attributes")),
+        "event_type": event.type,
+        "customer": obj if own_customer else _mapping(enrichment.get("customer")),
+        "subscription": obj if own_subscription else _mapping(enrichment.get("subscription")),
+        "identity": _identity(event, obj, enrichment, options),
+        "livemode": event.livemode,
+        "connect_account": event.connect_account,
+    }
+
+
+def _is_json(value: Any) -> bool:
+    """Whether a value can go to Pendo as it is: JSON scalars, lists and string-keyed objects, finite numbers."""
+    if value is None or isinstance(value, str | bool | int):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_is_json(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(key, str) and _is_json(item) for key, item in value.items())
+    return False
+
+
+def _skip_reason(rule: Rule, event: Event) -> str | None:
+    if rule.provider != event.provider:
+        return "provider does not match"
+    if not any(fnmatchcase(event.type, glob) for glob in rule.events):
+        return "event type does not match"
+    if event.connect_account and not rule.connect:
+        return "Connect event"
+    return None
+
+
+@dataclass
+class _Run:
+    """Evaluation of one rule: its variables, and the outcome it adds to."""
+
+    rule: Rule
+    event: Event
+    variables: Mapping[str, Any]
+    options: EvalOptions
+    outcome: Outcome
+
+    def value(self, label: str, expression: Expression | None) -> Any:
+        """An expression's value; an error becomes a warning and None."""
+        if expression is None:
+            return None
+        try:
+            value = expression(self.variables)
+        except Exception as exc:  # any failure of user code is a warning, never a crash
+            self.outcome.warnings.append(f"rule {self.rule.name}: field {label}: {type(exc).__name__}: {exc}")
+            return None
+        if not _is_json(value):
+            self.outcome.warnings.append(f"rule {self.rule.name}: field {label}: not a JSON value")
+            return None
+        return value
+
+    def values(self, fields: Mapping[str, Expression]) -> dict[str, Any]:
+        found = {name: self.value(name, expression) for name, expression in fields.items()}
+        return {name: value for name, value in found.items() if value is not None}
+
+    def identifier(self, label: str, expression: Expression | None) -> str | None:
+        value = self.value(label, expression)
+        return None if value is None or value == "" else str(value)
+
+    def update(self, kind: str, id_: str, values: dict[str, Any], create: bool) -> None:
+        obj = _mapping(self.variables["object"])
+        status = obj.get("status")
+        self.outcome.operations.append(MetadataUpdate(
+            kind=kind, id=id_, values=values, source_time=int(self.event.created * 1000),
+            rank=stripe_billing.tie_rank(self.event.type, status if isinstance(status, str) else None),
+            create=create, rule=self.rule.name,
+        ))
+
+    def track_fires(self) -> bool:
+        """Whether the rule's track event is to be sent: tracking is on and its `when` holds."""
+        track = self.rule.track
+        if track is None or not self.options.track_enabled:
+            return False
+        return track.when is None or bool(self.value("track.when", track.when))
+
+    def track(self, visitor_id: str, account_id: str | None) -> None:
+        track = self.rule.track
+        assert track is not None
+        self.outcome.operations.append(TrackEvent(
+            event=track.event, visitor_id=visitor_id, account_id=account_id,
+            timestamp=int(self.event.created * 1000), properties=self.values(track.properties),
+            rule=self.rule.name,
+        ))
+
+    def apply(self) -> None:
+        """Add the rule's operations, or mark it unresolved when its account fields have no account id."""
+        account_id = self.identifier("account_id", self.rule.account_id)
+        if self.rule.account and account_id is None:
+            self.outcome.unresolved.append(self.rule.name)
+            return
+        account_values = self.values(self.rule.account)
+        if account_id is not None and account_values:
+            self.update("account", account_id, account_values, self._may_create(account_id))
+        tracks = self.track_fires()
+        wants_visitor = bool(self.rule.visitor) or tracks
+        visitor_id = self.identifier("visitor_id", self.rule.visitor_id) if wants_visitor else None
+        if wants_visitor and visitor_id is None:
+            warning = f"rule {self.rule.name}: no visitor id: visitor fields and track event skipped"
+            self.outcome.warnings.append(warning)
+            return
+        visitor_values = self.values(self.rule.visitor)
+        if visitor_id is not None and visitor_values:
+            self.update("visitor", visitor_id, visitor_values, False)
+        if visitor_id is not None and tracks:
+            self.track(visitor_id, account_id)
+
+    def _may_create(self, account_id: str) -> bool:
+        identity = _mapping(self.variables["identity"])
+        return (self.options.create_accounts and identity.get("account_source") == "metadata"
+                and account_id == identity.get("account_id"))
+
+
+def evaluate(
+    mappings: MappingSet, event: Event, enrichment: Mapping[str, Any], options: EvalOptions
+) -> Outcome:
+    """Every rule against one event: the operations to send, and why rules matched or not."""
+    outcome = Outcome()
+    variables = {**context_variables(event, enrichment, options),
+                 **Functions(options.date_format, mappings.lookups).namespace()}
+    for rule in mappings.rules:
+        reason = _skip_reason(rule, event)
+        run = _Run(rule, event, variables, options, outcome)
+        if reason is None and rule.when is not None and not run.value("when", rule.when):
+            reason = "when is false"
+        if reason is not None:
+            outcome.skipped[rule.name] = reason
+            continue
+        outcome.matched.append(rule.name)
+        run.apply()
+    return outcome
