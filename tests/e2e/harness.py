@@ -100,8 +100,8 @@ class Service:
 
     def ready(self) -> bool:
         try:
-            return requests.get(f"{self.url}/readyz", timeout=2).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"{self.url}/readyz", timeout=5).status_code == 200
+        except requests.RequestException:
             return False
 
     def post(self, event: dict[str, Any] | bytes, secret: str = SECRET, timestamp: int | None = None,
