@@ -34,8 +34,10 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge.db import migrate
     from bridge.serve import serve
 
+    migrate(settings)  # one process owns the database in this mode: bring it up to date first
     serve(settings, args.bind, args.threads)
     return 0
 

@@ -50,13 +50,23 @@ class _StandIn(BaseHTTPRequestHandler):
         return
 
 
+TIME_KEYS = {"created", "current_period_start", "current_period_end", "paid_at"}
+
+
+def _shift_times(value: object, now: int) -> object:
+    """The samples hold times as offsets from now (0 is now); make them real unix times."""
+    if isinstance(value, dict):
+        return {k: v + now if k in TIME_KEYS and isinstance(v, int) else _shift_times(v, now)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift_times(item, now) for item in value]
+    return value
+
+
 def sample(name: str, now: int) -> bytes:
-    """A bundled sample event with its times set to `now`."""
+    """A bundled sample event, its times relative to `now`."""
     text = resources.files("bridge.samples").joinpath(name).read_text()
-    event = json.loads(text)
-    event["created"] = now
-    event["data"]["object"]["created"] = now
-    return json.dumps(event).encode()
+    return json.dumps(_shift_times(json.loads(text), now)).encode()
 
 
 def _post_samples(url: str, secret: str) -> None:
@@ -75,6 +85,12 @@ def _post_samples(url: str, secret: str) -> None:
         print(f"\n<-- POST /webhooks/stripe ({name}): {answer.status_code} {answer.text.strip()}", flush=True)
 
 
+def _mappings_dir() -> Path:
+    """`mappings/` here, else the one shipped beside the package (an editable install)."""
+    here = Path("mappings")
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "mappings"
+
+
 def run_demo(port: int) -> int:
     standin = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
     threading.Thread(target=standin.serve_forever, daemon=True).start()
@@ -84,7 +100,7 @@ def run_demo(port: int) -> int:
         database_url=f"sqlite:///{Path('bridge-demo.db').resolve()}", port=port,
         stripe_webhook_secrets=(secret,), pendo_integration_key=secrets.token_hex(8),
         pendo_track_secret=secrets.token_hex(8), pendo_api_base=pendo_url, pendo_data_base=pendo_url,
-        stripe_mode="both", log_format="text", worker_poll_seconds=0.2,
+        stripe_mode="both", log_format="text", worker_poll_seconds=0.2, mappings_dir=_mappings_dir(),
     )
     configure("text")
     migrate(settings)

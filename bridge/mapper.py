@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -100,7 +100,9 @@ class Mapper:
             if status == store.MAPPED:
                 for op in outcome.operations:
                     if isinstance(op, MetadataUpdate):
-                        outbox.enqueue_metadata(connection, op, event.id, version, now)
+                        values, warnings = pendo.metadata_values(op.values)
+                        outbox.enqueue_metadata(connection, replace(op, values=values), event.id, version, now)
+                        detail["warnings"] += warnings
                     else:
                         detail["warnings"] += self._enqueue_track(connection, op, event.id, now)
             if event.type == "customer.updated" and event.customer_id:
