@@ -48,5 +48,6 @@ def serve(settings: Settings, bind: str | None = None, threads: int = 4) -> None
         "threads": threads,
         "graceful_timeout": 25,
         "accesslog": None,
+        "control_socket_disable": True,
     }
     _Application(settings, options).run()

@@ -8,7 +8,7 @@ runs out.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +37,29 @@ def insert_for(connection: Connection, table: Table) -> Any:
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """A verified event on its way in; `raw` is the body as received, stored as it was signed."""
+
+    event: Event
+    received_at: float
+    status: str = RECEIVED
+    detail: str | None = None
+    raw: str | None = None
+
+
+def _row(item: Incoming) -> dict[str, Any]:
+    event = item.event
+    return {
+        "provider": event.provider, "event_id": event.id, "type": event.type, "created": event.created,
+        "livemode": event.livemode, "api_version": event.api_version,
+        "connect_account": event.connect_account, "customer_id": event.customer_id,
+        "payload": item.raw if item.raw is not None else json.dumps(event.payload, separators=(",", ":")),
+        "received_at": item.received_at, "status": item.status, "detail": item.detail,
+        "attempts": 0, "next_attempt_at": 0.0,
+    }
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     """An event row as the worker needs it."""
 
@@ -50,29 +73,33 @@ class Store:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._insert: Any = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
             yield connection
 
-    def ingest(self, event: Event, now: float, status: str = RECEIVED, detail: str | None = None) -> bool:
+    def ingest(self, event: Event, now: float, status: str = RECEIVED, detail: str | None = None,
+               raw: str | None = None) -> bool:
         """Store a verified event once; return True when it was already stored (a duplicate)."""
-        row = {
-            "provider": event.provider, "event_id": event.id, "type": event.type, "created": event.created,
-            "livemode": event.livemode, "api_version": event.api_version,
-            "connect_account": event.connect_account, "customer_id": event.customer_id,
-            "payload": json.dumps(event.payload, separators=(",", ":")), "received_at": now,
-            "status": status, "detail": detail, "attempts": 0, "next_attempt_at": 0.0,
-        }
+        return self.ingest_many([Incoming(event, now, status, detail, raw)])[0]
+
+    def ingest_many(self, batch: Sequence[Incoming]) -> list[bool]:
+        """Store several events in one transaction (one disk sync); for each, whether it was a duplicate."""
         try:
             with self.engine.begin() as connection:
-                statement = insert_for(connection, events).values(row)
-                inserted = connection.execute(statement.on_conflict_do_nothing(
-                    index_elements=["provider", "event_id"]).returning(events.c.id)).first()
-                return inserted is None
+                statement = self._insert_statement(connection)
+                return [connection.execute(statement, _row(item)).first() is None for item in batch]
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the event store could not commit") from exc
+
+    def _insert_statement(self, connection: Connection) -> Any:
+        # Built once: SQLAlchemy then reuses its compiled form for every webhook.
+        if self._insert is None:
+            self._insert = insert_for(connection, events).on_conflict_do_nothing(
+                index_elements=["provider", "event_id"]).returning(events.c.id)
+        return self._insert
 
     def claim_events(self, worker: str, now: float, lease: float, limit: int) -> list[StoredEvent]:
         """Lease up to `limit` due events to `worker`, oldest event time first."""

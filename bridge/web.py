@@ -22,7 +22,8 @@ from bridge.mapping import MappingSet, load_mappings
 from bridge.providers import Event, Provider
 from bridge.providers.stripe import StripeProvider
 from bridge.settings import Settings, load_settings
-from bridge.store import Store
+from bridge.ingest import GroupCommit
+from bridge.store import Incoming, Store
 
 log = logging.getLogger("bridge.web")
 
@@ -74,6 +75,7 @@ class _State:
     def __init__(self, settings: Settings, store: Store, providers: dict[str, Provider],
                  clock: Callable[[], float]):
         self.settings, self.store, self.providers, self.clock = settings, store, providers, clock
+        self.ingestion = GroupCommit(store)
         self.mappings: MappingSet | None = None
         self.mapping_error: str | None = None
         try:
@@ -91,7 +93,7 @@ class _State:
             provider.verify(body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
             event = provider.parse(body)
             status, detail = self._triage(event)
-            duplicate = self.store.ingest(event, self.clock(), status, detail)
+            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, body.decode()))
         except RequestRejected as exc:
             log.warning("webhook rejected", extra={"provider": name, "reason": str(exc),
                                                    "request_id": g.request_id})
