@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bridge.errors import StoreUnavailable
 from bridge.store import Incoming, Store
 
+
 @dataclass(eq=False)
 class _Waiting:
     incoming: Incoming

@@ -17,12 +17,12 @@ from flask import Flask, Response, g, jsonify, request
 from bridge import store as events_store
 from bridge.db import make_engine
 from bridge.errors import BridgeError, MappingError, RequestRejected, StoreUnavailable, TooLarge
+from bridge.ingest import GroupCommit
 from bridge.logs import configure
 from bridge.mapping import MappingSet, load_mappings
 from bridge.providers import Event, Provider
 from bridge.providers.stripe import StripeProvider
 from bridge.settings import Settings, load_settings
-from bridge.ingest import GroupCommit
 from bridge.store import Incoming, Store
 
 log = logging.getLogger("bridge.web")
