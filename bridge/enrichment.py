@@ -66,18 +66,18 @@ class Enricher:
             if event.type != "customer.deleted":
                 self._store.cache_object(obj["id"], obj, self._clock())
 
-    def enrich(self, event: Event) -> dict[str, Any]:
-        """The enrichment dict for evaluation: {"customer": {...}} when known."""
+    def enrich(self, event: Event, fetch: bool = True) -> dict[str, Any]:
+        """The enrichment dict for evaluation: {"customer": {...}} when known; `fetch=False` reads only the cache."""
         if not event.customer_id or (event.type.startswith("customer.") and _is_customer(event)):
             return {}
-        customer = self._customer(event.customer_id)
+        customer = self._customer(event.customer_id, fetch and self._client is not None)
         return {"customer": customer} if customer else {}
 
-    def _customer(self, customer_id: str) -> dict[str, Any] | None:
+    def _customer(self, customer_id: str, fetch: bool) -> dict[str, Any] | None:
         cached = self._store.cached_object(customer_id)
-        if cached and (self._client is None or self._clock() - cached[1] < CACHE_SECONDS):
+        if cached and (not fetch or self._clock() - cached[1] < CACHE_SECONDS):
             return cached[0]
-        if self._client is None:
+        if not fetch:
             return None
         customer = self._fetch(customer_id)
         self._store.cache_object(customer_id, customer, self._clock())
@@ -86,8 +86,10 @@ class Enricher:
     def _fetch(self, customer_id: str) -> dict[str, Any]:
         self._budget.take()
         try:
-            found = self._client.customers.retrieve(customer_id)  # type: ignore[union-attr]
-        except stripe.InvalidRequestError:
+            found = self._client.v1.customers.retrieve(customer_id)  # type: ignore[union-attr]
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise EnrichmentUnavailable(f"Stripe refused a customer look-up ({exc.http_status})") from None
             return {"id": customer_id, "deleted": True}
         except stripe.StripeError as exc:
             raise EnrichmentUnavailable(f"Stripe did not answer for a customer: {type(exc).__name__}") from None

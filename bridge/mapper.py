@@ -67,8 +67,8 @@ class Mapper:
             if stored.attempts + 1 < MAX_ENRICHMENT_TRIES:
                 self._retry_later(stored, str(exc))
                 return
-            log.warning("mapping without enrichment", extra={"event_id": event.id, "reason": str(exc)})
-            enrichment = {}
+            log.warning("mapping with the cached enrichment only", extra={"event_id": event.id, "reason": str(exc)})
+            enrichment = self.enricher.enrich(event, fetch=False)
         outcome = evaluate(self.mappings, event, enrichment, eval_options(self.settings))
         self._write(stored, outcome)
 
