@@ -5,9 +5,28 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_bound: ContextVar[dict[str, Any]] = ContextVar("bridge_log_fields", default={})  # noqa: B039 (never mutated)
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add `fields` (e.g. event_id, request_id) to every line logged in this context; None values are left out."""
+    token = _bound.set({**_bound.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The bound fields, then the record's own `extra` fields (which win); formatting runs in the caller's thread."""
+    return {**_bound.get(), **{k: v for k, v in vars(record).items() if k not in _RESERVED}}
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +39,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        line.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        line.update(_fields(record))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
@@ -30,7 +49,7 @@ class TextFormatter(logging.Formatter):
     """A readable line with the `extra` fields appended as key=value."""
 
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _RESERVED)
+        extras = " ".join(f"{k}={v}" for k, v in _fields(record).items())
         base = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.getMessage()}"
         text = f"{base} {extras}".rstrip()
         if record.exc_info:

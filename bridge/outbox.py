@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, tuple_, update
 
 from bridge.operations import MetadataUpdate
-from bridge.schema import field_values, track_events
+from bridge.schema import events, field_values, track_events
 from bridge.store import insert_for
 
 PENDING = "pending"
@@ -38,6 +38,7 @@ class EntityBatch:
     create: bool
     attempts: int
     first_missing_at: float | None
+    event_id: str | None = None  # the newest event behind these values, for log lines and alerts
 
 
 @dataclass(frozen=True)
@@ -56,22 +57,34 @@ class ClaimedTrack:
     payload: dict[str, Any]
     timestamp_ms: int
     attempts: int
+    event_id: str | None = None
+    request_id: str | None = None
 
 
 def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id: str, version: str,
                      now: float) -> None:
-    """Upsert each field of `update_op`, guarded by (source_time, rank)."""
-    for name, value in update_op.values.items():
-        encoded = json.dumps(value, sort_keys=True)
-        statement = insert_for(connection, field_values).values(
-            kind=update_op.kind, entity_id=update_op.id, field=name, value=encoded,
-            source_time=update_op.source_time, rank=update_op.rank, event_id=event_id,
-            mapping_version=version, create_allowed=update_op.create, version=1, sent_version=0,
-            state=PENDING, attempts=0, next_attempt_at=now, updated_at=now, reclaims=0,
-        )
-        new = statement.excluded
+    """Upsert each field of `update_op`, guarded by (source_time, rank), in one executemany."""
+    rows = [{
+        "kind": update_op.kind, "entity_id": update_op.id, "field": name, "value": json.dumps(value, sort_keys=True),
+        "source_time": update_op.source_time, "rank": update_op.rank, "event_id": event_id,
+        "mapping_version": version, "create_allowed": update_op.create, "version": 1, "sent_version": 0,
+        "state": PENDING, "attempts": 0, "next_attempt_at": now, "updated_at": now, "reclaims": 0,
+    } for name, value in sorted(update_op.values.items())]  # rows lock in key order everywhere: no deadlocks
+    if rows:
+        connection.execute(_upsert(connection), rows)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(connection: Connection) -> Any:
+    """The guarded upsert, built once per dialect (building it per field cost more than running it)."""
+    name = connection.dialect.name
+    if name not in _UPSERTS:
+        statement = insert_for(connection, field_values)
+        new, now = statement.excluded, statement.excluded.updated_at
         unchanged = and_(field_values.c.value == new.value, field_values.c.state == DELIVERED)
-        connection.execute(statement.on_conflict_do_update(
+        _UPSERTS[name] = statement.on_conflict_do_update(
             index_elements=["kind", "entity_id", "field"],
             set_={
                 "value": new.value, "source_time": new.source_time, "rank": new.rank,
@@ -80,13 +93,17 @@ def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id
                 "version": case((unchanged, field_values.c.version), else_=field_values.c.version + 1),
                 "state": case((unchanged, DELIVERED), else_=PENDING),
                 "attempts": case((unchanged, field_values.c.attempts), else_=0),
-                "next_attempt_at": case((unchanged, field_values.c.next_attempt_at), else_=now),
+                # A change to a value already waiting keeps its place: the linger runs from the oldest change.
+                "next_attempt_at": case((unchanged, field_values.c.next_attempt_at),
+                                        (and_(field_values.c.state == PENDING, field_values.c.next_attempt_at <= now),
+                                         field_values.c.next_attempt_at), else_=now),
             },
             where=or_(
                 field_values.c.source_time < new.source_time,
                 and_(field_values.c.source_time == new.source_time, field_values.c.rank < new.rank),
             ),
-        ))
+        )
+    return _UPSERTS[name]
 
 
 def enqueue_track(connection: Connection, event_id: str, rule: str, payload: dict[str, Any],
@@ -115,20 +132,32 @@ class Outbox:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def claim_entities(self, worker: str, now: float, lease: float, limit: int) -> list[EntityBatch]:
-        """Lease the due fields of up to `limit` accounts/visitors."""
+    def claim_entities(self, worker: str, now: float, lease: float, limit: int,
+                       linger: float = 0.0) -> list[EntityBatch]:
+        """Lease the due fields of up to `limit` accounts/visitors.
+
+        With a `linger`, nothing is claimed until `limit` entities are due or the oldest due change has waited
+        `linger` seconds: changes arriving meanwhile join the same bulk request.
+        """
         due = _due(field_values, now)
         key = tuple_(field_values.c.kind, field_values.c.entity_id)
+        oldest = func.min(field_values.c.next_attempt_at)
         with self.engine.begin() as connection:
             entities = connection.execute(
-                select(field_values.c.kind, field_values.c.entity_id).where(due)
+                select(field_values.c.kind, field_values.c.entity_id, oldest).where(due)
                 .group_by(field_values.c.kind, field_values.c.entity_id)
-                .order_by(func.min(field_values.c.next_attempt_at)).limit(limit)
+                .order_by(oldest).limit(limit)
             ).all()
-            if not entities:
+            if not entities or (len(entities) < limit and entities[0][2] > now - linger):
                 return []
+            # Lock in key order and skip rows another transaction holds (PostgreSQL; SQLite has one writer):
+            # a claim never waits on a lock, so it cannot deadlock with the mapper or another worker.
+            fv = field_values.c
+            claimable = (select(fv.kind, fv.entity_id, fv.field)
+                         .where(key.in_([(e[0], e[1]) for e in entities]), due)
+                         .order_by(fv.kind, fv.entity_id, fv.field).with_for_update(skip_locked=True))
             connection.execute(
-                update(field_values).where(key.in_([tuple(e) for e in entities]), due)
+                update(field_values).where(tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable), due)
                 .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
             )
             rows = connection.execute(
@@ -139,11 +168,19 @@ class Outbox:
 
     def settle(self, worker: str, settlements: Iterable[Settlement]) -> None:
         """Record the outcome of claimed fields and release them, in one transaction."""
+        delivered: list[dict[str, Any]] = []
         with self.engine.begin() as connection:
             for item in settlements:
                 names = list(item.batch.versions) if item.fields is None else list(item.fields)
+                if item.state == DELIVERED:
+                    delivered += [{"b_kind": item.batch.kind, "b_id": item.batch.entity_id, "b_field": name,
+                                   "b_worker": worker, "b_sent": item.batch.versions[name]} for name in names]
+                    continue
                 for name in names:
                     _settle_field(connection, worker, item, name)
+            if delivered:
+                delivered.sort(key=lambda p: (p["b_kind"], p["b_id"], p["b_field"]))
+                connection.execute(_SETTLE_DELIVERED, delivered)  # one executemany for the common outcome
 
     def release_held(self, kind: str, fields: Iterable[str], now: float) -> int:
         """Send held values of fields that now exist in Pendo."""
@@ -179,7 +216,9 @@ class Outbox:
                                            track_events.c.claimed_until == now + lease)
                 .order_by(track_events.c.timestamp_ms)
             ).mappings().all()
-        return [ClaimedTrack(r["id"], json.loads(r["payload"]), r["timestamp_ms"], r["attempts"]) for r in rows]
+            request_ids = _request_ids(connection, {r["event_id"] for r in rows})
+        return [ClaimedTrack(r["id"], json.loads(r["payload"]), r["timestamp_ms"], r["attempts"], r["event_id"],
+                             request_ids.get(r["event_id"])) for r in rows]
 
     def settle_track(self, row_id: int, worker: str, state: str, **values: Any) -> None:
         with self.engine.begin() as connection:
@@ -196,12 +235,59 @@ class Outbox:
                 select(track_events.c.state, func.count()).group_by(track_events.c.state)).all()
         return {"metadata": dict(fields), "track": dict(tracks)}
 
+    def oldest_pending(self) -> float | None:
+        """When the oldest change still waiting for Pendo (pending or waiting_for_pendo) was made."""
+        with self.engine.connect() as connection:
+            fields = connection.execute(select(func.min(field_values.c.updated_at))
+                                        .where(field_values.c.state.in_([PENDING, WAITING]))).scalar()
+            tracks = connection.execute(select(func.min(track_events.c.created_at))
+                                        .where(track_events.c.state.in_([PENDING, WAITING]))).scalar()
+        found = [t for t in (fields, tracks) if t is not None]
+        return min(found) if found else None
+
+    def recent_failures(self, limit: int) -> list[dict[str, Any]]:
+        """The latest failed or held rows with their reason (Pendo's answer, shortened)."""
+        fv, te = field_values.c, track_events.c
+        with self.engine.connect() as connection:
+            fields = connection.execute(
+                select(fv.kind, fv.entity_id, fv.field, fv.state, fv.event_id, fv.last_error, fv.updated_at)
+                .where(fv.state.in_([FAILED, HELD])).order_by(fv.updated_at.desc()).limit(limit)).mappings().all()
+            tracks = connection.execute(
+                select(te.event_id, te.rule, te.state, te.last_error, te.created_at)
+                .where(te.state == FAILED).order_by(te.created_at.desc()).limit(limit)).mappings().all()
+        found = [{"outbox": "metadata", "kind": r["kind"], "id": r["entity_id"], "field": r["field"],
+                  "state": r["state"], "event_id": r["event_id"], "reason": r["last_error"], "at": r["updated_at"]}
+                 for r in fields]
+        found += [{"outbox": "track", "rule": r["rule"], "state": r["state"], "event_id": r["event_id"],
+                   "reason": r["last_error"], "at": r["created_at"]} for r in tracks]
+        return sorted(found, key=lambda f: f["at"], reverse=True)[:limit]
+
     def reclaim_count(self) -> int:
         """Rows handed to a second worker after the first died: each may have reached Pendo twice."""
         with self.engine.connect() as connection:
             fields = connection.execute(select(func.coalesce(func.sum(field_values.c.reclaims), 0))).scalar()
             tracks = connection.execute(select(func.coalesce(func.sum(track_events.c.reclaims), 0))).scalar()
         return int(fields or 0) + int(tracks or 0)
+
+
+_SETTLE_DELIVERED = update(field_values).where(
+    field_values.c.kind == bindparam("b_kind"), field_values.c.entity_id == bindparam("b_id"),
+    field_values.c.field == bindparam("b_field"), field_values.c.claimed_by == bindparam("b_worker"),
+).values(
+    # A value that changed while it was in flight stays pending: the newer one goes out next.
+    sent_version=bindparam("b_sent"),
+    state=case((field_values.c.version == bindparam("b_sent"), DELIVERED), else_=PENDING),
+    attempts=0, last_error=None, first_missing_at=None, claimed_by=None, claimed_until=None,
+)
+
+
+def _request_ids(connection: Connection, event_ids: set[str]) -> dict[str, str]:
+    """The X-Request-ID each event arrived with, for log lines about it."""
+    if not event_ids:
+        return {}
+    rows = connection.execute(select(events.c.event_id, events.c.request_id)
+                              .where(events.c.event_id.in_(list(event_ids)), events.c.request_id.is_not(None)))
+    return {event_id: request_id for event_id, request_id in rows}
 
 
 def _settle_field(connection: Connection, worker: str, item: Settlement, name: str) -> None:
@@ -231,6 +317,7 @@ def _group(rows: Iterable[Any]) -> list[EntityBatch]:
             create=any(r["create_allowed"] for r in members),
             attempts=max(r["attempts"] for r in members),
             first_missing_at=min((r["first_missing_at"] for r in members if r["first_missing_at"]), default=None),
+            event_id=max(members, key=lambda r: (r["source_time"], r["rank"]))["event_id"],
         )
         for (kind, entity_id), members in grouped.items()
     ]

@@ -16,9 +16,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge import alerts, metrics
 from bridge.db import make_engine
 from bridge.delivery import Delivery
 from bridge.enrichment import Enricher, RateBudget, stripe_client
+from bridge.logs import bound
 from bridge.mapper import Mapper
 from bridge.mapping import load_mappings
 from bridge.outbox import Outbox
@@ -30,6 +34,8 @@ log = logging.getLogger("bridge.worker")
 
 RESUME_CHECK_SECONDS = 15.0
 HOUSEKEEPING_SECONDS = 60.0
+LAG_CHECK_SECONDS = 30.0
+MAP_BATCH = 100
 
 
 @dataclass
@@ -44,14 +50,28 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     _next_resume_check: float = 0.0
     _next_housekeeping: float = 0.0
+    _next_lag_check: float = 0.0
+    _lagging: bool = False
+
+    def __post_init__(self) -> None:
+        self.delivery.stop = self.stop  # budget waits and the track senders stop with the worker
 
     def run(self) -> None:
         log.info("worker started", extra={"worker": self.mapper.worker_id})
         self.start_up()
-        while not self.stop.is_set():
-            done = self.run_once()
-            if not done:
-                self.stop.wait(self.settings.worker_poll_seconds)
+        try:
+            while not self.stop.is_set():
+                try:
+                    done = self.run_once()
+                except SQLAlchemyError:
+                    # A database hiccup (a lost connection, a deadlock victim): rows stay claimed until their
+                    # lease runs out, nothing is lost; the next step starts afresh.
+                    log.exception("a worker step failed on the database; retrying shortly")
+                    done = 0
+                if not done:
+                    self.stop.wait(self.settings.worker_poll_seconds)
+        finally:
+            self.delivery.close()
         log.info("worker stopped", extra={"worker": self.mapper.worker_id})
 
     def start_up(self) -> None:
@@ -65,7 +85,8 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass over every step; returns how much work was done."""
-        done = self.mapper.run_batch()
+        done = self.map_batch()
+        self._check_lag()
         if self.stop.is_set() or not self._sending_allowed():
             return done
         done += self.delivery.send_metadata()
@@ -73,6 +94,33 @@ class Worker:
             done += self.delivery.send_tracks()
         self._housekeeping()
         return done
+
+    def map_batch(self) -> int:
+        """Map a batch of stored events, each with its event id and request id on every log line."""
+        claimed = self.store.claim_events(self.mapper.worker_id, self.clock(), self.settings.claim_seconds,
+                                          MAP_BATCH)
+        for stored in claimed:
+            with bound(event_id=stored.event.id, request_id=stored.request_id):
+                self.mapper.map_one(stored)
+        return len(claimed)
+
+    def _check_lag(self) -> None:
+        """Alert once when the oldest undelivered change is older than BRIDGE_LAG_ALERT_SECONDS."""
+        now = self.clock()
+        if now < self._next_lag_check:
+            return
+        self._next_lag_check = now + min(LAG_CHECK_SECONDS, self.settings.lag_alert_seconds / 2)
+        lag = metrics.lag_seconds(self.store, self.delivery.outbox, now)
+        breached = lag > self.settings.lag_alert_seconds
+        message = "delivery lags: the oldest change not yet in Pendo is older than BRIDGE_LAG_ALERT_SECONDS"
+        fields = {"lag_seconds": round(lag, 1), "threshold_seconds": self.settings.lag_alert_seconds}
+        if breached and not self._lagging:
+            self.delivery.alerter.fire(alerts.LAG, message, **fields)
+        elif breached:
+            self.delivery.alerter.notify(alerts.LAG, message, **fields)  # the webhook's own limit applies
+        elif self._lagging:
+            log.info("delivery lag is back under the threshold", extra=fields)
+        self._lagging = breached
 
     def _sending_allowed(self) -> bool:
         if self.delivery.paused() is None:
@@ -104,7 +152,8 @@ def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> 
     ident = worker_id()
     client = stripe_client(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None
     enricher = Enricher(store, client, RateBudget(settings.stripe_requests_per_second), clock)
-    mapper = Mapper(settings, store, load_mappings(settings.mappings_dir), enricher, ident, clock)
+    mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
+    mapper = Mapper(settings, store, mappings, enricher, ident, clock)
     delivery = Delivery(settings, store, Outbox(store.engine), PendoClient(settings), ident, clock)
     return Worker(settings, store, mapper, delivery, clock)
 

@@ -25,6 +25,9 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
 
 @pytest.fixture
 def pendo() -> Iterator[FakePendo]:
@@ -38,11 +41,13 @@ def clock() -> Clock:
 
 
 def build(database_url: str, pendo: FakePendo, clock: Clock, **overrides: object) -> Delivery:
+    values: dict[str, object] = {"metadata_linger_seconds": 0.0, **overrides}  # linger: tests/test_pacing.py
     settings: Settings = make_settings(database_url, pendo_integration_key="key", pendo_track_secret="track",
-                                       pendo_api_base=pendo.url, pendo_data_base=pendo.url, **overrides)
+                                       pendo_api_base=pendo.url, pendo_data_base=pendo.url, **values)
     migrate(settings)
     store = Store(make_engine(settings))
-    return Delivery(settings, store, Outbox(store.engine), PendoClient(settings, timeout=5), "w1", clock)
+    return Delivery(settings, store, Outbox(store.engine), PendoClient(settings, timeout=5), "w1", clock,
+                    sleep=clock.advance)
 
 
 @pytest.fixture

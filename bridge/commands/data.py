@@ -10,15 +10,13 @@ from bridge.settings import Settings
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from bridge import metrics
     from bridge.db import make_engine
-    from bridge.delivery import PAUSE
-    from bridge.outbox import Outbox
     from bridge.store import Store
 
-    store = Store(make_engine(settings))
-    box = Outbox(store.engine)
-    report = {"events": store.count_by_status(), **box.counts(), "paused": store.control(PAUSE),
-              "possible_duplicates": box.reclaim_count()}
+    report = metrics.collect(settings, Store(make_engine(settings)), time.time())
     print(json.dumps(report, indent=None if args.json else 2, sort_keys=True))
     return 0
 
@@ -33,7 +31,7 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    status = commands.add_parser("status", help="counts by state, the pause, possible duplicates")
+    status = commands.add_parser("status", help="counts by state, lag, recent failures, the pause, the request budget")
     status.add_argument("--json", action="store_true", help="one line of JSON")
     status.set_defaults(run=_status, settings="optional")
     purge = commands.add_parser("purge", help="remove a customer's stored payloads")
