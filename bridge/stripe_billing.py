@@ -137,32 +137,118 @@ def _units(item: Payload, price: Payload) -> float:
     return float(math.floor(packages) if transform.get("round") == "down" else math.ceil(packages))
 
 
-def monthly_amount(item: Payload) -> float | None:
-    """One item's recurring amount per month in minor units: 0 if metered, None if unknown (tiered)."""
+def _tier_amounts(tier: Payload) -> tuple[float, float]:
+    unit = _unit_amount(tier) or 0.0
+    flat = _number(tier.get("flat_amount")) or _decimal(tier.get("flat_amount_decimal")) or 0.0
+    return unit, flat
+
+
+def _tiered_amount(price: Payload, units: float) -> float | None:
+    """The per-interval amount of a tiered price for `units` (volume or graduated); None without tiers."""
+    tiers = [tier for tier in price.get("tiers") or [] if isinstance(tier, Mapping)]
+    if not tiers:
+        return None
+    total, floor = 0.0, 0.0
+    for tier in tiers:
+        ceiling = _number(tier.get("up_to"))
+        unit, flat = _tier_amounts(tier)
+        if price.get("tiers_mode") == "volume":
+            if ceiling is None or units <= ceiling:
+                return unit * units + flat
+            continue
+        top = units if ceiling is None else min(units, ceiling)
+        if top > floor:
+            total += unit * (top - floor) + flat
+        if ceiling is None or units <= ceiling:
+            break
+        floor = ceiling
+    return total
+
+
+def _decimal(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None:
+    """What a tax-inclusive amount is divided by to remove its tax; None when the rate is not in the payload."""
+    price = _price(item)
+    rates = item.get("tax_rates") or subscription.get("default_tax_rates") or []
+    inclusive = [rate for rate in rates if isinstance(rate, Mapping) and rate.get("inclusive")]
+    if inclusive:
+        return 1.0 + sum(_number(rate.get("percentage")) or 0.0 for rate in inclusive) / 100
+    automatic = _path(subscription, "automatic_tax", "enabled") is True
+    if price.get("tax_behavior") == "inclusive" and automatic:
+        return None  # Stripe Tax decides the rate at invoicing; the subscription does not carry it
+    return 1.0
+
+
+def _item_discount(amount: float, item: Payload) -> float | None:
+    """Apply the item's own forever discounts (basil+ `items[].discounts`); None if one is not expanded."""
+    coupons = _coupons(item)
+    if coupons is None:
+        return None
+    factor = _months_factor(_recurring(_price(item)))
+    return _apply_coupons(amount, coupons, factor, str(_price(item).get("currency") or ""))
+
+
+def item_gap(item: Payload, subscription: Payload) -> str | None:
+    """Why an item's monthly amount cannot be known from the payload, or None."""
+    price = _price(item)
+    name = price.get("id") or "?"
+    if _recurring(price).get("usage_type") == "metered":
+        return None
+    if price.get("billing_scheme") == "tiered" and not price.get("tiers"):
+        return f"price {name} is tiered: its tiers need the price look-up (STRIPE_API_KEY)"
+    if _inclusive_tax_divisor(item, subscription) is None:
+        return f"price {name} is tax-inclusive under Stripe Tax: the rate is not in the payload"
+    if _coupons(item) is None:
+        return f"subscription item of price {name} has a discount that is not expanded"
+    if _months_factor(_recurring(price)) is None or (
+            price.get("billing_scheme") != "tiered" and _unit_amount(price) is None):
+        return f"price {name} has no recurring amount"
+    return None
+
+
+def monthly_amount(item: Payload, subscription: Payload | None = None) -> float | None:
+    """One item's recurring amount per month in minor units, net of tax: 0 if metered, None if unknown."""
     price = _price(item)
     recurring = _recurring(price)
     if recurring.get("usage_type") == "metered":
         return 0.0
-    unit = _unit_amount(price)
     factor = _months_factor(recurring)
-    if price.get("billing_scheme") == "tiered" or unit is None or factor is None:
+    if factor is None:
         return None
-    return unit * _units(item, price) * factor
+    if price.get("billing_scheme") == "tiered":
+        amount = _tiered_amount(price, _number(item.get("quantity")) or 0.0)
+    else:
+        unit = _unit_amount(price)
+        amount = None if unit is None else unit * _units(item, price)
+    divisor = _inclusive_tax_divisor(item, subscription or {})
+    if amount is None or divisor is None:
+        return None
+    return _item_discount(amount / divisor * factor, item)
 
 
 def main_item(subscription: Payload) -> Mapping[str, Any] | None:
     """The item with the largest monthly amount (the first of equals); None without items."""
     items = _items(subscription)
-    return max(items, key=lambda item: monthly_amount(item) or 0.0) if items else None
+    return max(items, key=lambda item: monthly_amount(item, subscription) or 0.0) if items else None
 
 
-def _coupons(subscription: Payload) -> list[Mapping[str, Any]]:
-    """Expanded coupons of the subscription's discounts in every API shape, each discount once."""
-    discounts = [subscription.get("discount"), *(subscription.get("discounts") or [])]
+def _coupons(holder: Payload) -> list[Mapping[str, Any]] | None:
+    """Expanded coupons of the discounts in every API shape, each discount once; None if one is only an id."""
+    discounts = [holder.get("discount"), *(holder.get("discounts") or [])]
     seen: set[str] = set()
     coupons = []
     for discount in discounts:
+        if isinstance(discount, str):
+            return None  # basil+ webhooks list discount ids: the coupon's duration is unknown
         coupon = _path(discount, "coupon") or _path(discount, "source", "coupon")
+        if isinstance(coupon, str):
+            return None
         key = _id(discount) or _id(coupon) or ""
         if isinstance(coupon, Mapping) and key not in seen:
             seen.add(key)
@@ -174,27 +260,44 @@ def _currency(coupon: Payload, default: str) -> str:
     return str(coupon.get("currency") or default).lower()
 
 
-def _discounted(total: float, subscription: Payload) -> float:
-    """Apply forever coupons; `amount_off` is per invoice, so spread over the main item's interval."""
-    main = main_item(subscription)
-    factor = _months_factor(_recurring(_price(main))) if main else None
-    currency = str(subscription.get("currency") or "").lower()
-    for coupon in _coupons(subscription):
+def _apply_coupons(total: float, coupons: list[Mapping[str, Any]], factor: float | None, currency: str) -> float:
+    """Forever coupons only (Stripe's MRR); `amount_off` is per invoice, so spread over the interval."""
+    for coupon in coupons:
         if coupon.get("duration") != "forever":
             continue
         if _number(coupon.get("percent_off")):
             total *= 1 - float(coupon["percent_off"]) / 100
-        elif _number(coupon.get("amount_off")) and factor and _currency(coupon, currency) == currency:
+        elif _number(coupon.get("amount_off")) and factor and _currency(coupon, currency) == currency.lower():
             total -= float(coupon["amount_off"]) * factor
     return max(total, 0.0)
 
 
+def _discounted(total: float, subscription: Payload) -> float | None:
+    """Apply the subscription's forever coupons, spreading `amount_off` over the main item's interval."""
+    coupons = _coupons(subscription)
+    if coupons is None:
+        return None
+    main = main_item(subscription)
+    factor = _months_factor(_recurring(_price(main))) if main else None
+    return _apply_coupons(total, coupons, factor, str(subscription.get("currency") or ""))
+
+
+def mrr_gaps(subscription: Payload) -> list[str]:
+    """Why the subscription's MRR cannot be known from the payload (empty when it can)."""
+    gaps = [gap for item in _items(subscription) if (gap := item_gap(item, subscription))]
+    if _coupons(subscription) is None:
+        gaps.append(f"subscription {subscription.get('id')} has a discount that is not expanded")
+    return gaps
+
+
 def list_mrr(subscription: Payload) -> float | None:
-    """MRR in major units (2 decimals) whatever the status; None if an item is tiered."""
-    amounts = [monthly_amount(item) for item in _items(subscription)]
+    """MRR in major units (2 decimals) whatever the status; None when the payload cannot tell (`mrr_gaps`)."""
+    amounts = [monthly_amount(item, subscription) for item in _items(subscription)]
     if any(amount is None for amount in amounts):
         return None
     total = _discounted(sum(amount or 0.0 for amount in amounts), subscription)
+    if total is None:
+        return None
     major = money.to_major(total, subscription.get("currency"))
     return money.round_half_up(major or 0.0)
 
@@ -206,9 +309,25 @@ def subscription_mrr(subscription: Payload) -> float | None:
     return list_mrr(subscription)
 
 
+def tiered_price_ids(subscription: Payload) -> list[str]:
+    """The ids of the subscription's licensed tiered prices whose tiers the payload lacks."""
+    prices = [_price(item) for item in _items(subscription)]
+    return [str(price["id"]) for price in prices if price.get("billing_scheme") == "tiered"
+            and not price.get("tiers") and _recurring(price).get("usage_type") != "metered" and price.get("id")]
+
+
+def main_price(subscription: Payload) -> Mapping[str, Any]:
+    """The main item's price (or legacy plan); empty without items."""
+    return _price(main_item(subscription) or {})
+
+
 def plan_name(subscription: Payload) -> str | None:
-    """The main item's price lookup key, else its nickname, else its price id."""
-    price = _price(main_item(subscription) or {})
+    """The main price's `metadata.pendo_plan`, its product's name (when expanded by the price look-up),
+    lookup key, nickname, else its id."""
+    price = main_price(subscription)
+    for candidate in (_metadata(price).get("pendo_plan"), _path(price, "product", "name")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
     for key in ("lookup_key", "nickname", "id"):
         if isinstance(price.get(key), str) and price[key]:
             return str(price[key])
@@ -227,6 +346,44 @@ def interval(subscription: Payload) -> str | None:
     return found if isinstance(found, str) else None
 
 
+def with_prices(subscription: Payload, prices: Payload | None) -> Payload:
+    """The subscription with each item's price replaced by the looked-up one (tiers, product) when known.
+
+    Prices are immutable in what MRR reads (amounts, tiers, recurrence), so a cached look-up is safe.
+    """
+    items = _items(subscription)
+    if not prices or not items:
+        return subscription
+    merged = [{**item, "price": {**_price(item), **prices[_id(_price(item)) or ""]}}
+              if isinstance(prices.get(_id(_price(item)) or ""), Mapping) else item for item in items]
+    return {**subscription, "items": {**(subscription.get("items") or {}), "data": merged}}
+
+
+def cancels_at(subscription: Payload) -> int | None:
+    """When a scheduled cancellation takes effect: `cancel_at` (the portal sets it), else the period end."""
+    found = _number(subscription.get("cancel_at"))
+    if found is not None:
+        return int(found)
+    return period_end(subscription) if subscription.get("cancel_at_period_end") else None
+
+
+def collection_paused(subscription: Payload) -> bool:
+    """Whether billing is paused: status `paused` (trial ended without a payment method) or `pause_collection`."""
+    return subscription.get("status") == "paused" or isinstance(subscription.get("pause_collection"), Mapping)
+
+
+def refund_amount(charge: Payload, previous: Payload) -> int | None:
+    """The amount (minor units) of the refund this `charge.refunded` event is about, not the running total."""
+    total = _number(charge.get("amount_refunded"))
+    before = _number(previous.get("amount_refunded"))
+    if total is not None and before is not None:
+        return int(total - before)
+    refunds = [r for r in _path(charge, "refunds", "data") or [] if isinstance(r, Mapping)]
+    if refunds:
+        return int(_number(max(refunds, key=lambda r: _number(r.get("created")) or 0).get("amount")) or 0)
+    return None if total is None else int(total)
+
+
 def _metadata_chain(payload_object: Payload, enrichment: Payload) -> list[Mapping[str, Any]]:
     """Where ids are looked for, in order: the object, its subscription, its customer."""
     chain = [_metadata(payload_object)]
@@ -236,6 +393,16 @@ def _metadata_chain(payload_object: Payload, enrichment: Payload) -> list[Mappin
     chain.append(_metadata(enrichment.get("customer")))
     chain.append(_metadata(payload_object.get("customer")))
     return chain
+
+
+def _linked_account(payload_object: Payload, enrichment: Payload) -> str | None:
+    """The account of the customer link table, else a checkout session's `client_reference_id`."""
+    for value in (_path(enrichment, "link", "account_id"), enrichment.get("link"),
+                  payload_object.get("client_reference_id") if payload_object.get("object") == "checkout.session"
+                  else None):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def _first(chain: Sequence[Mapping[str, Any]], key: str) -> str | None:
@@ -279,12 +446,15 @@ def resolve_identity(
     payload_object: Payload, event_type: str, enrichment: Payload, *, account_fallback: str,
     visitor_fallback: str, synthetic_prefix: str,
 ) -> dict[str, Any]:
-    """The Pendo account and visitor behind a Stripe object: metadata first, then the configured fallbacks."""
+    """The Pendo account and visitor behind a Stripe object: metadata first, then the customer link table
+    (`enrichment["link"]`) or checkout's `client_reference_id`, then the configured fallbacks."""
     del event_type  # a customer object's own metadata is already first in the chain
     chain = _metadata_chain(payload_object, enrichment)
     customer_id = _customer_id(payload_object)
     account_id = _first(chain, "pendo_account_id")
     source: str | None = "metadata"
+    if account_id is None and (linked := _linked_account(payload_object, enrichment)) is not None:
+        account_id, source = linked, "link"
     if account_id is None:
         fallback = account_fallback == "stripe_customer" and customer_id is not None
         account_id, source = (customer_id, "fallback") if fallback else (None, None)

@@ -48,24 +48,27 @@ def tracks(outcome):
         ("subscription_created_2024-06-20.json", {
             "billing_plan": "pro_monthly", "billing_status": "active", "mrr": 147.0, "billing_currency": "USD",
             "billing_interval": "month", "seats": 3, "current_period_end": "2025-02-01T02:53:20.000Z",
-            "cancel_at_period_end": False}),
+            "cancel_at_period_end": False, "collection_paused": False}),
         ("subscription_updated_2024-06-20.json", {
             "billing_plan": "business_yearly", "billing_status": "active", "mrr": 204.17,
             "billing_currency": "USD", "billing_interval": "year", "seats": 5,
-            "current_period_end": "2025-02-01T02:53:20.000Z", "cancel_at_period_end": False}),
+            "current_period_end": "2025-02-01T02:53:20.000Z", "cancel_at_period_end": False,
+            "collection_paused": False}),
         ("subscription_deleted_2024-06-20.json", {
             "billing_plan": "business_yearly", "billing_status": "canceled", "mrr": 0.0,
             "billing_currency": "USD", "billing_interval": "year", "seats": 5,
             "current_period_end": "2025-02-01T02:53:20.000Z", "cancel_at_period_end": False,
-            "canceled_at": "2025-01-01T04:53:20.000Z"}),
+            "canceled_at": "2025-01-01T04:53:20.000Z", "collection_paused": False}),
         ("subscription_created_basil.json", {
             "billing_plan": "Team quarterly", "billing_status": "trialing", "mrr": 0.0, "billing_currency": "EUR",
             "billing_interval": "month", "seats": 10, "trial_end": "2025-01-15T02:53:20.000Z",
-            "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": False}),
+            "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": False,
+            "collection_paused": False}),
         ("subscription_updated_basil.json", {
             "billing_plan": "Team quarterly", "billing_status": "active", "mrr": 900.0, "billing_currency": "EUR",
             "billing_interval": "month", "seats": 10, "trial_end": "2025-01-15T02:53:20.000Z",
-            "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": True}),
+            "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": True,
+            "cancels_at": "2025-04-02T02:53:20.000Z", "collection_paused": False}),
         ("invoice_paid_2024-06-20.json", {
             "last_payment_at": "2025-01-01T03:54:10.000Z", "last_payment_amount": 147.0, "delinquent": False}),
         ("invoice_paid_basil.json", {
@@ -87,13 +90,18 @@ def test_shipped_stripe_mapping_sets_account_fields(name, values):
     [
         ("subscription_created_2024-06-20.json",
          [("Subscription Created", {"plan": "pro_monthly", "mrr": 147.0, "currency": "USD", "interval": "month"})]),
-        ("subscription_updated_2024-06-20.json", []),
+        ("subscription_updated_2024-06-20.json",
+         [("Subscription Upgraded", {"plan": "business_yearly", "previous_plan": "pro_monthly", "mrr": 204.17,
+                                     "previous_mrr": 147.0, "interval": "year", "interval_changed": True})]),
         ("subscription_deleted_2024-06-20.json",
          [("Subscription Canceled", {"plan": "business_yearly", "mrr_lost": 204.17})]),
         ("subscription_created_basil.json",
          [("Subscription Created", {"plan": "Team quarterly", "mrr": 0.0, "currency": "EUR",
                                     "interval": "month"})]),
-        ("subscription_updated_basil.json", []),
+        ("subscription_updated_basil.json",
+         [("Trial Converted", {"plan": "Team quarterly", "mrr": 900.0}),
+          ("Subscription Cancellation Scheduled", {"plan": "Team quarterly", "cancels_at": "2025-04-02T02:53:20.000Z",
+                                                   "mrr": 900.0})]),
         ("subscription_deleted_basil.json", [("Subscription Canceled", {"plan": "Team quarterly",
                                                                         "mrr_lost": 900.0})]),
         ("invoice_paid_2024-06-20.json",
@@ -153,7 +161,9 @@ def test_shipped_stripe_mapping_sends_metadata_but_no_track_without_a_visitor():
 
 
 def test_shipped_stripe_mapping_does_not_warn_about_visitors_it_does_not_need():
-    outcome = outcome_of("subscription_updated_basil.json", enrichment={})
+    body = payload("subscription_updated_basil.json")
+    body["data"]["previous_attributes"] = {"metadata": {}}  # a change that implies no track event
+    outcome = outcome_of(body, enrichment={})
     assert accounts(outcome) and outcome.warnings == []
 
 

@@ -1,0 +1,131 @@
+"""Stripe API-version adapters: one canonical payload shape in front of the mappings, whatever the endpoint's version.
+
+Supported: from `OLDEST_SUPPORTED` (2020-08-27, when subscriptions lost their top-level `plan`, `quantity` and
+`tax_percent`) through the basil (2025-03-31) and clover (2025-09-30) releases. The canonical shape is a
+superset of the shapes, so rules written against either one keep working:
+
+- subscription: `current_period_start/end` on the subscription *and* on every item (basil moved them to the
+  items; mixed-interval subscriptions keep their own per-item periods); `discounts` a list holding every
+  discount once (the pre-basil `discount` included), each expanded discount with `coupon` at the top (clover
+  moved it to `source.coupon`).
+- invoice: `subscription` and `subscription_details` at the top (basil moved them under `parent`).
+
+`normalise` is pure and returns a new payload; the stored raw payload is never changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from typing import Any
+
+OLDEST_SUPPORTED = "2020-08-27"
+BASIL = "2025-03-31"
+CLOVER = "2025-09-30"
+RELEASES = {"basil": BASIL, "clover": CLOVER}  # named releases and the first date of each
+VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.([a-z]+))?$")
+
+
+def support(api_version: str | None) -> str | None:
+    """None when events of this version map correctly; otherwise why they are held back."""
+    if api_version is None:
+        return None  # not every source states it (fixtures, replays): the shape is detected instead
+    found = VERSION.match(api_version.strip())
+    if not found:
+        return f"unknown Stripe API version {api_version!r}"
+    date, release = found.groups()
+    if date < OLDEST_SUPPORTED:
+        return f"Stripe API version {api_version} is older than the oldest supported ({OLDEST_SUPPORTED})"
+    if release is None and date < BASIL:
+        return None
+    if release in RELEASES and date >= RELEASES[release]:
+        return None
+    return f"Stripe API version {api_version} is newer than or unknown to this bridge (supported up to clover)"
+
+
+def _mapping(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def _discount(discount: Any) -> Any:
+    """An expanded discount with its coupon at the top (clover: `source.coupon`); ids stay ids."""
+    found = _mapping(discount)
+    if found is None:
+        return discount
+    source_coupon = (_mapping(found.get("source")) or {}).get("coupon")
+    if found.get("coupon") is None and source_coupon is not None:
+        found["coupon"] = source_coupon
+    return found
+
+
+def _discounts(holder: dict[str, Any]) -> None:
+    """Every discount once in `discounts`, the pre-basil single `discount` included."""
+    found = holder.get("discounts")
+    listed: list[Any] = found if isinstance(found, list) else []
+    merged, seen = [], set()
+    for discount in [holder.get("discount"), *listed]:
+        if discount is None:
+            continue
+        key = discount if isinstance(discount, str) else str(discount.get("id") or id(discount))
+        if key not in seen:
+            seen.add(key)
+            merged.append(_discount(discount))
+    if merged or "discounts" in holder or "discount" in holder:
+        holder["discounts"] = merged
+
+
+def _items(subscription: dict[str, Any]) -> list[dict[str, Any]]:
+    data = (_mapping(subscription.get("items")) or {}).get("data")
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+def _periods(subscription: dict[str, Any]) -> None:
+    items = _items(subscription)
+    for key, pick in (("current_period_start", min), ("current_period_end", max)):
+        top = subscription.get(key)
+        for item in items:
+            if item.get(key) is None and top is not None:
+                item[key] = top
+        values = [item[key] for item in items if isinstance(item.get(key), int | float)]
+        if top is None and values:
+            subscription[key] = pick(values)
+
+
+def _subscription(subscription: dict[str, Any]) -> None:
+    _periods(subscription)
+    _discounts(subscription)
+    for item in _items(subscription):
+        if "discounts" in item:
+            _discounts(item)
+
+
+def _invoice(invoice: dict[str, Any]) -> None:
+    details = (_mapping(invoice.get("parent")) or {}).get("subscription_details")
+    if isinstance(details, dict):
+        if invoice.get("subscription") is None and details.get("subscription") is not None:
+            invoice["subscription"] = details["subscription"]
+        if not invoice.get("subscription_details") and details.get("metadata") is not None:
+            invoice["subscription_details"] = {"metadata": details["metadata"]}
+    _discounts(invoice)
+
+
+def _normalise_object(obj: Any) -> None:
+    found = _mapping(obj)
+    if found is None:
+        return
+    if found.get("object") == "subscription":
+        _subscription(found)
+    elif found.get("object") == "invoice":
+        _invoice(found)
+
+
+def normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The event payload in the canonical shape (a deep copy)."""
+    result = copy.deepcopy(dict(payload))
+    data = _mapping(result.get("data")) or {}
+    _normalise_object(data.get("object"))
+    previous = _mapping(data.get("previous_attributes"))
+    if previous is not None and "discount" in previous:
+        _discounts(previous)
+    return result
