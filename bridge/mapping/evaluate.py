@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bridge import stripe_billing
+from bridge import rollup, stripe_billing, stripe_versions
 from bridge.mapping.functions import Functions
 from bridge.mapping.loader import MappingSet, Rule
 from bridge.mapping.sandbox import Expression
@@ -46,22 +46,47 @@ def _identity(event: Event, obj: Mapping[str, Any], enrichment: Mapping[str, Any
     )
 
 
+def _payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Stripe payload in the canonical shape of every API version, subscription prices looked up."""
+    if event.provider != "stripe":
+        return event.payload
+    payload = stripe_versions.normalise(event.payload)
+    obj = _mapping(payload["data"].get("object")) if isinstance(payload.get("data"), dict) else {}
+    if obj.get("object") == "subscription":
+        payload["data"]["object"] = stripe_billing.with_prices(obj, _mapping(enrichment.get("prices")))
+    return payload
+
+
+def _account(event: Event, obj: Mapping[str, Any], identity: Mapping[str, Any],
+             enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The account roll-up: from billing state when the mapper loaded it, else this subscription alone."""
+    if "account" in enrichment:
+        return _mapping(enrichment["account"])
+    if obj.get("object") != "subscription" or not event.type.startswith("customer.subscription."):
+        return {}
+    return rollup.account([{"payload": obj, "source_time": int(event.created * 1000)}], identity.get("account_id"))
+
+
 def context_variables(event: Event, enrichment: Mapping[str, Any], options: EvalOptions) -> dict[str, Any]:
     """The variables every expression sees (`loader.CONTEXT_NAMES`)."""
-    data = _mapping(event.payload.get("data"))
+    payload = _payload(event, enrichment)
+    data = _mapping(payload.get("data"))
     obj = _mapping(data.get("object"))
     own_customer = event.type.startswith("customer.") and obj.get("object") == "customer"
     own_subscription = event.type.startswith("customer.subscription.")
+    identity = _identity(event, obj, enrichment, options)
     return {
-        "event": event.payload,
+        "event": payload,
         "object": obj,
         "previous": _mapping(data.get("previous_attributes")),
         "event_type": event.type,
         "customer": obj if own_customer else _mapping(enrichment.get("customer")),
         "subscription": obj if own_subscription else _mapping(enrichment.get("subscription")),
-        "identity": _identity(event, obj, enrichment, options),
+        "identity": identity,
         "livemode": event.livemode,
         "connect_account": event.connect_account,
+        "account": _account(event, obj, identity, enrichment),
+        "prior": _mapping(enrichment.get("prior")),
     }
 
 
@@ -120,13 +145,21 @@ class _Run:
         value = self.value(label, expression)
         return None if value is None or value == "" else str(value)
 
+    def _order(self, kind: str, id_: str) -> tuple[int, int]:
+        """(source_time, rank): the account roll-up's revision when this event updated the billing state
+        (docs/billing.md), else the event's own time and tie rank."""
+        account = _mapping(self.variables["account"])
+        if kind == "account" and account.get("revision") is not None and account.get("id") == id_:
+            return int(account["source_time"]), rollup.RANK_BASE + int(account["revision"])
+        status = _mapping(self.variables["object"]).get("status")
+        return (int(self.event.created * 1000),
+                stripe_billing.tie_rank(self.event.type, status if isinstance(status, str) else None))
+
     def update(self, kind: str, id_: str, values: dict[str, Any], create: bool) -> None:
-        obj = _mapping(self.variables["object"])
-        status = obj.get("status")
+        source_time, rank = self._order(kind, id_)
         self.outcome.operations.append(MetadataUpdate(
-            kind=kind, id=id_, values=values, source_time=int(self.event.created * 1000),
-            rank=stripe_billing.tie_rank(self.event.type, status if isinstance(status, str) else None),
-            create=create, rule=self.rule.name,
+            kind=kind, id=id_, values=values, source_time=source_time, rank=rank, create=create,
+            rule=self.rule.name,
         ))
 
     def track_fires(self) -> bool:
@@ -178,6 +211,11 @@ def evaluate(
 ) -> Outcome:
     """Every rule against one event: the operations to send, and why rules matched or not."""
     outcome = Outcome()
+    unsupported = stripe_versions.support(event.api_version) if event.provider == "stripe" else None
+    if unsupported is not None:
+        outcome.warnings.append(f"{unsupported}: the event is stored, not mapped")
+        outcome.skipped.update({rule.name: "unsupported API version" for rule in mappings.rules})
+        return outcome
     variables = {**context_variables(event, enrichment, options),
                  **Functions(options.date_format, mappings.lookups).namespace()}
     for rule in mappings.rules:
@@ -190,4 +228,6 @@ def evaluate(
             continue
         outcome.matched.append(rule.name)
         run.apply()
+    if outcome.matched:
+        outcome.warnings += [f"mrr not sent: {gap}" for gap in _mapping(variables["account"]).get("mrr_gaps") or []]
     return outcome

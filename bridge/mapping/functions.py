@@ -10,11 +10,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import money, stripe_billing
+from bridge import lifecycle, money, stripe_billing
 
 FUNCTION_NAMES = (
     "money", "date", "coalesce", "lookup", "upper", "lower", "stripe_mrr", "stripe_list_mrr", "stripe_plan",
-    "stripe_seats", "stripe_interval", "stripe_period_end", "stripe_invoice_subscription",
+    "stripe_seats", "stripe_interval", "stripe_period_end", "stripe_invoice_subscription", "stripe_transitions",
+    "stripe_interval_changed", "stripe_mrr_lost", "stripe_refund_amount", "stripe_cancels_at",
+    "stripe_collection_paused", "stripe_price_metadata", "stripe_lookup_key", "stripe_before",
 )
 DATE_FORMATS = ("iso", "epoch_ms")
 
@@ -112,6 +114,49 @@ class Functions:
     def stripe_invoice_subscription(self, invoice: Any) -> str | None:
         """The subscription id of an invoice in either API shape."""
         return stripe_billing.subscription_of_invoice(invoice) if invoice else None
+
+    def stripe_transitions(self, event_type: Any, subscription: Any, previous: Any = None,
+                           prior: Any = None) -> list[str]:
+        """The lifecycle track event names a subscription event implies (`bridge.lifecycle`)."""
+        if not subscription or not isinstance(event_type, str):
+            return []
+        return lifecycle.transitions(event_type, subscription, previous or {}, prior or None)
+
+    def stripe_before(self, subscription: Any, previous: Any = None, prior: Any = None) -> Any:
+        """The subscription as it was before this event (previous attributes over it, else the prior snapshot)."""
+        return lifecycle.before(subscription, previous or {}, prior or None) if subscription else None
+
+    def stripe_interval_changed(self, subscription: Any, previous: Any = None) -> bool | None:
+        """Whether the main billing interval changed in this event."""
+        return lifecycle.interval_changed(subscription, previous or {}) if subscription else None
+
+    def stripe_mrr_lost(self, subscription: Any, prior: Any = None) -> float | None:
+        """What a deleted subscription contributed to MRR just before its deletion."""
+        return lifecycle.mrr_lost(subscription, prior or None) if subscription else None
+
+    def stripe_refund_amount(self, charge: Any, previous: Any = None) -> int | None:
+        """The amount (minor units) of the refund a `charge.refunded` event is about."""
+        return stripe_billing.refund_amount(charge, previous or {}) if charge else None
+
+    def stripe_cancels_at(self, subscription: Any) -> int | None:
+        """When a scheduled cancellation takes effect (unix seconds), or None."""
+        return stripe_billing.cancels_at(subscription) if subscription else None
+
+    def stripe_collection_paused(self, subscription: Any) -> bool | None:
+        """Whether the subscription is paused or its collection is."""
+        return stripe_billing.collection_paused(subscription) if subscription else None
+
+    def stripe_price_metadata(self, subscription: Any, key: Any) -> Any:
+        """A metadata value of the main item's price, e.g. `pendo_plan`."""
+        if not subscription:
+            return None
+        metadata = stripe_billing.main_price(subscription).get("metadata")
+        return metadata.get(key) if isinstance(metadata, Mapping) else None
+
+    def stripe_lookup_key(self, subscription: Any) -> str | None:
+        """The main item's price lookup key."""
+        found = stripe_billing.main_price(subscription).get("lookup_key") if subscription else None
+        return found if isinstance(found, str) and found else None
 
 
 def is_function(value: Any) -> bool:
