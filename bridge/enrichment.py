@@ -14,6 +14,7 @@ from typing import Any
 
 import stripe
 
+from bridge import stripe_billing
 from bridge.errors import BridgeError
 from bridge.providers import Event
 from bridge.store import Store
@@ -71,7 +72,32 @@ class Enricher:
         if not event.customer_id or (event.type.startswith("customer.") and _is_customer(event)):
             return {}
         customer = self._customer(event.customer_id, fetch and self._client is not None)
-        return {"customer": customer} if customer else {}
+        found: dict[str, Any] = {"customer": customer} if customer else {}
+        prices = self._prices(event, fetch and self._client is not None)
+        return {**found, "prices": prices} if prices else found
+
+    def _prices(self, event: Event, fetch: bool) -> dict[str, Any]:
+        """A subscription's tiered prices with their tiers (`expand=["tiers"]`), for MRR; cached for good,
+        since a price's amounts and tiers never change."""
+        obj = event.payload.get("data", {}).get("object", {})
+        if not event.type.startswith("customer.subscription.") or not isinstance(obj, dict):
+            return {}
+        found: dict[str, Any] = {}
+        for price_id in stripe_billing.tiered_price_ids(obj):
+            cached = self._store.cached_object(price_id)
+            if cached or fetch:
+                found[price_id] = cached[0] if cached else self._fetch_price(price_id)
+        return found
+
+    def _fetch_price(self, price_id: str) -> dict[str, Any]:
+        self._budget.take()
+        try:
+            price = self._client.v1.prices.retrieve(  # type: ignore[union-attr]
+                price_id, params={"expand": ["tiers"]}).to_dict()
+        except stripe.StripeError as exc:
+            raise EnrichmentUnavailable(f"Stripe did not answer for a price: {type(exc).__name__}") from None
+        self._store.cache_object(price_id, price, self._clock())
+        return price
 
     def _customer(self, customer_id: str, fetch: bool) -> dict[str, Any] | None:
         cached = self._store.cached_object(customer_id)

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bridge import backoff, outbox, pendo, store
+from bridge import backoff, billing_state, links, outbox, pendo, store, stripe_billing, stripe_versions
 from bridge.enrichment import Enricher, EnrichmentUnavailable
 from bridge.mapping import EvalOptions, MappingSet, evaluate
 from bridge.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.providers import Event
 from bridge.settings import Settings
 from bridge.store import Store, StoredEvent
 
@@ -69,8 +70,10 @@ class Mapper:
                 return
             log.warning("mapping with the cached enrichment only", extra={"event_id": event.id, "reason": str(exc)})
             enrichment = self.enricher.enrich(event, fetch=False)
-        outcome = evaluate(self.mappings, event, enrichment, eval_options(self.settings))
-        self._write(stored, outcome)
+        options = eval_options(self.settings)
+        if event.payload.get("bridge_sync"):  # a sync's snapshot: account state only, never track events
+            options = replace(options, track_enabled=False)
+        self._write(stored, enrichment, options)
 
     def _retry_later(self, stored: StoredEvent, reason: str) -> None:
         now = self.clock()
@@ -80,23 +83,39 @@ class Mapper:
             self.store.finish_event(connection, stored.row_id, self.worker_id, attempts=stored.attempts + 1,
                                     next_attempt_at=now + delay, detail=json.dumps({"retry": reason}))
 
-    def _write(self, stored: StoredEvent, outcome: Outcome) -> None:
+    def _write(self, stored: StoredEvent, enrichment: dict[str, Any], options: EvalOptions) -> None:
         event = stored.event
-        status = _status(outcome)
-        detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
-        account_ids = [op.id for op in outcome.operations if isinstance(op, MetadataUpdate) and op.kind == "account"]
         try:
-            self._commit(stored, outcome, status, detail, account_ids)
+            outcome, status = self._commit(stored, enrichment, options)
         except LeaseLost:
             log.warning("lease ran out before the event was mapped; another worker maps it",
                         extra={"event_id": event.id})
             return
         self._log(event.id, event.type, status, outcome)
 
-    def _commit(self, stored: StoredEvent, outcome: Outcome, status: str, detail: dict[str, Any],
-                account_ids: list[str]) -> None:
+    def _evaluate(self, connection: Connection, event: Event, enrichment: dict[str, Any], options: EvalOptions,
+                  now: float) -> tuple[Outcome, billing_state.Prepared]:
+        """Evaluate with the customer link and the billing state (`prior`, `account`) read in this transaction."""
+        link = links.linked_account(connection, event.customer_id)
+        enrichment = {**enrichment, "link": link} if link else enrichment
+        obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
+        account_id = stripe_billing.resolve_identity(
+            obj, event.type, enrichment, account_fallback=options.account_fallback, visitor_fallback="skip",
+            synthetic_prefix="")["account_id"] if event.provider == "stripe" and isinstance(obj, dict) else None
+        state = billing_state.prepare(connection, event, enrichment, account_id, now)
+        return evaluate(self.mappings, event, {**enrichment, **state.context}, options), state
+
+    def _commit(self, stored: StoredEvent, enrichment: dict[str, Any], options: EvalOptions) -> tuple[Outcome, str]:
         event, now, version = stored.event, self.clock(), self.mappings.version
         with self.store.transaction() as connection:
+            outcome, state = self._evaluate(connection, event, enrichment, options, now)
+            status = _status(outcome)
+            detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
+            account_ids = [op.id for op in outcome.operations
+                           if isinstance(op, MetadataUpdate) and op.kind == "account"]
+            if stripe_versions.support(event.api_version) is None or event.provider != "stripe":
+                billing_state.save(connection, state)
+                links.learn(connection, event, now)
             if status == store.MAPPED:
                 for op in outcome.operations:
                     if isinstance(op, MetadataUpdate):
@@ -112,6 +131,7 @@ class Mapper:
                 processed_at=now, mapping_version=version, account_id=account_ids[0] if account_ids else None,
             ):
                 raise LeaseLost(event.id)
+        return outcome, status
 
     def _enqueue_track(self, connection: Connection, op: TrackEvent, event_id: str,
                        now: float) -> list[str]:

@@ -43,6 +43,7 @@ class Settings:
     pendo_date_format: str = "iso"
     pendo_missing_window_hours: float = 72.0
     mappings_dir: Path = Path("mappings")
+    mappings_overlay_dir: Path | None = None
     max_body_bytes: int = 1024 * 1024
     signature_tolerance_seconds: int = 300
     retention_days: float = 30.0
@@ -55,6 +56,15 @@ class Settings:
     claim_seconds: float = 60.0
     dyno: str | None = None
     log_format: str = "json"
+    # Delivery budget and visibility (operations.md: "Pace toward Pendo", "Alerts").
+    metadata_batch_size: int = 500
+    metadata_linger_seconds: float = 1.0
+    pendo_requests_per_second: float = 20.0
+    track_concurrency: int = 4
+    metrics_token: str | None = None
+    alert_webhook_url: str | None = None
+    lag_alert_seconds: float = 900.0
+    alert_every_seconds: float = 600.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,6 +102,18 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}")
     return value
+
+
+def _batch_size(env: Mapping[str, str]) -> int:
+    size = int(_number(env, "PENDO_METADATA_BATCH_SIZE", 500, 1))
+    if size > 1000:
+        raise ConfigError("PENDO_METADATA_BATCH_SIZE must be at most 1000 (Pendo's bulk limit as peers observe it)")
+    return size
+
+
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value) if value else None
 
 
 def normalise_database_url(url: str) -> str:
@@ -146,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         pendo_date_format=_choice(env, "PENDO_DATE_FORMAT", DATE_FORMATS, "iso"),
         pendo_missing_window_hours=_number(env, "PENDO_MISSING_WINDOW_HOURS", 72.0),
         mappings_dir=Path(env.get("BRIDGE_MAPPINGS_DIR", "").strip() or "mappings"),
+        mappings_overlay_dir=_optional_path(env, "BRIDGE_MAPPINGS_OVERLAY_DIR"),
         max_body_bytes=int(_number(env, "BRIDGE_MAX_BODY_BYTES", 1024 * 1024, 1024)),
         retention_days=_number(env, "BRIDGE_RETENTION_DAYS", 30.0),
         account_fallback=_choice(env, "BRIDGE_ACCOUNT_FALLBACK", ACCOUNT_FALLBACKS, "none"),
@@ -157,4 +180,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         claim_seconds=_number(env, "BRIDGE_CLAIM_SECONDS", 60.0, 1.0),
         dyno=dyno,
         log_format=_choice(env, "BRIDGE_LOG_FORMAT", ("json", "text"), "json"),
+        metadata_batch_size=_batch_size(env),
+        metadata_linger_seconds=_number(env, "BRIDGE_METADATA_LINGER_SECONDS", 1.0),
+        pendo_requests_per_second=_number(env, "PENDO_REQUESTS_PER_SECOND", 20.0, 0.1),
+        track_concurrency=int(_number(env, "PENDO_TRACK_CONCURRENCY", 4, 1)),
+        metrics_token=env.get("BRIDGE_METRICS_TOKEN", "").strip() or None,
+        alert_webhook_url=env.get("ALERT_WEBHOOK_URL", "").strip() or None,
+        lag_alert_seconds=_number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0),
+        alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0),
     )

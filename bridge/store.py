@@ -45,6 +45,7 @@ class Incoming:
     status: str = RECEIVED
     detail: str | None = None
     raw: str | None = None
+    request_id: str | None = None
 
 
 def _row(item: Incoming) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _row(item: Incoming) -> dict[str, Any]:
         "connect_account": event.connect_account, "customer_id": event.customer_id,
         "payload": item.raw if item.raw is not None else json.dumps(event.payload, separators=(",", ":")),
         "received_at": item.received_at, "status": item.status, "detail": item.detail,
-        "attempts": 0, "next_attempt_at": 0.0,
+        "attempts": 0, "next_attempt_at": 0.0, "request_id": item.request_id,
     }
 
 
@@ -66,6 +67,7 @@ class StoredEvent:
     row_id: int
     event: Event
     attempts: int
+    request_id: str | None = None
 
 
 class Store:
@@ -119,7 +121,7 @@ class Store:
                                      events.c.claimed_until == now + lease)
                 .order_by(events.c.created, events.c.id)
             ).mappings().all()
-        return [StoredEvent(row["id"], event_from_row(row), row["attempts"]) for row in rows]
+        return [StoredEvent(row["id"], event_from_row(row), row["attempts"], row["request_id"]) for row in rows]
 
     def finish_event(self, connection: Connection, row_id: int, worker: str, **values: Any) -> bool:
         """Record the outcome of mapping inside the caller's transaction; False if the lease was lost."""

@@ -6,6 +6,7 @@ slow or misconfigured Pendo never makes Stripe retry.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 import uuid
@@ -13,17 +14,18 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import store as events_store
 from bridge.db import make_engine
 from bridge.errors import BridgeError, MappingError, RequestRejected, StoreUnavailable, TooLarge
 from bridge.ingest import GroupCommit
 from bridge.logs import configure
 from bridge.mapping import MappingSet, load_mappings
-from bridge.providers import Event, Provider
+from bridge.providers import Provider
 from bridge.providers.stripe import StripeProvider
 from bridge.settings import Settings, load_settings
 from bridge.store import Incoming, Store
+from bridge.triage import triage
 
 log = logging.getLogger("bridge.web")
 
@@ -66,6 +68,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     def readyz() -> tuple[Response, int]:
         return state.readiness()
 
+    @app.get("/metrics")
+    def metrics_view() -> tuple[Response, int]:
+        return state.metrics()
+
     return app
 
 
@@ -79,7 +85,7 @@ class _State:
         self.mappings: MappingSet | None = None
         self.mapping_error: str | None = None
         try:
-            self.mappings = load_mappings(settings.mappings_dir)
+            self.mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
         except MappingError as exc:
             self.mapping_error = str(exc)
             log.error("mappings do not load: events are stored but not mapped", extra={"reason": str(exc)})
@@ -92,8 +98,9 @@ class _State:
             body = self._body()
             provider.verify(body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
             event = provider.parse(body)
-            status, detail = self._triage(event)
-            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, body.decode()))
+            status, detail = triage(event, self.settings.stripe_mode)
+            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, body.decode(),
+                                                        g.request_id))
         except RequestRejected as exc:
             log.warning("webhook rejected", extra={"provider": name, "reason": str(exc),
                                                    "request_id": g.request_id})
@@ -119,15 +126,6 @@ class _State:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _triage(self, event: Event) -> tuple[str, str | None]:
-        """Decide at ingest which events are stored only: another Stripe mode, thin notifications."""
-        if event.thin:
-            return events_store.IGNORED, "thin event notification: stored, not mapped"
-        mode = self.settings.stripe_mode
-        if event.livemode is not None and mode != "both" and event.livemode != (mode == "live"):
-            return events_store.IGNORED, f"{'live' if event.livemode else 'test'} mode event; STRIPE_MODE={mode}"
-        return events_store.RECEIVED, None
-
     def readiness(self) -> tuple[Response, int]:
         checks: dict[str, Any] = {}
         try:
@@ -138,6 +136,25 @@ class _State:
         checks["mappings"] = self.mappings.version if self.mappings else self.mapping_error
         ready = checks["database"] == "ok" and self.mappings is not None
         return jsonify(ready=ready, **checks), 200 if ready else 503
+
+
+    def metrics(self) -> tuple[Response, int]:
+        """Prometheus text; 404 unless BRIDGE_METRICS_TOKEN is set, then only with `Authorization: Bearer`."""
+        from bridge import metrics
+
+        token = self.settings.metrics_token
+        if not token:
+            return _error("not found", 404)
+        offered = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+            response, status = _error("a valid Authorization: Bearer token is required", 401)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response, status
+        try:
+            text = metrics.render(metrics.collect(self.settings, self.store, self.clock()))
+        except SQLAlchemyError:
+            return _error("the database does not answer", 503)
+        return Response(text, mimetype="text/plain", content_type="text/plain; version=0.0.4; charset=utf-8"), 200
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:

@@ -30,7 +30,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "stripe"
 CUSTOMER_ID = "cus_RxT4bV9mQp2LkA"
 CREATED = 1_735_700_000  # subscription_created_2024-06-20.json
 SUBSCRIPTION_FIELDS = {"billing_plan", "billing_status", "mrr", "billing_currency", "billing_interval", "seats",
-                       "current_period_end", "cancel_at_period_end"}
+                       "current_period_end", "cancel_at_period_end", "collection_paused"}
 
 
 class Clock:

@@ -5,6 +5,6 @@ A command's handler takes (settings, args) and returns an exit code. It declares
 set), "optional" (the environment is read, no secret needed) or "none" (built-in defaults only).
 """
 
-from bridge.commands import data, service
+from bridge.commands import data, links, mappings, pendo, service, stripe_sync
 
-GROUPS = (service, data)
+GROUPS = (service, data, mappings, pendo, stripe_sync, links)
