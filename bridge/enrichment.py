@@ -2,7 +2,8 @@
 
 Customers arrive in the cache from their own `customer.*` events; with `STRIPE_API_KEY` set, a customer
 the cache lacks (or holds for longer than a day) is fetched, within a small request budget of its own,
-since Stripe's rate limits are shared with the user's own application.
+since Stripe's rate limits are shared with the user's own application. A dispute names only its charge: the
+charge is fetched (and cached) the same way to learn its customer.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bridge.providers import Event
 from bridge.store import Store
 
 CACHE_SECONDS = 24 * 3600
+CHARGE_OBJECTS = ("dispute",)  # objects that name their charge but not its customer
 
 
 class EnrichmentUnavailable(BridgeError):
@@ -68,13 +70,29 @@ class Enricher:
                 self._store.cache_object(obj["id"], obj, self._clock())
 
     def enrich(self, event: Event, fetch: bool = True) -> dict[str, Any]:
-        """The enrichment dict for evaluation: {"customer": {...}} when known; `fetch=False` reads only the cache."""
-        if not event.customer_id or (event.type.startswith("customer.") and _is_customer(event)):
+        """The enrichment dict for evaluation: {"customer": {...}} when known (and {"charge": {...}} for an object
+        that names only its charge); `fetch=False` reads only the cache."""
+        if event.type.startswith("customer.") and _is_customer(event):
             return {}
-        customer = self._customer(event.customer_id, fetch and self._client is not None)
-        found: dict[str, Any] = {"customer": customer} if customer else {}
-        prices = self._prices(event, fetch and self._client is not None)
+        fetch = fetch and self._client is not None
+        charge = self._charge(event, fetch)
+        found: dict[str, Any] = {"charge": charge} if charge else {}
+        customer_id = event.customer_id or stripe_billing.enriched_customer_id(found)
+        customer = self._object("customer", customer_id, fetch) if customer_id else None
+        if customer:
+            found["customer"] = customer
+        prices = self._prices(event, fetch)
         return {**found, "prices": prices} if prices else found
+
+    def _charge(self, event: Event, fetch: bool) -> dict[str, Any] | None:
+        """The charge of a dispute (which has no `customer` of its own), trimmed to what identity needs."""
+        obj = event.payload.get("data", {}).get("object", {})
+        if event.customer_id or not isinstance(obj, dict) or obj.get("object") not in CHARGE_OBJECTS:
+            return None
+        charge = obj.get("charge")
+        if isinstance(charge, dict):  # expanded
+            return _trimmed(charge)
+        return self._object("charge", charge, fetch) if isinstance(charge, str) and charge else None
 
     def _prices(self, event: Event, fetch: bool) -> dict[str, Any]:
         """A subscription's tiered prices with their tiers (`expand=["tiers"]`), for MRR; cached for good,
@@ -99,27 +117,39 @@ class Enricher:
         self._store.cache_object(price_id, price, self._clock())
         return price
 
-    def _customer(self, customer_id: str, fetch: bool) -> dict[str, Any] | None:
-        cached = self._store.cached_object(customer_id)
+    def _object(self, kind: str, object_id: str, fetch: bool) -> dict[str, Any] | None:
+        """A customer or charge from the cache, fetched when missing or older than a day (if `fetch`)."""
+        cached = self._store.cached_object(object_id)
         if cached and (not fetch or self._clock() - cached[1] < CACHE_SECONDS):
             return cached[0]
         if not fetch:
             return None
-        customer = self._fetch(customer_id)
-        self._store.cache_object(customer_id, customer, self._clock())
-        return customer
+        found = self._fetch(kind, object_id)
+        self._store.cache_object(object_id, found, self._clock())
+        return found
 
-    def _fetch(self, customer_id: str) -> dict[str, Any]:
+    def _fetch(self, kind: str, object_id: str) -> dict[str, Any]:
         self._budget.take()
+        assert self._client is not None
         try:
-            found = self._client.v1.customers.retrieve(customer_id)  # type: ignore[union-attr]
+            if kind == "customer":
+                found = self._client.v1.customers.retrieve(object_id).to_dict()
+            else:
+                found = _trimmed(self._client.v1.charges.retrieve(object_id).to_dict())
         except stripe.InvalidRequestError as exc:
             if exc.http_status != 404:
-                raise EnrichmentUnavailable(f"Stripe refused a customer look-up ({exc.http_status})") from None
-            return {"id": customer_id, "deleted": True}
+                raise EnrichmentUnavailable(f"Stripe refused a {kind} look-up ({exc.http_status})") from None
+            return {"id": object_id, "deleted": True}
         except stripe.StripeError as exc:
-            raise EnrichmentUnavailable(f"Stripe did not answer for a customer: {type(exc).__name__}") from None
-        return found.to_dict()
+            raise EnrichmentUnavailable(f"Stripe did not answer for a {kind}: {type(exc).__name__}") from None
+        return found
+
+
+def _trimmed(charge: dict[str, Any]) -> dict[str, Any]:
+    """Only what identity needs of a charge: its billing details are personal data the cache need not hold."""
+    customer = charge.get("customer")
+    return {"id": charge.get("id"), "object": "charge",
+            "customer": customer.get("id") if isinstance(customer, dict) else customer}
 
 
 def _is_customer(event: Event) -> bool:

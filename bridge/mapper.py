@@ -70,6 +70,9 @@ class Mapper:
                 return
             log.warning("mapping with the cached enrichment only", extra={"event_id": event.id, "reason": str(exc)})
             enrichment = self.enricher.enrich(event, fetch=False)
+        if event.customer_id is None and (customer_id := stripe_billing.enriched_customer_id(enrichment)):
+            # a dispute's customer, found through its charge: kept on the row for requeues and purges
+            stored = replace(stored, event=replace(event, customer_id=customer_id))
         options = eval_options(self.settings)
         if event.payload.get("bridge_sync"):  # a sync's snapshot: account state only, never track events
             options = replace(options, track_enabled=False)
@@ -129,6 +132,7 @@ class Mapper:
             if not self.store.finish_event(
                 connection, stored.row_id, self.worker_id, status=status, detail=json.dumps(detail),
                 processed_at=now, mapping_version=version, account_id=account_ids[0] if account_ids else None,
+                customer_id=event.customer_id,
             ):
                 raise LeaseLost(event.id)
         return outcome, status

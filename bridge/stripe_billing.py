@@ -419,6 +419,11 @@ def _customer_id(payload_object: Payload) -> str | None:
     return _id(payload_object.get("customer"))
 
 
+def enriched_customer_id(enrichment: Payload) -> str | None:
+    """The customer the enrichment found for an object without one: the looked-up customer, else the charge's."""
+    return _id(enrichment.get("customer")) or _id(_path(enrichment, "charge", "customer"))
+
+
 def _email(payload_object: Payload, enrichment: Payload) -> str | None:
     for value in (
         _path(enrichment, "customer", "email"),
@@ -447,10 +452,11 @@ def resolve_identity(
     visitor_fallback: str, synthetic_prefix: str,
 ) -> dict[str, Any]:
     """The Pendo account and visitor behind a Stripe object: metadata first, then the customer link table
-    (`enrichment["link"]`) or checkout's `client_reference_id`, then the configured fallbacks."""
+    (`enrichment["link"]`) or checkout's `client_reference_id`, then the configured fallbacks. An object without
+    a customer (a dispute) takes the one the enrichment found through its charge."""
     del event_type  # a customer object's own metadata is already first in the chain
     chain = _metadata_chain(payload_object, enrichment)
-    customer_id = _customer_id(payload_object)
+    customer_id = _customer_id(payload_object) or enriched_customer_id(enrichment)
     account_id = _first(chain, "pendo_account_id")
     source: str | None = "metadata"
     if account_id is None and (linked := _linked_account(payload_object, enrichment)) is not None:

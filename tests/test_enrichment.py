@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -9,18 +10,36 @@ from typing import Any
 import pytest
 import requests
 import responses
+from responses import matchers
+from sqlalchemy import select
 
+from bridge import links
+from bridge import store as st
 from bridge.db import make_engine, migrate
 from bridge.enrichment import CACHE_SECONDS, Enricher, EnrichmentUnavailable, RateBudget, stripe_client
+from bridge.mapper import Mapper
+from bridge.mapping import EvalOptions, evaluate, load_mappings
+from bridge.operations import MetadataUpdate, TrackEvent
 from bridge.providers import Event
+from bridge.schema import events, track_events
 from bridge.store import Store
-from tests.conftest import make_settings
+from tests.conftest import ROOT, make_settings
 
 API_BASE = "http://stripe.test"
 API_KEY = "sk_test_enrichment"
 CUSTOMER_URL = f"{API_BASE}/v1/customers/cus_1"
 CUSTOMER = {"id": "cus_1", "object": "customer", "email": "ops@acme.example",
             "metadata": {"pendo_account_id": "acme"}}
+CHARGE_URL = f"{API_BASE}/v1/charges/ch_1"
+CHARGE = {"id": "ch_1", "object": "charge", "amount": 5000, "currency": "usd", "customer": "cus_1",
+          "billing_details": {"name": "Ada Lovelace", "email": "ada@acme.example"}}
+DISPUTE = {"id": "dp_1", "object": "dispute", "amount": 5000, "currency": "usd", "charge": "ch_1",
+           "reason": "fraudulent", "status": "needs_response"}
+PRICE_URL = f"{API_BASE}/v1/prices/price_tiered"
+TIERS = [{"up_to": 10, "unit_amount": 1000, "flat_amount": None},
+         {"up_to": None, "unit_amount": 800, "flat_amount": None}]
+MAPPINGS = load_mappings(ROOT / "mappings")
+OPTIONS = EvalOptions(date_format="iso", track_enabled=True)
 
 
 class Clock:
@@ -59,7 +78,8 @@ def enricher(store: Store, clock: Clock, api_key: str | None = API_KEY) -> Enric
 def event(event_type: str = "customer.subscription.updated", obj: dict[str, Any] | None = None,
           customer: str | None = "cus_1") -> Event:
     obj = obj if obj is not None else {"id": "sub_1", "object": "subscription", "customer": customer}
-    body = {"id": "evt_1", "object": "event", "type": event_type, "created": 1_700_000_000, "data": {"object": obj}}
+    body = {"id": "evt_1", "object": "event", "type": event_type, "created": 1_700_000_000, "data": {"object": obj},
+            "api_version": "2024-06-20"}
     return Event(provider="stripe", id="evt_1", type=event_type, created=1_700_000_000.0, livemode=True,
                  api_version="2024-06-20", connect_account=None, customer_id=customer, payload=body)
 
@@ -225,3 +245,193 @@ def test_rate_budget_idle_time_refills_only_up_to_the_burst() -> None:
     for _ in range(3):
         budget.take()
     assert fake.sleeps == pytest.approx([0.2])
+
+
+# Disputes: the charge names the customer.
+
+def dispute_event() -> Event:
+    return event("charge.dispute.created", obj=dict(DISPUTE), customer=None)
+
+
+@responses.activate
+def test_enricher_dispute_fetches_its_charge_once_then_the_customer(store: Store, clock: Clock) -> None:
+    responses.get(CHARGE_URL, json=CHARGE)
+    responses.get(CUSTOMER_URL, json=CUSTOMER)
+    subject = enricher(store, clock)
+    first = subject.enrich(dispute_event())
+    clock.now += 60
+    second = subject.enrich(dispute_event())
+    charge = {"id": "ch_1", "object": "charge", "customer": "cus_1"}  # billing details are not kept
+    assert first == second == {"charge": charge, "customer": CUSTOMER}
+    assert [call.request.url for call in responses.calls] == [CHARGE_URL, CUSTOMER_URL]
+    assert store.cached_object("ch_1") == (charge, 1_700_000_000.0)
+
+
+@responses.activate
+def test_enricher_dispute_charge_look_up_shares_the_budget(store: Store, clock: Clock) -> None:
+    responses.get(CHARGE_URL, json=CHARGE)
+    responses.get(CUSTOMER_URL, json=CUSTOMER)
+    taken: list[float] = []
+    budget = RateBudget(0.5, clock=clock, sleep=taken.append)  # one request every two seconds
+    Enricher(store, stripe_client(API_KEY, API_BASE), budget, clock).enrich(dispute_event())
+    assert taken == pytest.approx([2.0])  # the charge took the burst, the customer waited
+
+
+@responses.activate
+def test_enricher_dispute_charge_outage_is_enrichment_unavailable(store: Store, clock: Clock,
+                                                                  stripe_sleeps: list[float]) -> None:
+    responses.get(CHARGE_URL, status=500, json={"error": {"type": "api_error", "message": "boom"}})
+    with pytest.raises(EnrichmentUnavailable, match="charge: APIError"):
+        enricher(store, clock).enrich(dispute_event())
+    assert store.cached_object("ch_1") is None
+
+
+@responses.activate
+def test_enricher_dispute_without_api_key_uses_only_the_cache(store: Store, clock: Clock) -> None:
+    subject = enricher(store, clock, api_key=None)
+    assert subject.enrich(dispute_event()) == {}
+    store.cache_object("ch_1", {"id": "ch_1", "object": "charge", "customer": "cus_1"}, clock.now)
+    store.cache_object("cus_1", CUSTOMER, clock.now)
+    assert subject.enrich(dispute_event())["customer"] == CUSTOMER
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_dispute_opened_takes_the_account_from_the_charges_customer(store: Store, clock: Clock) -> None:
+    responses.get(CHARGE_URL, json=CHARGE)
+    responses.get(CUSTOMER_URL, json={**CUSTOMER, "metadata": {"pendo_account_id": "acme",
+                                                               "pendo_visitor_id": "user-42"}})
+    dispute = dispute_event()
+    outcome = evaluate(MAPPINGS, dispute, enricher(store, clock).enrich(dispute), OPTIONS)
+    [track] = [op for op in outcome.operations if isinstance(op, TrackEvent)]
+    assert (track.event, track.account_id, track.visitor_id) == ("Dispute Opened", "acme", "user-42")
+    assert track.properties == {"amount": 50.0, "currency": "USD", "reason": "fraudulent", "charge_id": "ch_1"}
+
+
+def test_dispute_opened_without_the_customer_is_unresolved(store: Store, clock: Clock) -> None:
+    dispute = dispute_event()
+    outcome = evaluate(MAPPINGS, dispute, enricher(store, clock, api_key=None).enrich(dispute), OPTIONS)
+    assert outcome.matched == ["dispute-opened"] and outcome.unresolved == ["dispute-opened"]
+    assert outcome.operations == []
+
+
+def mapper(store: Store, clock: Clock, sqlite_url: str, api_key: str | None = API_KEY) -> Mapper:
+    settings = make_settings(sqlite_url, pendo_track_secret="track")
+    return Mapper(settings, store, MAPPINGS, enricher(store, clock, api_key), "w1", clock)
+
+
+def map_event(subject: Mapper, stored: Event) -> dict[str, Any]:
+    subject.store.ingest(stored, now=subject.clock())
+    assert subject.run_batch() >= 1
+    with subject.store.engine.connect() as connection:
+        return dict(connection.execute(select(events).where(events.c.event_id == stored.id)).mappings().one())
+
+
+def track_payloads(store: Store) -> list[dict[str, Any]]:
+    with store.engine.connect() as connection:
+        return [json.loads(row) for row in connection.execute(select(track_events.c.payload)).scalars()]
+
+
+@responses.activate
+def test_mapper_dispute_resolves_through_the_customer_link(store: Store, clock: Clock, sqlite_url: str) -> None:
+    responses.get(CHARGE_URL, json=CHARGE)
+    responses.get(CUSTOMER_URL, json={**CUSTOMER, "metadata": {"pendo_visitor_id": "user-42"}})
+    with store.transaction() as connection:
+        links.save(connection, "cus_1", "acme-linked", "import", clock.now)
+    row = map_event(mapper(store, clock, sqlite_url), dispute_event())
+    assert (row["status"], row["customer_id"]) == (st.MAPPED, "cus_1")
+    [payload] = track_payloads(store)
+    assert (payload["event"], payload["accountId"], payload["visitorId"]) == ("Dispute Opened", "acme-linked",
+                                                                              "user-42")
+
+
+@responses.activate
+def test_mapper_dispute_of_a_customer_without_ids_waits_for_customer_updated(store: Store, clock: Clock,
+                                                                             sqlite_url: str) -> None:
+    responses.get(CHARGE_URL, json=CHARGE)
+    responses.get(CUSTOMER_URL, json={**CUSTOMER, "metadata": {}})
+    subject = mapper(store, clock, sqlite_url)
+    row = map_event(subject, dispute_event())
+    assert (row["status"], row["customer_id"]) == (st.UNRESOLVED, "cus_1")  # the charge's customer, kept
+
+    updated = {**CUSTOMER, "metadata": {"pendo_account_id": "acme", "pendo_visitor_id": "user-42"}}
+    body = {"id": "evt_2", "object": "event", "type": "customer.updated", "created": 1_700_000_100,
+            "api_version": "2024-06-20", "data": {"object": updated}}
+    map_event(subject, Event(provider="stripe", id="evt_2", type="customer.updated", created=1_700_000_100.0,
+                             livemode=True, api_version="2024-06-20", connect_account=None, customer_id="cus_1",
+                             payload=body))
+    assert subject.run_batch() == 1  # the dispute, requeued and mapped from the cache
+    [payload] = track_payloads(store)
+    assert (payload["event"], payload["accountId"], payload["visitorId"]) == ("Dispute Opened", "acme", "user-42")
+    assert len(responses.calls) == 2  # charge and customer, once each
+
+
+def test_mapper_dispute_without_api_key_is_unresolved(store: Store, clock: Clock, sqlite_url: str) -> None:
+    row = map_event(mapper(store, clock, sqlite_url, api_key=None), dispute_event())
+    assert (row["status"], row["customer_id"]) == (st.UNRESOLVED, None)
+    assert json.loads(row["detail"])["unresolved"] == ["dispute-opened"]
+    assert track_payloads(store) == []
+
+
+# Tiered prices: their tiers come from the price look-up.
+
+def tiered_subscription(mode: str = "volume") -> dict[str, Any]:
+    price = {"id": "price_tiered", "object": "price", "billing_scheme": "tiered", "tiers_mode": mode,
+             "unit_amount": None, "unit_amount_decimal": None, "currency": "usd", "lookup_key": "seats",
+             "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"}}
+    return {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active", "currency": "usd",
+            "discounts": [], "items": {"object": "list", "data": [
+                {"id": "si_1", "object": "subscription_item", "quantity": 12, "price": price}]}}
+
+
+def tiered_price(mode: str = "volume") -> dict[str, Any]:
+    return {**tiered_subscription(mode)["items"]["data"][0]["price"], "tiers": TIERS}
+
+
+def price_response(mode: str = "volume") -> None:
+    responses.get(PRICE_URL, json=tiered_price(mode), match=[matchers.query_param_matcher({"expand[0]": "tiers"})])
+
+
+def account_values(outcome: Any) -> dict[str, Any]:
+    [update] = [op for op in outcome.operations if isinstance(op, MetadataUpdate) and op.kind == "account"]
+    return dict(update.values)
+
+
+@responses.activate
+def test_enricher_fetches_a_tiered_price_once_then_serves_the_cache(store: Store, clock: Clock) -> None:
+    store.cache_object("cus_1", CUSTOMER, clock.now)
+    price_response()
+    subject = enricher(store, clock)
+    updated = event(obj=tiered_subscription())
+    first = subject.enrich(updated)
+    clock.now += 10 * CACHE_SECONDS  # a price never changes: cached for good
+    store.cache_object("cus_1", CUSTOMER, clock.now)  # (the customer would be refetched by now)
+    second = subject.enrich(updated)
+    assert first == second == {"customer": CUSTOMER, "prices": {"price_tiered": tiered_price()}}
+    assert len(responses.calls) == 1
+    assert store.cached_object("price_tiered") == (tiered_price(), 1_700_000_000.0)
+
+
+@pytest.mark.parametrize(("mode", "mrr"), [("volume", 96.0), ("graduated", 116.0)])  # 12 * 8; 10 * 10 + 2 * 8
+@responses.activate
+def test_tiered_mrr_comes_from_the_looked_up_tiers(store: Store, clock: Clock, mode: str, mrr: float) -> None:
+    store.cache_object("cus_1", CUSTOMER, clock.now)
+    price_response(mode)
+    updated = event(obj=tiered_subscription(mode))
+    outcome = evaluate(MAPPINGS, updated, enricher(store, clock).enrich(updated), OPTIONS)
+    assert account_values(outcome)["mrr"] == mrr
+    assert outcome.warnings == []
+
+
+@responses.activate
+def test_tiered_mrr_is_not_sent_without_an_api_key(store: Store, clock: Clock) -> None:
+    store.cache_object("cus_1", CUSTOMER, clock.now)
+    updated = event(obj=tiered_subscription())
+    enrichment = enricher(store, clock, api_key=None).enrich(updated)
+    assert enrichment == {"customer": CUSTOMER}
+    outcome = evaluate(MAPPINGS, updated, enrichment, OPTIONS)
+    values = account_values(outcome)
+    assert "mrr" not in values and values["billing_status"] == "active"
+    assert outcome.warnings == [
+        "mrr not sent: price price_tiered is tiered: its tiers need the price look-up (STRIPE_API_KEY)"]
+    assert len(responses.calls) == 0

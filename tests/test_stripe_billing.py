@@ -245,6 +245,25 @@ def test_resolve_identity_follows_the_metadata_chain(obj, event_type, enrichment
     assert found["customer_id"] == "cus_1"
 
 
+DISPUTE = {"id": "dp_1", "object": "dispute", "charge": "ch_1"}
+
+
+@pytest.mark.parametrize(
+    ("enrichment", "account_id", "customer_id"),
+    [
+        ({"charge": {"id": "ch_1", "customer": "cus_1"}, "customer": CUSTOMER}, "from-customer", "cus_1"),
+        ({"charge": {"id": "ch_1", "customer": "cus_1"}, "customer": {"id": "cus_1", "deleted": True},
+          "link": "linked"}, "linked", "cus_1"),
+        ({"charge": {"id": "ch_1", "customer": "cus_2"}}, "cus_2", "cus_2"),  # the customer could not be read
+        ({"charge": {"id": "ch_1", "customer": None}}, None, None),  # a guest charge
+        ({}, None, None),
+    ],
+)
+def test_resolve_identity_takes_a_dispute_customer_from_the_enrichment(enrichment, account_id, customer_id):
+    found = identity(DISPUTE, "charge.dispute.created", enrichment, account="stripe_customer")
+    assert (found["account_id"], found["customer_id"]) == (account_id, customer_id)
+
+
 def test_resolve_identity_falls_back_to_the_customer_id_when_configured():
     assert identity(SUB, account="stripe_customer")["account_id"] == "cus_1"
     assert identity(SUB, account="stripe_customer")["account_source"] == "fallback"

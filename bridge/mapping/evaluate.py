@@ -179,7 +179,8 @@ class _Run:
         ))
 
     def apply(self) -> None:
-        """Add the rule's operations, or mark it unresolved when its account fields have no account id."""
+        """Add the rule's operations, or mark it unresolved when its account fields have no account id, or when
+        its visitor fields or track event have neither a visitor id nor an account id."""
         account_id = self.identifier("account_id", self.rule.account_id)
         if self.rule.account and account_id is None:
             self.outcome.unresolved.append(self.rule.name)
@@ -190,6 +191,9 @@ class _Run:
         tracks = self.track_fires()
         wants_visitor = bool(self.rule.visitor) or tracks
         visitor_id = self.identifier("visitor_id", self.rule.visitor_id) if wants_visitor else None
+        if wants_visitor and visitor_id is None and account_id is None:  # nobody to attach anything to
+            self.outcome.unresolved.append(self.rule.name)
+            return
         if wants_visitor and visitor_id is None:
             warning = f"rule {self.rule.name}: no visitor id: visitor fields and track event skipped"
             self.outcome.warnings.append(warning)

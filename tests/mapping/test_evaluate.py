@@ -110,6 +110,20 @@ def test_evaluate_allows_create_only_for_metadata_ids(tmp_path, account_id, crea
     assert outcome.operations[0].create is expected
 
 
+def test_evaluate_marks_a_track_rule_unresolved_without_account_or_visitor_id(tmp_path):
+    rules = """
+rules:
+  - name: seen
+    provider: stripe
+    events: ["customer.subscription.*"]
+    track: {event: Plan Seen}
+"""
+    assert run(tmp_path, rules, event({**SUBSCRIPTION, "metadata": {}})).unresolved == ["seen"]
+    outcome = run(tmp_path, rules, event({**SUBSCRIPTION, "metadata": {"pendo_account_id": "acme"}}))
+    assert outcome.unresolved == [] and outcome.operations == []
+    assert outcome.warnings == ["rule seen: no visitor id: visitor fields and track event skipped"]
+
+
 def test_evaluate_skips_visitor_fields_and_track_without_a_visitor_id(tmp_path):
     obj = {**SUBSCRIPTION, "metadata": {"pendo_account_id": "acme"}}
     outcome = run(tmp_path, BASIC, event(obj))
