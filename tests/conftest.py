@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bridge.settings import Settings, normalise_database_url
+from tests.fakes.pendo import FakePendo
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("BRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -50,6 +51,31 @@ def _restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def pendo() -> Iterator[FakePendo]:
+    """A fake Pendo on loopback (end-to-end tests use their own, with the service's secrets)."""
+    with FakePendo(integration_key="key", track_secret="track") as fake:
+        yield fake
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

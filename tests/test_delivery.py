@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bridge import outbox as ob
@@ -14,30 +12,8 @@ from bridge.outbox import Outbox
 from bridge.pendo import PendoClient
 from bridge.settings import Settings
 from bridge.store import Store
-from tests.conftest import make_settings
+from tests.conftest import Clock, make_settings
 from tests.fakes.pendo import FakePendo
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def pendo() -> Iterator[FakePendo]:
-    with FakePendo(integration_key="key", track_secret="track") as fake:
-        yield fake
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def build(database_url: str, pendo: FakePendo, clock: Clock, **overrides: object) -> Delivery:

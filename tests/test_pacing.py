@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,26 +24,9 @@ from bridge.settings import Settings
 from bridge.store import Store
 from bridge.web import create_app
 from bridge.worker import build_worker
-from tests.conftest import make_settings
+from tests.conftest import Clock, make_settings
 from tests.fakes.pendo import FakePendo
 from tests.test_web import event, signed
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def pendo() -> Iterator[FakePendo]:
-    with FakePendo(integration_key="key", track_secret="track") as fake:
-        yield fake
 
 
 def settings_for(url: str, pendo: FakePendo, **overrides: object) -> Settings:
