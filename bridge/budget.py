@@ -12,10 +12,11 @@ many rows failing at once share that one wait instead of retrying one by one.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, case, select, update
+from sqlalchemy import Engine, case, select, update
 
 from bridge.schema import pendo_budget
 from bridge.store import insert_for
@@ -66,23 +67,27 @@ class Budget:
         self.interval = 1.0 / rate
         self.burst = burst if burst is not None else max(1, int(rate // 4))
         self._rows_ready = False
+        self._rows_lock = threading.Lock()
 
-    def _ensure_rows(self, connection: Connection) -> None:
-        if self._rows_ready:
-            return
-        for name in (ALL, *ENDPOINTS):
-            statement = insert_for(connection, pendo_budget).values(
-                name=name, tat=0.0, not_before=0.0, failures=0, window_second=0, window_count=0, last_count=0,
-                sent_total=0, updated_at=0.0)
-            connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
-        self._rows_ready = True
+    def _ensure_rows(self) -> None:
+        """Create the budget rows once, committed before any thread of this process relies on them."""
+        with self._rows_lock:
+            if self._rows_ready:
+                return
+            with self.engine.begin() as connection:
+                for name in (ALL, *ENDPOINTS):
+                    statement = insert_for(connection, pendo_budget).values(
+                        name=name, tat=0.0, not_before=0.0, failures=0, window_second=0, window_count=0,
+                        last_count=0, sent_total=0, updated_at=0.0)
+                    connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+            self._rows_ready = True
 
     def try_acquire(self, endpoint: str, now: float) -> Slot:
         """Take one request slot for `endpoint`, or say how long to wait before asking again."""
         c = pendo_budget.c
         tolerance = (self.burst - 1) * self.interval
+        self._ensure_rows()
         with self.engine.begin() as connection:
-            self._ensure_rows(connection)
             not_before = connection.execute(select(c.not_before).where(c.name == endpoint)).scalar_one()
             if not_before > now:
                 return Slot(float(not_before - now), blocked=True)
@@ -108,16 +113,16 @@ class Budget:
     def defer(self, endpoint: str, until: float, now: float) -> None:
         """Make the whole deployment wait until `until` before sending to `endpoint` again."""
         c = pendo_budget.c
+        self._ensure_rows()
         with self.engine.begin() as connection:
-            self._ensure_rows(connection)
             connection.execute(update(pendo_budget).where(c.name == endpoint).values(
                 not_before=case((c.not_before < until, until), else_=c.not_before), updated_at=now))
 
     def record_failure(self, endpoint: str, now: float) -> int:
         """Count one more consecutive transient failure of `endpoint`; return the count."""
         c = pendo_budget.c
+        self._ensure_rows()
         with self.engine.begin() as connection:
-            self._ensure_rows(connection)
             connection.execute(update(pendo_budget).where(c.name == endpoint)
                                .values(failures=c.failures + 1, updated_at=now))
             return int(connection.execute(select(c.failures).where(c.name == endpoint)).scalar_one())
