@@ -95,7 +95,11 @@ class Service:
         assert result.returncode == 0, result.stderr.decode()
         self.run("web")
         self.run("worker")
-        wait_until(self.ready, timeout=30)
+        try:
+            wait_until(self.ready, timeout=30)
+        except AssertionError:
+            self.stop()  # nothing may outlive a test that could not start the service
+            raise
         return self
 
     def ready(self, url: str | None = None) -> bool:
