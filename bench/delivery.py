@@ -29,6 +29,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from processes import rss_kib  # noqa: E402
+
 from bridge.db import make_engine, migrate  # noqa: E402
 from bridge.providers.stripe import StripeProvider  # noqa: E402
 from bridge.settings import Settings  # noqa: E402
@@ -65,12 +67,6 @@ def remaining(database: Path) -> tuple[int, int]:
             "SELECT count(*) FROM field_values WHERE state NOT IN ('delivered', 'failed', 'held')").fetchone()[0]
     return int(events), int(values)
 
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def fake_state(url: str) -> dict[str, int]:

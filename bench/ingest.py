@@ -34,6 +34,7 @@ from typing import Any
 
 import requests
 import stripe
+from processes import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -47,7 +48,6 @@ OPEN_LOOP_GRACE_S = 30.0  # an open loop stops issuing this long after its last 
 OPEN_LOOP_SENDERS = 32
 BOOT_LIMIT_S = 30.0
 CLIENT_BOUND_PCT = 85  # a Python client near one core is held by its GIL: the figure it measured is a floor
-STOP_LIMIT_S = 30.0  # gunicorn's --graceful-timeout is 25 s
 
 Job = tuple[str, bytes, dict[str, str]]  # event id, body, headers
 Check = Callable[[str, requests.Response], bool]
@@ -187,16 +187,6 @@ def wait_ready(server: Server) -> None:
             time.sleep(0.1)
     raise BenchError(f"{server.name} did not answer within {BOOT_LIMIT_S:.0f} s; see {server.log}")
 
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to gunicorn's master (it stops its workers gracefully); SIGKILL only past the limit."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_LIMIT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from processes import rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -33,15 +34,6 @@ def start_fake(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 
-
-def rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def delivered_accounts(db: Path) -> int:
@@ -71,7 +63,7 @@ def run(count: int, stripe_rps: float, workdir: Path) -> dict[str, Any]:
                                 stdout=subprocess.PIPE, stderr=(workdir / "sync.log").open("w"), text=True)
         samples = []
         while sync.poll() is None:
-            samples.append(rss_kb(sync.pid))
+            samples.append(rss_kib(sync.pid))
             time.sleep(0.5)
         sync_seconds = time.monotonic() - started
         report = json.loads((sync.stdout.read() if sync.stdout else "").strip().splitlines()[-1])

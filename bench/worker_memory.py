@@ -19,7 +19,6 @@ import json
 import random
 import select
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +33,8 @@ import stripe
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import bridge from this checkout
 
+from processes import rss_kib, stop  # noqa: E402
+
 from bridge.db import make_engine  # noqa: E402
 from bridge.providers.stripe import StripeProvider  # noqa: E402
 from bridge.settings import load_settings  # noqa: E402
@@ -45,7 +46,6 @@ INTEGRATION_KEY, TRACK_SECRET = "bench-integration-key", "bench-track-secret"
 SAMPLE_EVERY_S = 0.5
 DRAIN_LIMIT_S = 600.0  # stop with an error past 10 minutes
 BOOT_LIMIT_S = 20.0
-STOP_LIMIT_S = 30.0
 FIRST_EVENTS = 1000
 FLAT_GROWTH = 0.10
 MIX = ("customer.subscription.created",) * 2 + ("customer.subscription.updated",) * 6 + ("invoice.paid",) * 2
@@ -178,15 +178,6 @@ def ingest(env: dict[str, str], count: int, accounts: int, seed: int) -> float:
     return time.monotonic() - started
 
 
-def stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_LIMIT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
 
 # The measurement.
 
@@ -204,16 +195,6 @@ class Drain:
     seconds: float = 0.0
     exit_code: int | None = None
 
-
-def rss_kib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError as exc:
-        raise BenchError(f"cannot read the worker's memory: {exc}") from exc
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise BenchError(f"no VmRSS for process {pid}")
 
 
 def progress(database: Path) -> tuple[int, int]:
