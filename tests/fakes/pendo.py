@@ -13,10 +13,11 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes import LoopbackServer
 
 ID_KEYS = {"account": "accountId", "visitor": "visitorId"}
 FIELD_TYPES = ("string", "number", "time", "boolean")
@@ -59,7 +60,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakePendo:
+class FakePendo(LoopbackServer):
     """In-process fake of Pendo's metadata API and track endpoint, safe to call from many threads."""
 
     def __init__(
@@ -90,41 +91,7 @@ class FakePendo:
         self._faults: list[Fault] = []
         self._auth_ok = True
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle ----
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakePendo:
-        """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self._serve, name="fake-pendo", daemon=True)
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        self._server.serve_forever(poll_interval=0.02)
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakePendo:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().__init__(_handler_for(self), host, port)
 
     # ---- test controls ----
 

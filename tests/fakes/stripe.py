@@ -11,10 +11,11 @@ import json
 import signal
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes import LoopbackServer
 
 START = 1_767_225_600  # 2026-01-01
 
@@ -40,7 +41,7 @@ def subscription(index: int, amount: int = 4900) -> dict[str, Any]:
             "items": {"object": "list", "data": [item]}, "discount": None, "discounts": []}
 
 
-class FakeStripe:
+class FakeStripe(LoopbackServer):
     """Serves `count` subscriptions and a list of events; `fail_next` injects answers (e.g. 429)."""
 
     def __init__(self, count: int = 0, events: list[dict[str, Any]] | None = None,
@@ -51,25 +52,7 @@ class FakeStripe:
         self.paths: list[str] = []
         self.faults: list[int] = []
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeStripe:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        if self._thread is not None:  # `answer` alone (no server thread) is used under `responses`
-            self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(self), host, port)  # started by `with`; unstarted, `answer` serves `responses`
 
     def fail_next(self, status: int, count: int = 1) -> None:
         with self.lock:
