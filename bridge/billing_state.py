@@ -9,16 +9,16 @@ still maps, but its roll-up carries no revision and so cannot overwrite newer va
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Table, and_, bindparam, or_, select
 
 from bridge import rollup, stripe_billing, stripe_versions
 from bridge.providers import Event
 from bridge.schema import billing_accounts, subscriptions
-from bridge.store import insert_for
+from bridge.store import per_dialect
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,37 @@ def _newer(row: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
     return (stored["source_time"], stored["rank"]) < (row["source_time"], row["rank"])
 
 
+@per_dialect
+def _bump_revision(insert: Callable[[Table], Any]) -> Any:
+    statement = insert(billing_accounts)
+    return statement.on_conflict_do_update(
+        index_elements=["account_id"],
+        set_={"revision": billing_accounts.c.revision + 1, "updated_at": statement.excluded.updated_at},
+    ).returning(billing_accounts.c.revision)
+
+
+@per_dialect
+def _save_newer(insert: Callable[[Table], Any]) -> Any:
+    statement = insert(subscriptions)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["subscription_id"],
+        set_={column.name: getattr(new, column.name) for column in subscriptions.c
+              if column.name != "subscription_id"},
+        where=or_(subscriptions.c.event_id == new.event_id, subscriptions.c.source_time < new.source_time,
+                  and_(subscriptions.c.source_time == new.source_time, subscriptions.c.rank < new.rank)),
+    )
+
+
+_STORED = select(subscriptions).where(subscriptions.c.subscription_id == bindparam("subscription_id"))
+_OTHERS = select(subscriptions).where(subscriptions.c.account_id == bindparam("account_id"),
+                                      subscriptions.c.subscription_id != bindparam("subscription_id"))
+
+
 def _lock(connection: Connection, account_id: str, now: float) -> int:
     """Take the account's row lock (held to commit) and return its next revision."""
-    statement = insert_for(connection, billing_accounts).values(account_id=account_id, revision=1, updated_at=now)
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=["account_id"],
-        set_={"revision": billing_accounts.c.revision + 1, "updated_at": now}))
-    return int(connection.execute(select(billing_accounts.c.revision)
-                                  .where(billing_accounts.c.account_id == account_id)).scalar_one())
+    return int(connection.execute(_bump_revision(connection),
+                                  {"account_id": account_id, "revision": 1, "updated_at": now}).scalar_one())
 
 
 def _snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,17 +103,16 @@ def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any],
     if subscription is None:
         return Prepared()
     row = _row(event, subscription, account_id, now)
-    stored = cast(Mapping[str, Any] | None, connection.execute(select(subscriptions).where(
-        subscriptions.c.subscription_id == row["subscription_id"])).mappings().first())
+    stored = cast(Mapping[str, Any] | None, connection.execute(
+        _STORED, {"subscription_id": row["subscription_id"]}).mappings().first())
     fresh = _newer(row, stored)
     prior = json.loads(stored["snapshot"]) if stored is not None and fresh and stored["event_id"] != event.id \
         else {}
     if account_id is None:
         return Prepared({"prior": prior}, row if fresh else None)
     revision = _lock(connection, account_id, now)
-    others = connection.execute(select(subscriptions).where(
-        subscriptions.c.account_id == account_id,
-        subscriptions.c.subscription_id != row["subscription_id"])).mappings().all()
+    others = connection.execute(_OTHERS, {"account_id": account_id,
+                                          "subscription_id": row["subscription_id"]}).mappings().all()
     own: Mapping[str, Any] = row if fresh or stored is None else stored
     account = rollup.account([*(_snapshot(dict(other)) for other in others), _snapshot(own)], account_id)
     account["revision"] = revision if fresh else None
@@ -102,11 +124,4 @@ def save(connection: Connection, prepared: Prepared) -> None:
     row = prepared.row
     if row is None:
         return
-    statement = insert_for(connection, subscriptions).values(**row)
-    new = statement.excluded
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=["subscription_id"],
-        set_={name: getattr(new, name) for name in row if name != "subscription_id"},
-        where=or_(subscriptions.c.event_id == new.event_id, subscriptions.c.source_time < new.source_time,
-                  and_(subscriptions.c.source_time == new.source_time, subscriptions.c.rank < new.rank)),
-    ))
+    connection.execute(_save_newer(connection), row)

@@ -8,16 +8,17 @@ leave them, so a deleted customer's late events still find their account.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Table, bindparam, select
 
 from bridge import stripe_billing
 from bridge.errors import BridgeError
 from bridge.providers import Event
 from bridge.schema import customer_links
-from bridge.store import insert_for
+from bridge.store import per_dialect
 
 COLUMNS = ("customer_id", "account_id")
 
@@ -28,19 +29,27 @@ class LinkFileError(BridgeError):
 
 def save(connection: Connection, customer_id: str, account_id: str, source: str, now: float) -> None:
     """Insert or replace one link."""
-    statement = insert_for(connection, customer_links).values(
-        customer_id=customer_id, account_id=account_id, source=source, updated_at=now)
-    connection.execute(statement.on_conflict_do_update(
+    connection.execute(_upsert(connection), {"customer_id": customer_id, "account_id": account_id,
+                                             "source": source, "updated_at": now})
+
+
+@per_dialect
+def _upsert(insert: Callable[[Table], Any]) -> Any:
+    statement = insert(customer_links)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
         index_elements=["customer_id"],
-        set_={"account_id": account_id, "source": source, "updated_at": now}))
+        set_={"account_id": new.account_id, "source": new.source, "updated_at": new.updated_at})
+
+
+_LINKED = select(customer_links.c.account_id).where(customer_links.c.customer_id == bindparam("customer_id"))
 
 
 def linked_account(connection: Connection, customer_id: str | None) -> str | None:
     """The account linked to a customer, if any."""
     if not customer_id:
         return None
-    return connection.execute(select(customer_links.c.account_id)
-                              .where(customer_links.c.customer_id == customer_id)).scalar_one_or_none()
+    return connection.execute(_LINKED, {"customer_id": customer_id}).scalar_one_or_none()
 
 
 def learn(connection: Connection, event: Event, now: float) -> None:

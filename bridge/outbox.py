@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, func, or_, select, tuple_, update
 
 from bridge.operations import MetadataUpdate
 from bridge.schema import events, field_values, track_events
-from bridge.store import insert_for
+from bridge.store import per_dialect
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -74,46 +74,46 @@ def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id
         connection.execute(_upsert(connection), rows)
 
 
-_UPSERTS: dict[str, Any] = {}
-
-
-def _upsert(connection: Connection) -> Any:
-    """The guarded upsert, built once per dialect (building it per field cost more than running it)."""
-    name = connection.dialect.name
-    if name not in _UPSERTS:
-        statement = insert_for(connection, field_values)
-        new, now = statement.excluded, statement.excluded.updated_at
-        unchanged = and_(field_values.c.value == new.value, field_values.c.state == DELIVERED)
-        _UPSERTS[name] = statement.on_conflict_do_update(
-            index_elements=["kind", "entity_id", "field"],
-            set_={
-                "value": new.value, "source_time": new.source_time, "rank": new.rank,
-                "event_id": new.event_id, "mapping_version": new.mapping_version,
-                "create_allowed": new.create_allowed, "updated_at": now,
-                "version": case((unchanged, field_values.c.version), else_=field_values.c.version + 1),
-                "state": case((unchanged, DELIVERED), else_=PENDING),
-                "attempts": case((unchanged, field_values.c.attempts), else_=0),
-                # A change to a value already waiting keeps its place: the linger runs from the oldest change.
-                "next_attempt_at": case((unchanged, field_values.c.next_attempt_at),
-                                        (and_(field_values.c.state == PENDING, field_values.c.next_attempt_at <= now),
-                                         field_values.c.next_attempt_at), else_=now),
-            },
-            where=or_(
-                field_values.c.source_time < new.source_time,
-                and_(field_values.c.source_time == new.source_time, field_values.c.rank < new.rank),
-            ),
-        )
-    return _UPSERTS[name]
+@per_dialect
+def _upsert(insert: Callable[[Table], Any]) -> Any:
+    """The guarded upsert of one field value."""
+    statement = insert(field_values)
+    new, now = statement.excluded, statement.excluded.updated_at
+    unchanged = and_(field_values.c.value == new.value, field_values.c.state == DELIVERED)
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "entity_id", "field"],
+        set_={
+            "value": new.value, "source_time": new.source_time, "rank": new.rank,
+            "event_id": new.event_id, "mapping_version": new.mapping_version,
+            "create_allowed": new.create_allowed, "updated_at": now,
+            "version": case((unchanged, field_values.c.version), else_=field_values.c.version + 1),
+            "state": case((unchanged, DELIVERED), else_=PENDING),
+            "attempts": case((unchanged, field_values.c.attempts), else_=0),
+            # A change to a value already waiting keeps its place: the linger runs from the oldest change.
+            "next_attempt_at": case((unchanged, field_values.c.next_attempt_at),
+                                    (and_(field_values.c.state == PENDING, field_values.c.next_attempt_at <= now),
+                                     field_values.c.next_attempt_at), else_=now),
+        },
+        where=or_(
+            field_values.c.source_time < new.source_time,
+            and_(field_values.c.source_time == new.source_time, field_values.c.rank < new.rank),
+        ),
+    )
 
 
 def enqueue_track(connection: Connection, event_id: str, rule: str, payload: dict[str, Any],
                   timestamp_ms: int, version: str, now: float, state: str = PENDING) -> None:
     """Add one track event; the same (event, rule) is only ever added once."""
-    statement = insert_for(connection, track_events).values(
-        event_id=event_id, rule=rule, payload=json.dumps(payload), timestamp_ms=timestamp_ms,
-        mapping_version=version, state=state, attempts=0, next_attempt_at=now, created_at=now, reclaims=0,
-    )
-    connection.execute(statement.on_conflict_do_nothing(index_elements=["event_id", "rule"]))
+    connection.execute(_insert_track(connection), {
+        "event_id": event_id, "rule": rule, "payload": json.dumps(payload), "timestamp_ms": timestamp_ms,
+        "mapping_version": version, "state": state, "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "reclaims": 0,
+    })
+
+
+@per_dialect
+def _insert_track(insert: Callable[[Table], Any]) -> Any:
+    return insert(track_events).on_conflict_do_nothing(index_elements=["event_id", "rule"])
 
 
 def _due(table: Any, now: float) -> Any:

@@ -8,12 +8,12 @@ runs out.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,13 +27,29 @@ MAPPED = "mapped"  # operations are in the outbox
 UNMAPPED = "unmapped"  # no rule matched
 UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; retried on customer.updated
 IGNORED = "ignored"  # another Stripe mode, or a thin event: stored, never mapped
-FAILED = "failed"  # could not be mapped (enrichment kept failing)
+FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
+
+
+Built = TypeVar("Built")
 
 
 def insert_for(connection: Connection, table: Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+def per_dialect(build: Callable[[Callable[[Table], Any]], Built]) -> Callable[[Connection], Built]:
+    """A statement built once per database dialect from that dialect's INSERT, then reused with bound
+    parameters: on the worker's hot path, building a statement costs more than running it."""
+    built: dict[str, Built] = {}
+
+    def get(connection: Connection) -> Built:
+        name = connection.dialect.name
+        if name not in built:
+            built[name] = build(postgresql.insert if name == "postgresql" else sqlite.insert)
+        return built[name]
+    return get
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,6 @@ class Store:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._insert: Any = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -91,17 +106,10 @@ class Store:
         """Store several events in one transaction (one disk sync); for each, whether it was a duplicate."""
         try:
             with self.engine.begin() as connection:
-                statement = self._insert_statement(connection)
+                statement = _insert_event(connection)
                 return [connection.execute(statement, _row(item)).first() is None for item in batch]
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the event store could not commit") from exc
-
-    def _insert_statement(self, connection: Connection) -> Any:
-        # Built once: SQLAlchemy then reuses its compiled form for every webhook.
-        if self._insert is None:
-            self._insert = insert_for(connection, events).on_conflict_do_nothing(
-                index_elements=["provider", "event_id"]).returning(events.c.id)
-        return self._insert
 
     def claim_events(self, worker: str, now: float, lease: float, limit: int) -> list[StoredEvent]:
         """Lease up to `limit` due events to `worker`, oldest event time first."""
@@ -125,10 +133,8 @@ class Store:
 
     def finish_event(self, connection: Connection, row_id: int, worker: str, **values: Any) -> bool:
         """Record the outcome of mapping inside the caller's transaction; False if the lease was lost."""
-        result = connection.execute(
-            update(events).where(events.c.id == row_id, events.c.claimed_by == worker)
-            .values(claimed_by=None, claimed_until=None, **values)
-        )
+        result = connection.execute(_FINISH, {"b_id": row_id, "b_worker": worker, "claimed_by": None,
+                                              "claimed_until": None, **values})
         return result.rowcount == 1
 
     def requeue_unresolved(self, connection: Connection, customer_id: str, now: float) -> int:
@@ -215,6 +221,15 @@ class Store:
             result = connection.execute(
                 update(events).where(events.c.customer_id == customer_id).values(payload=None))
         return result.rowcount
+
+
+@per_dialect
+def _insert_event(insert: Callable[[Table], Any]) -> Any:
+    return insert(events).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(events.c.id)
+
+
+# The SET clause comes from the parameters' column names.
+_FINISH = update(events).where(events.c.id == bindparam("b_id"), events.c.claimed_by == bindparam("b_worker"))
 
 
 def _free(table: Table, now: float) -> Any:

@@ -15,7 +15,6 @@ superset of the shapes, so rules written against either one keep working:
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -120,9 +119,18 @@ def _normalise_object(obj: Any) -> None:
         _invoice(found)
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON document (dicts, lists, scalars): several times faster than `copy.deepcopy`."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
 def normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The event payload in the canonical shape (a deep copy)."""
-    result = copy.deepcopy(dict(payload))
+    result = _copy(dict(payload))
     data = _mapping(result.get("data")) or {}
     _normalise_object(data.get("object"))
     previous = _mapping(data.get("previous_attributes"))

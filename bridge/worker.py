@@ -22,7 +22,6 @@ from bridge import alerts, metrics
 from bridge.db import make_engine
 from bridge.delivery import Delivery
 from bridge.enrichment import Enricher, RateBudget, stripe_client
-from bridge.logs import bound
 from bridge.mapper import Mapper
 from bridge.mapping import load_mappings
 from bridge.outbox import Outbox
@@ -96,13 +95,8 @@ class Worker:
         return done
 
     def map_batch(self) -> int:
-        """Map a batch of stored events, each with its event id and request id on every log line."""
-        claimed = self.store.claim_events(self.mapper.worker_id, self.clock(), self.settings.claim_seconds,
-                                          MAP_BATCH)
-        for stored in claimed:
-            with bound(event_id=stored.event.id, request_id=stored.request_id):
-                self.mapper.map_one(stored)
-        return len(claimed)
+        """Map a batch of stored events (each log line about one carries its event id and request id)."""
+        return self.mapper.run_batch(MAP_BATCH)
 
     def _check_lag(self) -> None:
         """Alert once when the oldest undelivered change is older than BRIDGE_LAG_ALERT_SECONDS."""

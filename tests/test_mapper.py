@@ -253,6 +253,73 @@ def test_mapper_run_batch_maps_only_due_unclaimed_events(mapper: Mapper, clock: 
     assert mapper.store.count_by_status() == {st.MAPPED: 1}
 
 
+def subscriptions_for(*accounts: str) -> list[Event]:
+    """One subscription event per account, each with its own ids, one second apart."""
+    def change(index: int, account: str) -> Callable[[dict[str, Any]], None]:
+        def apply(body: dict[str, Any]) -> None:
+            with_ids(account)(body)
+            body["id"], body["created"] = f"evt_{account}", CREATED + index
+            body["data"]["object"]["id"] = f"sub_{account}"
+        return apply
+    return [stripe_event("subscription_created_2024-06-20.json", change(index, account))
+            for index, account in enumerate(accounts)]
+
+
+def test_mapper_batch_for_one_subscription_ends_in_the_newest_state(mapper: Mapper, clock: Clock) -> None:
+    first = subscription_created()
+    later = stripe_event("subscription_created_2024-06-20.json", lambda body: (
+        with_ids()(body), body.update(id="evt_later", created=CREATED + 5, type="customer.subscription.updated"),
+        body["data"]["object"].update(status="canceled")))
+    mapper.store.ingest_many([st.Incoming(event, clock()) for event in (first, later)])
+    assert mapper.run_batch() == 2
+    assert mapper.store.count_by_status() == {st.MAPPED: 2}
+    status = [r for r in rows(mapper.store, field_values) if r["field"] == "billing_status"]
+    assert [(r["value"], r["event_id"]) for r in status] == [('"canceled"', "evt_later")]
+
+
+def test_mapper_a_lost_lease_in_a_batch_costs_only_that_event(
+    mapper: Mapper, clock: Clock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    events_ = subscriptions_for("acct-a", "acct-b", "acct-c")
+    mapper.store.ingest_many([st.Incoming(event, clock()) for event in events_])
+    claimed = mapper.store.claim_events("w1", clock(), 60.0, 10)
+    clock.now += 61  # w1 stalls past its lease; w2 takes the oldest event
+    [taken] = mapper.store.claim_events("w2", clock(), 60.0, 1)
+    assert taken.event.id == "evt_acct-a"
+
+    with caplog.at_level(logging.WARNING, logger="bridge.mapper"):
+        mapper.map_events(claimed)
+    assert "lease ran out" in caplog.text
+    by_id = {row["event_id"]: row for row in rows(mapper.store, events)}
+    assert by_id["evt_acct-a"]["status"] == st.RECEIVED and by_id["evt_acct-a"]["claimed_by"] == "w2"
+    assert [by_id[f"evt_acct-{name}"]["status"] for name in "bc"] == [st.MAPPED, st.MAPPED]
+    assert {r["entity_id"] for r in rows(mapper.store, field_values)} == {"acct-b", "acct-c"}
+
+
+def test_mapper_an_event_the_mapping_code_fails_on_is_marked_failed_and_the_rest_mapped(
+    mapper: Mapper, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    events_ = subscriptions_for("acct-a", "acct-b", "acct-c")
+    mapper.store.ingest_many([st.Incoming(event, clock()) for event in events_])
+    real = Mapper._evaluate
+
+    def broken(self: Mapper, connection: Any, event: Event, *args: Any) -> Any:
+        if event.id == "evt_acct-b":
+            raise ValueError("a bug in a mapping function")
+        return real(self, connection, event, *args)
+    monkeypatch.setattr(Mapper, "_evaluate", broken)
+
+    with caplog.at_level(logging.ERROR, logger="bridge.mapper"):
+        assert mapper.run_batch() == 3
+    by_id = {row["event_id"]: row for row in rows(mapper.store, events)}
+    assert [by_id[f"evt_acct-{name}"]["status"] for name in "abc"] == [st.MAPPED, st.FAILED, st.MAPPED]
+    assert json.loads(by_id["evt_acct-b"]["detail"]) == {"error": "ValueError: a bug in a mapping function"}
+    assert by_id["evt_acct-b"]["claimed_by"] is None
+    assert {r["entity_id"] for r in rows(mapper.store, field_values)} == {"acct-a", "acct-c"}
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.event_id == "evt_acct-b" and "marked failed" in record.getMessage()
+
+
 STRIPE_BASE = "http://stripe.test"
 
 
