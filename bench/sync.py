@@ -83,7 +83,8 @@ def run(count: int, stripe_rps: float, workdir: Path) -> dict[str, Any]:
     return {
         "subscriptions": count, "accounts_delivered": delivered, "sync_report": report,
         "stripe_requests": stripe_requests, "stripe_target": -(-count // 100),
-        "pendo_calls": pendo_state["requests"], "pendo_target": -(-count // 500) + 1,
+        "pendo_calls": pendo_state["metadata_requests"], "pendo_requests_all": pendo_state["requests"],
+        "pendo_target": -(-count // 500) + 1,
         "rss_kb_first_quarter_max": max(samples[:quarter], default=0),
         "rss_kb_last_quarter_max": max(samples[-quarter:], default=0), "rss_samples": len(samples),
         "sync_seconds": round(sync_seconds, 1), "sync_subscriptions_per_s": round(count / sync_seconds),

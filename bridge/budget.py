@@ -110,6 +110,15 @@ class Budget:
                 select(pendo_budget.c.not_before).where(pendo_budget.c.name == endpoint)).scalar_one_or_none()
         return max(float(value or 0.0) - now, 0.0)
 
+    def ready_in(self, endpoint: str, now: float) -> float:
+        """Seconds before a request to `endpoint` could go (0.0: now): its shared wait, then the pacing."""
+        c = pendo_budget.c
+        with self.engine.connect() as connection:
+            rows = dict(connection.execute(select(c.name, case((c.name == ALL, c.tat), else_=c.not_before))
+                                           .where(c.name.in_([ALL, endpoint]))).all())
+        pacing = float(rows.get(ALL) or 0.0) - (self.burst - 1) * self.interval
+        return max(float(rows.get(endpoint) or 0.0) - now, pacing - now, 0.0)
+
     def defer(self, endpoint: str, until: float, now: float) -> None:
         """Make the whole deployment wait until `until` before sending to `endpoint` again."""
         c = pendo_budget.c

@@ -40,6 +40,7 @@ PAUSE = "pendo_paused"
 MAX_FAILED_ATTEMPTS = 10  # rows Pendo counts failed without saying why
 METADATA, TRACK = "metadata", "track"  # the budget's endpoint names
 MAX_SLOT_TRIES = 200  # bounds the wait for a budget slot, with the deadline below
+METADATA_SLICE_SECONDS = 1.0  # with a backlog of full batches, send for up to this long before mapping again
 
 
 @dataclass
@@ -139,9 +140,20 @@ class Delivery:
     # Metadata.
     def send_metadata(self) -> int:
         """Send the due metadata as bulk requests, once a batch is full or the linger is over."""
+        sent, started = 0, self.clock()
+        while not self.stop.is_set() and self.clock() - started < METADATA_SLICE_SECONDS:
+            claimed = self._send_metadata_once()
+            sent += claimed
+            if claimed < self.batch_size:
+                break  # no backlog left: back to mapping
+        return sent
+
+    def _send_metadata_once(self) -> int:
         now = self.clock()
-        if self._budget.blocked_for(METADATA, now) > 0:
-            return 0  # the deployment waits (Retry-After or shared backoff): claim nothing meanwhile
+        if self._budget.ready_in(METADATA, now) > 0:
+            # The deployment waits (Retry-After, shared backoff) or the budget has no slot yet: claim nothing
+            # meanwhile, so the rows keep coalescing and this worker goes back to mapping.
+            return 0
         batches = self.outbox.claim_entities(self.worker_id, now, self.settings.claim_seconds, self.batch_size,
                                              linger=self.settings.metadata_linger_seconds)
         groups: dict[tuple[str, bool], list[EntityBatch]] = defaultdict(list)
@@ -243,7 +255,7 @@ class Delivery:
     def send_tracks(self, limit: int | None = None) -> int:
         """Send due track events one per request, a few at a time, each with a budget slot."""
         now = self.clock()
-        if self._budget.blocked_for(TRACK, now) > 0:
+        if self._budget.ready_in(TRACK, now) > 0:
             return 0
         # No more than the budget lets out well within a claim's lease.
         fits = int(self.settings.pendo_requests_per_second * self.settings.claim_seconds / 4)

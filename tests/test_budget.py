@@ -61,6 +61,17 @@ def test_budget_retry_after_blocks_the_endpoint_for_everyone(engine: Engine) -> 
     assert budget.blocked_for("metadata", 101.0) == pytest.approx(2.0)
 
 
+def test_budget_ready_in_says_when_the_next_request_could_go(engine: Engine) -> None:
+    budget = Budget(engine, rate=10, burst=1)
+    assert budget.ready_in("metadata", 100.0) == 0.0
+    assert budget.try_acquire("metadata", 100.0).granted
+    assert budget.ready_in("metadata", 100.0) == pytest.approx(0.1)  # pacing, shared by both endpoints
+    assert budget.ready_in("track", 100.05) == pytest.approx(0.05)
+    budget.defer("metadata", until=103.0, now=100.0)
+    assert budget.ready_in("metadata", 100.0) == pytest.approx(3.0)  # the shared wait is longer
+    assert budget.ready_in("track", 100.2) == 0.0
+
+
 def test_budget_counts_requests_and_failures(engine: Engine) -> None:
     budget = Budget(engine, rate=100)
     for _ in range(3):

@@ -83,6 +83,33 @@ def test_pacing_full_batch_goes_without_lingering(sqlite_url: str, pendo: FakePe
     assert delivery.send_metadata() == 3
 
 
+def test_pacing_a_backlog_of_full_batches_goes_out_in_one_step(sqlite_url: str, pendo: FakePendo) -> None:
+    clock = Clock()
+    delivery = build(sqlite_url, pendo, clock, metadata_linger_seconds=60.0, metadata_batch_size=3)
+    for n in range(8):
+        put(delivery, f"a{n}", {"mrr": n})
+    assert delivery.send_metadata() == 6  # two full batches; the last two rows linger
+    assert len(pendo.calls("/api/v1/metadata")) == 2
+
+
+def test_pacing_without_a_budget_slot_nothing_is_claimed(sqlite_url: str, pendo: FakePendo) -> None:
+    clock = Clock()
+    delivery = build(sqlite_url, pendo, clock, metadata_linger_seconds=0.0, metadata_batch_size=2,
+                     pendo_requests_per_second=1.0)
+    start = clock.now
+    for n in range(4):
+        put(delivery, f"a{n}", {"mrr": n})
+    assert delivery.send_metadata() == 2  # one slot per second: the second batch waits, unclaimed
+    assert delivery.send_metadata() == 0
+    with delivery.store.engine.connect() as connection:
+        claimed = connection.execute(select(field_values.c.claimed_by)).scalars().all()
+    assert claimed == [None] * 4 and clock.now == start
+    clock.now += 1.0
+    assert delivery.send_metadata() == 2
+    assert len(pendo.calls("/api/v1/metadata")) == 2
+    assert delivery.outbox.counts()["metadata"] == {ob.DELIVERED: 4}
+
+
 def test_pacing_rows_failing_together_share_one_wait(database_url: str, pendo: FakePendo) -> None:
     clock = Clock()
     delivery = build(database_url, pendo, clock, metadata_linger_seconds=0.0, retry_base_seconds=2.0,

@@ -186,16 +186,16 @@ class FakePendo(LoopbackServer):
             answer = self._answer(method, parts.path, parse_qs(parts.query), headers, body)
             recorded = None if body is NO_BODY else body
             query = parse_qs(parts.query)
-            record = Recorded(method, parts.path, query, headers, recorded, time.time(), answer.status)
-            self._records.append(record)
+            if not parts.path.startswith("/_fake/"):  # a benchmark's own polling is not traffic to count
+                self._records.append(Recorded(method, parts.path, query, headers, recorded, time.time(),
+                                              answer.status))
         return answer
 
     def _answer(
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: Any
     ) -> Answer:
         if path == "/_fake/state":
-            counts = {"requests": len(self._records), "rows": len(self._rows), "tracks": len(self._tracks)}
-            return Answer(200, counts)
+            return Answer(200, self._state())
         fault = self._take_fault(path)
         if fault is not None:
             extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
@@ -205,6 +205,21 @@ class FakePendo(LoopbackServer):
         if method == "POST" and not headers.get("content-type", "").startswith("application/json"):
             return Answer(400, {"error": "Content-Type must be application/json"})
         return self._route(method, path, query, body)
+
+    def _state(self) -> dict[str, Any]:
+        """Counts for a benchmark: requests, bulk metadata requests with their first/last time, the most
+        data requests (metadata and track) seen within any one second, rows and track events received."""
+        metadata = [r.time for r in self._records if BULK_PATH.match(r.path)]
+        sent = [r.time for r in self._records if BULK_PATH.match(r.path) or r.path == "/data/track"]
+        busiest, start = 0, 0
+        for end, at in enumerate(sent):
+            while at - sent[start] >= 1.0:
+                start += 1
+            busiest = max(busiest, end - start + 1)
+        return {"requests": len(self._records), "metadata_requests": len(metadata),
+                "metadata_first_at": metadata[0] if metadata else None,
+                "metadata_last_at": metadata[-1] if metadata else None,
+                "max_data_requests_in_one_second": busiest, "rows": len(self._rows), "tracks": len(self._tracks)}
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
