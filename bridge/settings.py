@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Settings:
     stripe_api_key: str | None = None
     stripe_api_base: str = "https://api.stripe.com"
     stripe_requests_per_second: float = 5.0
+    reconcile_hours: float = 0.0  # 0: no scheduled reconcile in the worker
     pendo_integration_key: str | None = None
     pendo_track_secret: str | None = None
     pendo_api_base: str = PENDO_REGIONS["us"][0]
@@ -111,6 +113,18 @@ def _batch_size(env: Mapping[str, str]) -> int:
     return size
 
 
+def _reconcile_hours(env: Mapping[str, str], api_key: str | None) -> float:
+    hours = _number(env, "BRIDGE_RECONCILE_HOURS", 0.0)
+    if not (hours == 0 or 1 <= hours < math.inf):
+        raise ConfigError("BRIDGE_RECONCILE_HOURS must be 0 (off) or a number of hours of at least 1 (a full "
+                          "sync of a large Stripe account takes minutes)")
+    if hours and not api_key:
+        raise ConfigError("BRIDGE_RECONCILE_HOURS is set but STRIPE_API_KEY is not: the scheduled reconcile "
+                          "reads Stripe's API (a restricted key with read access to Subscriptions and "
+                          "Customers); set STRIPE_API_KEY or unset BRIDGE_RECONCILE_HOURS")
+    return hours
+
+
 def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
     value = env.get(name, "").strip()
     return Path(value) if value else None
@@ -152,14 +166,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
             "heroku-postgresql`) so DATABASE_URL points at it."
         )
     api_base, data_base = _pendo_hosts(env)
+    stripe_api_key = env.get("STRIPE_API_KEY", "").strip() or None
     return Settings(
         database_url=database_url,
         port=int(_number(env, "PORT", 8000, 1)),
         stripe_webhook_secrets=secrets,
         stripe_mode=_choice(env, "STRIPE_MODE", STRIPE_MODES, "live"),
-        stripe_api_key=env.get("STRIPE_API_KEY", "").strip() or None,
+        stripe_api_key=stripe_api_key,
         stripe_api_base=env.get("STRIPE_API_BASE", "").strip().rstrip("/") or "https://api.stripe.com",
         stripe_requests_per_second=_number(env, "STRIPE_REQUESTS_PER_SECOND", 5.0, 0.1),
+        reconcile_hours=_reconcile_hours(env, stripe_api_key),
         pendo_integration_key=env.get("PENDO_INTEGRATION_KEY", "").strip() or None,
         pendo_track_secret=env.get("PENDO_TRACK_EVENT_SECRET", "").strip() or None,
         pendo_api_base=api_base,

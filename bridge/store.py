@@ -191,6 +191,17 @@ class Store:
             connection.execute(statement.on_conflict_do_update(
                 index_elements=["name"], set_={"value": value, "updated_at": now}))
 
+    def swap_control(self, name: str, expected: str | None, value: str, now: float) -> bool:
+        """Set `name` to `value` only if it still holds `expected` (None: no row); True for the one caller that won."""
+        with self.engine.begin() as connection:
+            if expected is None:
+                statement = insert_for(connection, controls).values(name=name, value=value, updated_at=now)
+                return connection.execute(statement.on_conflict_do_nothing(index_elements=["name"])
+                                          .returning(controls.c.name)).first() is not None
+            return connection.execute(update(controls).where(
+                controls.c.name == name, controls.c.value == expected).values(value=value, updated_at=now)
+            ).rowcount == 1
+
     # Retention.
     def purge_delivered(self, before: float) -> int:
         """Drop payloads of events settled before `before` whose operations are all delivered."""

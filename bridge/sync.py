@@ -4,8 +4,9 @@ Each subscription becomes a synthetic `customer.subscription.updated` event (`br
 is the moment its page was asked for: the worker maps it with the normal mappings (metadata only, no track
 events) and the outbox's ordering guard decides between it and webhooks, so a sync is safe while webhooks
 flow. The cursor (run id, last subscription of the last stored page) is kept in `controls` after each page:
-an interrupted run continues where it stopped. `--dry-run` evaluates the mappings in memory and prints what
-would change; `--reconcile` stores as usual and reports how many delivered values the sync corrects.
+an interrupted run continues where it stopped (so does one told to stop, checked between pages). `--dry-run`
+evaluates the mappings in memory and prints what would change; `--reconcile` stores as usual and reports how
+many delivered values the sync corrects.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ CURSOR = "stripe_sync_cursor"
 LAST_RUN = "stripe_sync_last"
 EVENT_TYPE = "customer.subscription.updated"
 LIST_PARAMS = {"status": "all", "expand": ["data.customer"]}
+CHANGES_SHOWN = 20  # changed fields a reconcile prints or logs; the counts cover them all
 
 FieldKey = tuple[str, str, str]  # kind, entity id, field
 
@@ -57,6 +59,7 @@ class SyncReport:
     stripe_requests: int = 0
     accounts: set[str] = field(default_factory=set)
     changes: dict[FieldKey, tuple[Any, Any]] = field(default_factory=dict)
+    stopped: bool = False  # told to stop between pages: the cursor is kept for the next run
 
     def summary(self) -> dict[str, Any]:
         entities = {(kind, entity) for kind, entity, _ in self.changes}
@@ -94,6 +97,7 @@ class Sync:
     mappings: MappingSet | None = None  # needed to compare (dry run, reconcile)
     clock: Callable[[], float] = time.time
     progress: Progress | None = None
+    should_stop: Callable[[], bool] = lambda: False  # asked after each stored page
 
     def run(self, dry_run: bool = False, restart: bool = False, compare: bool = False) -> SyncReport:
         cursor = None if dry_run or restart else self._cursor()
@@ -115,9 +119,12 @@ class Sync:
             if self.progress:
                 self.progress.update(subscriptions=report.subscriptions, accounts=len(report.accounts),
                                      queued=report.queued, requests=report.stripe_requests)
+            if page.has_more and self.should_stop():
+                report.stopped = True
+                break
         if self.progress:
             self.progress.finish()
-        if not dry_run:
+        if not dry_run and not report.stopped:
             self.store.set_control(CURSOR, None, self.clock())
             self.store.set_control(LAST_RUN, json.dumps({**report.summary(), "finished_at": self.clock()}),
                                    self.clock())

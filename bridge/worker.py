@@ -1,7 +1,8 @@
 """The worker loop: map stored events, deliver the outbox, keep the pause and retention in check.
 
 SIGTERM sets a flag that every step checks: the step in flight (at most one Pendo call, 10 s timeout)
-finishes and its outcome is recorded, well within a PaaS's 30 s before SIGKILL.
+finishes and its outcome is recorded, well within a PaaS's 30 s before SIGKILL. A scheduled reconcile
+(`bridge.reconcile`) runs on its own thread and stops after the page in flight.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bridge.mapper import Mapper
 from bridge.mapping import load_mappings
 from bridge.outbox import Outbox
 from bridge.pendo import PendoClient
+from bridge.reconcile import Reconciler
 from bridge.settings import Settings
 from bridge.store import Store
 
@@ -34,6 +36,7 @@ log = logging.getLogger("bridge.worker")
 RESUME_CHECK_SECONDS = 15.0
 HOUSEKEEPING_SECONDS = 60.0
 LAG_CHECK_SECONDS = 30.0
+RECONCILE_JOIN_SECONDS = 10.0  # within a PaaS's 30 s before SIGKILL, after the step in flight
 MAP_BATCH = 100
 
 
@@ -47,6 +50,7 @@ class Worker:
     delivery: Delivery
     clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
+    reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
     _next_resume_check: float = 0.0
     _next_housekeeping: float = 0.0
     _next_lag_check: float = 0.0
@@ -54,6 +58,8 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.delivery.stop = self.stop  # budget waits and the track senders stop with the worker
+        if self.reconciler:
+            self.reconciler.stop = self.stop  # a running reconcile stops after its page
 
     def run(self) -> None:
         log.info("worker started", extra={"worker": self.mapper.worker_id})
@@ -71,6 +77,8 @@ class Worker:
                     self.stop.wait(self.settings.worker_poll_seconds)
         finally:
             self.delivery.close()
+            if self.reconciler and not self.reconciler.join(RECONCILE_JOIN_SECONDS):
+                log.warning("the reconcile did not stop in time; its lease runs out and another run resumes it")
         log.info("worker stopped", extra={"worker": self.mapper.worker_id})
 
     def start_up(self) -> None:
@@ -86,6 +94,8 @@ class Worker:
         """One pass over every step; returns how much work was done."""
         done = self.map_batch()
         self._check_lag()
+        if self.reconciler:
+            self.reconciler.poll()  # starts a due reconcile on its own thread
         if self.stop.is_set() or not self._sending_allowed():
             return done
         done += self.delivery.send_metadata()
@@ -145,11 +155,14 @@ def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> 
     store = Store(make_engine(settings))
     ident = worker_id()
     client = stripe_client(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None
-    enricher = Enricher(store, client, RateBudget(settings.stripe_requests_per_second), clock)
+    budget = RateBudget(settings.stripe_requests_per_second)  # enrichment and reconcile share it
+    enricher = Enricher(store, client, budget, clock)
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
     mapper = Mapper(settings, store, mappings, enricher, ident, clock)
     delivery = Delivery(settings, store, Outbox(store.engine), PendoClient(settings), ident, clock)
-    return Worker(settings, store, mapper, delivery, clock)
+    reconciler = (Reconciler(settings, store, client, budget, mappings, ident, clock)
+                  if client and settings.reconcile_hours else None)
+    return Worker(settings, store, mapper, delivery, clock, reconciler=reconciler)
 
 
 def run_until_signalled(worker: Worker) -> None:

@@ -31,6 +31,12 @@ def test_cli_refuses_sqlite_on_a_dyno(tmp_path: Path) -> None:
     assert "PostgreSQL" in result.stderr
 
 
+def test_cli_worker_refuses_a_reconcile_schedule_without_a_stripe_key(tmp_path: Path) -> None:
+    result = run(tmp_path, "worker", STRIPE_WEBHOOK_SECRET="whsec_x", BRIDGE_RECONCILE_HOURS="24")
+    assert result.returncode == 2
+    assert "STRIPE_API_KEY" in result.stderr and "BRIDGE_RECONCILE_HOURS" in result.stderr
+
+
 def test_cli_migrate_twice_then_status(tmp_path: Path) -> None:
     for _ in range(2):
         assert run(tmp_path, "migrate", STRIPE_WEBHOOK_SECRET="whsec_x").returncode == 0

@@ -79,3 +79,21 @@ def test_settings_error_never_echoes_a_secret() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({"STRIPE_WEBHOOK_SECRET": "whsec_secret_value", "STRIPE_MODE": "whsec_secret_value"})
     assert "whsec_secret_value" not in str(caught.value)
+
+
+def test_settings_reconcile_hours_off_by_default_and_on_with_a_key() -> None:
+    assert load_settings(BASE).reconcile_hours == 0
+    assert load_settings({**BASE, "BRIDGE_RECONCILE_HOURS": "0"}).reconcile_hours == 0
+    on = load_settings({**BASE, "BRIDGE_RECONCILE_HOURS": "24", "STRIPE_API_KEY": "rk_live_x"})
+    assert on.reconcile_hours == 24
+
+
+def test_settings_reconcile_hours_need_the_stripe_api_key() -> None:
+    with pytest.raises(ConfigError, match="BRIDGE_RECONCILE_HOURS is set but STRIPE_API_KEY is not"):
+        load_settings({**BASE, "BRIDGE_RECONCILE_HOURS": "24"})
+
+
+@pytest.mark.parametrize("value", ["nightly", "-1", "0.5", "nan", "inf"])
+def test_settings_reconcile_hours_bad_values_name_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="BRIDGE_RECONCILE_HOURS must be"):
+        load_settings({**BASE, "BRIDGE_RECONCILE_HOURS": value, "STRIPE_API_KEY": "rk_live_x"})

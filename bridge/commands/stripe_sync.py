@@ -10,7 +10,6 @@ from typing import Any
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.cli")
-CHANGES_SHOWN_ON_RECONCILE = 20
 
 
 def _api(settings: Settings) -> Any:
@@ -26,7 +25,7 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.mapping import load_mappings
     from bridge.progress import Progress
     from bridge.store import Store
-    from bridge.sync import Sync, describe_changes
+    from bridge.sync import CHANGES_SHOWN, Sync, describe_changes
 
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
     sync = Sync(settings, Store(make_engine(settings)), _api(settings), mappings,
@@ -36,9 +35,9 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
     if args.dry_run:
         print("\n".join(lines) if lines else "no field would change")
     elif args.reconcile:
-        print("\n".join(lines[:CHANGES_SHOWN_ON_RECONCILE]))
-        if len(lines) > CHANGES_SHOWN_ON_RECONCILE:
-            print(f"… and {len(lines) - CHANGES_SHOWN_ON_RECONCILE} more")
+        print("\n".join(lines[:CHANGES_SHOWN]))
+        if len(lines) > CHANGES_SHOWN:
+            print(f"… and {len(lines) - CHANGES_SHOWN} more")
     summary = report.summary()
     print(json.dumps({"dry_run": args.dry_run, **summary}, sort_keys=True))
     log.info("stripe sync finished", extra={"dry_run": args.dry_run, **summary})
