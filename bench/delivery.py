@@ -6,8 +6,8 @@ a `bridge worker` process, and measures until every event is mapped and every va
 calls (and per 1,000 events), requests per second against `PENDO_REQUESTS_PER_SECOND`, and the worker's VmRSS
 sampled every second (flat = within ±10 % after the first 10 % of the drain).
 
-    .venv/bin/python bench/delivery.py                       # 20,000 accounts x 5, budget 20/s
-    .venv/bin/python bench/delivery.py --rate 1              # delivery-bound: the budget is the limit
+    .venv/bin/python bench/delivery.py                       # 20,000 accounts x 5, budget 20/s: mapping-bound
+    .venv/bin/python bench/delivery.py --rate 1              # the budget is the limit (see bench/README.md)
 """
 
 from __future__ import annotations
