@@ -41,9 +41,9 @@ class LeaseLost(Exception):
 
 MAX_ENRICHMENT_TRIES = 5  # after that an event is mapped with what the cache has
 # SQLite has one writer: a commit per event would make the commit the worker's main cost, while a longer
-# transaction makes webhooks wait for the write lock. 25 events hold it for ~50 ms. PostgreSQL commits one
+# transaction makes webhooks wait for the write lock. 10 events hold it for ~15 ms. PostgreSQL commits one
 # event at a time: events of several accounts in one transaction would take account locks in no fixed order.
-EVENTS_PER_TRANSACTION = 25
+EVENTS_PER_TRANSACTION = 10
 
 
 def eval_options(settings: Settings) -> EvalOptions:
