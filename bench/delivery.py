@@ -49,7 +49,8 @@ def seed(database: Path, accounts: int, versions: int) -> int:
     base, batch, count = int(time.time()) - 3600, [], 0
     for version in range(versions):  # version-major: every account changes, then every account again...
         for account in range(accounts):
-            obj = subscription(account=f"acct-{account}", quantity=version + 1, sub_id=f"sub_{account}")
+            obj = subscription(account=f"acct-{account}", quantity=version + 1, sub_id=f"sub_{account}",
+                               customer=f"cus_{account}")
             body = json.dumps(stripe_event("customer.subscription.updated", obj, created=base + version)).encode()
             batch.append(Incoming(parse(body), time.time(), raw=body.decode()))
             if len(batch) == 1000:

@@ -94,7 +94,8 @@ def signed_jobs(count: int, accounts: int, secret: str) -> list[Job]:
     now, run, jobs = int(time.time()), uuid.uuid4().hex[:8], []
     for n in range(count):
         account = n % accounts
-        obj = subscription(account=f"acct-{account}", quantity=n // accounts + 1, sub_id=f"sub_{account}")
+        obj = subscription(account=f"acct-{account}", quantity=n // accounts + 1, sub_id=f"sub_{account}",
+                           customer=f"cus_{account}")
         event_id = f"evt_e2e{run}{n:08d}"
         body = json.dumps(stripe_event("customer.subscription.updated", obj, created=now - count + n,
                                        event_id=event_id))

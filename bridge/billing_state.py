@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, or_, select
+from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
 
 from bridge import rollup, stripe_billing, stripe_versions
 from bridge.providers import Event
@@ -23,10 +23,17 @@ from bridge.store import per_dialect
 
 @dataclass(frozen=True)
 class Prepared:
-    """What `prepare` found: the evaluation context additions, and the row to save (None: nothing newer)."""
+    """What `prepare` found: the evaluation context additions, and the row to save (None: nothing newer).
+
+    Prepared without the lock, it also says what it read — the account's revision it expects to take and the
+    stored snapshot's event — for `claim` to check under the write lock."""
 
     context: dict[str, Any] = field(default_factory=dict)
     row: dict[str, Any] | None = None
+    subscription_id: str | None = None
+    account_id: str | None = None
+    revision: int = 0
+    stored_event_id: str | None = None
 
 
 def subscription_of(event: Event, enrichment: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -86,6 +93,23 @@ _OTHERS = select(subscriptions).where(subscriptions.c.account_id == bindparam("a
                                       subscriptions.c.subscription_id != bindparam("subscription_id"))
 
 
+@per_dialect
+def _first_revision(insert: Callable[[Table], Any]) -> Any:
+    return insert(billing_accounts).on_conflict_do_nothing(index_elements=["account_id"])
+
+
+_NEXT_REVISION = update(billing_accounts).where(
+    billing_accounts.c.account_id == bindparam("b_account"), billing_accounts.c.revision == bindparam("b_expected"),
+).values(revision=bindparam("b_revision"), updated_at=bindparam("b_updated"))
+_REVISION = select(billing_accounts.c.revision).where(billing_accounts.c.account_id == bindparam("account_id"))
+_STORED_EVENT = select(subscriptions.c.event_id).where(subscriptions.c.subscription_id == bindparam("subscription_id"))
+
+
+def _revision(connection: Connection, account_id: str) -> int:
+    """The account's current revision (0 before its first)."""
+    return int(connection.execute(_REVISION, {"account_id": account_id}).scalar_one_or_none() or 0)
+
+
 def _lock(connection: Connection, account_id: str, now: float) -> int:
     """Take the account's row lock (held to commit) and return its next revision."""
     return int(connection.execute(_bump_revision(connection),
@@ -97,8 +121,11 @@ def _snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any], account_id: str | None,
-            now: float) -> Prepared:
-    """Load the prior snapshot and roll the account up with this event applied (when it is the newest)."""
+            now: float, lock: bool = True) -> Prepared:
+    """Load the prior snapshot and roll the account up with this event applied (when it is the newest).
+
+    With `lock` the account's row is locked and its revision taken now; without, they are only read, and the
+    caller must `claim` them in its write transaction before saving."""
     subscription = subscription_of(event, enrichment)
     if subscription is None:
         return Prepared()
@@ -108,15 +135,37 @@ def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any],
     fresh = _newer(row, stored)
     prior = json.loads(stored["snapshot"]) if stored is not None and fresh and stored["event_id"] != event.id \
         else {}
+    read = {"subscription_id": row["subscription_id"], "stored_event_id": stored["event_id"] if stored else None}
     if account_id is None:
-        return Prepared({"prior": prior}, row if fresh else None)
-    revision = _lock(connection, account_id, now)
+        return Prepared({"prior": prior}, row if fresh else None, **read)
+    revision = _lock(connection, account_id, now) if lock else _revision(connection, account_id) + 1
     others = connection.execute(_OTHERS, {"account_id": account_id,
                                           "subscription_id": row["subscription_id"]}).mappings().all()
     own: Mapping[str, Any] = row if fresh or stored is None else stored
     account = rollup.account([*(_snapshot(dict(other)) for other in others), _snapshot(own)], account_id)
     account["revision"] = revision if fresh else None
-    return Prepared({"prior": prior, "account": account}, row if fresh else None)
+    return Prepared({"prior": prior, "account": account}, row if fresh else None, account_id=account_id,
+                    revision=revision, **read)
+
+
+def claim(connection: Connection, prepared: Prepared, now: float) -> bool:
+    """Take the revision a state prepared without the lock expects, in the caller's write transaction; False
+    when another transaction changed the account or the subscription since it was read."""
+    if prepared.subscription_id is None:
+        return True
+    stored = connection.execute(_STORED_EVENT, {"subscription_id": prepared.subscription_id}).scalar_one_or_none()
+    if stored != prepared.stored_event_id:
+        return False
+    if prepared.account_id is None:
+        return True
+    if prepared.revision == 1:
+        taken = connection.execute(_first_revision(connection),
+                                   {"account_id": prepared.account_id, "revision": 1, "updated_at": now})
+    else:
+        taken = connection.execute(_NEXT_REVISION, {"b_account": prepared.account_id, "b_updated": now,
+                                                    "b_expected": prepared.revision - 1,
+                                                    "b_revision": prepared.revision})
+    return bool(taken.rowcount == 1)
 
 
 def save(connection: Connection, prepared: Prepared) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from sqlalchemy.exc import OperationalError
 from bridge.settings import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+READ_ONLY = "bridge_read_only"  # execution option of a connection that only reads (`Store.reading`)
 
 
 def make_engine(settings: Settings, pool_size: int = 3) -> Engine:
@@ -46,7 +50,10 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        _begin_immediate(connection)
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot to read from: no write lock (WAL)
+        else:
+            _begin_immediate(connection)
 
     @event.listens_for(engine, "commit")
     def _commit(_connection: Any) -> None:
@@ -61,7 +68,8 @@ def _sqlite_engine(url: str) -> Engine:
 # every LOCK_POLL_SECONDS, and a process that has just committed leaves the lock free for LOCK_HANDOFF_SECONDS
 # before it takes it again, so that the other processes' pollers get their turn.
 LOCK_WAIT_SECONDS = 30.0
-LOCK_POLL_SECONDS = 0.0005
+LOCK_POLL_SECONDS = 0.0005  # doubling every 4 tries up to LOCK_POLL_MAX_SECONDS: a long wait costs little CPU
+LOCK_POLL_MAX_SECONDS = 0.004
 LOCK_HANDOFF_SECONDS = 0.001
 _last_commit = 0.0  # when this process last committed a write
 
@@ -74,14 +82,14 @@ def _begin_immediate(connection: Any) -> None:
     raw = connection.connection.dbapi_connection
     raw.execute("PRAGMA busy_timeout=0")
     try:
-        while True:
+        for attempt in itertools.count():
             try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
                 return
             except OperationalError as exc:
                 if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
                     raise
-            time.sleep(LOCK_POLL_SECONDS)
+            time.sleep(min(LOCK_POLL_SECONDS * 2 ** min(attempt // 4, 3), LOCK_POLL_MAX_SECONDS))
     finally:
         raw.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
 

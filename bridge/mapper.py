@@ -2,6 +2,15 @@
 
 Writing the operations and marking the event happen in one transaction, so an event is mapped exactly
 once even when a worker dies half-way (its lease runs out and another worker maps it from scratch).
+
+Two ways to that transaction:
+- planned (SQLite): events are evaluated from a read snapshot, which takes no write lock, and then written
+  several at a time in one short transaction that first checks that nothing they read has changed (the
+  account's revision, the subscription's snapshot, the customer's link). SQLite has one writer: evaluating
+  under its lock made webhooks wait for the worker's CPU work.
+- locked (PostgreSQL, and whenever a plan's check fails): one event per transaction, its account row locked
+  before its billing state is read. Events of several accounts in one PostgreSQL transaction would take their
+  locks in no fixed order.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from bridge.store import Store, StoredEvent
 
 log = logging.getLogger("bridge.mapper")
 
+
 @dataclass(frozen=True)
 class Ready:
     """A claimed event with what its mapping needs from outside the transaction."""
@@ -35,15 +45,27 @@ class Ready:
     options: EvalOptions
 
 
+@dataclass(frozen=True)
+class Plan:
+    """An event evaluated from a read snapshot, with what it read, waiting for its write transaction."""
+
+    item: Ready
+    outcome: Outcome
+    state: billing_state.Prepared
+    link: str | None
+    now: float
+
+
+class StateChanged(Exception):
+    """What a plan read changed before its write transaction: it is evaluated again under the lock."""
+
+
 class LeaseLost(Exception):
     """Another worker took the event over; this worker's transaction is abandoned."""
 
 
 MAX_ENRICHMENT_TRIES = 5  # after that an event is mapped with what the cache has
-# SQLite has one writer: a commit per event would make the commit the worker's main cost, while a longer
-# transaction makes webhooks wait for the write lock. 10 events hold it for ~15 ms. PostgreSQL commits one
-# event at a time: events of several accounts in one transaction would take account locks in no fixed order.
-EVENTS_PER_TRANSACTION = 10
+EVENTS_PER_TRANSACTION = 25  # planned events written together: one commit instead of 25, the lock held ~10 ms
 
 
 def eval_options(settings: Settings) -> EvalOptions:
@@ -79,9 +101,11 @@ class Mapper:
     def map_events(self, claimed: Sequence[StoredEvent]) -> None:
         """Map claimed events in their order, several per transaction where the database allows it."""
         ready = [item for stored in claimed if (item := self._ready(stored)) is not None]
-        size = EVENTS_PER_TRANSACTION if self.store.engine.dialect.name == "sqlite" else 1
-        for start in range(0, len(ready), size):
-            self._write(ready[start:start + size])
+        if self.store.engine.dialect.name != "sqlite":
+            self._write_each(ready)
+            return
+        for start in range(0, len(ready), EVENTS_PER_TRANSACTION):
+            self._write_planned(ready[start:start + EVENTS_PER_TRANSACTION])
 
     def _ready(self, stored: StoredEvent) -> Ready | None:
         """The event with its enrichment and options; None when Stripe could not be reached (retried later)."""
@@ -112,6 +136,56 @@ class Mapper:
             self.store.finish_event(connection, stored.row_id, self.worker_id, attempts=stored.attempts + 1,
                                     next_attempt_at=now + delay, detail=json.dumps({"retry": reason}))
 
+    def _write_planned(self, chunk: list[Ready]) -> None:
+        """Evaluate `chunk` from a read snapshot, then write it in one short transaction that checks nothing it
+        read has changed meanwhile. A chunk holds independent events (see `_plan`); on any surprise its events
+        go the locked way instead, which reads and writes in one transaction."""
+        try:
+            plans, rest = self._plan(chunk)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            return self._write_each(chunk)  # the locked way finds the event the mapping code fails on
+        items = [plan.item for plan in plans]
+        try:
+            with self.store.transaction() as connection:
+                results = [self._apply(connection, plan) for plan in plans]
+        except StateChanged:
+            self._write(items)  # another transaction changed what was read: read it again, under the lock
+        except Exception:
+            self._write_each(items)
+        else:
+            self._log_all(items, results)
+        if rest:
+            self._write_planned(rest)
+        return None
+
+    def _plan(self, chunk: list[Ready]) -> tuple[list[Plan], list[Ready]]:
+        """Evaluate events from one read snapshot (no write lock), stopping before the first one of a subscription
+        or account an earlier one writes: it must see that write, so it starts the rest. (A link an earlier event
+        changes is caught by `_apply`'s check.)"""
+        plans: list[Plan] = []
+        seen: set[tuple[str, str]] = set()
+        with self.store.reading() as reader:
+            for index, item in enumerate(chunk):
+                link, enrichment, account_id = self._identify(reader, item)
+                keys = {key for key in (("subscription", _subscription_id(item.stored.event)),
+                                        ("account", account_id)) if key[1]}
+                if keys & seen:
+                    return plans, chunk[index:]
+                seen |= keys
+                now = self.clock()
+                outcome, state = self._evaluate(reader, item, enrichment, account_id, now, lock=False)
+                plans.append(Plan(item, outcome, state, link, now))
+        return plans, []
+
+    def _apply(self, connection: Connection, plan: Plan) -> tuple[Outcome, str]:
+        event = plan.item.stored.event
+        if links.linked_account(connection, event.customer_id) != plan.link \
+                or not billing_state.claim(connection, plan.state, plan.now):
+            raise StateChanged(event.id)
+        return self._record(connection, plan.item, plan.outcome, plan.state, plan.now)
+
     def _write(self, chunk: list[Ready]) -> None:
         """Map `chunk` in one transaction. When that fails (a lease ran out, one event cannot be mapped) it is
         abandoned and each event is mapped in its own transaction: one event cannot hold back the others."""
@@ -132,10 +206,13 @@ class Mapper:
             if len(chunk) > 1:
                 return self._write_each(chunk)
             return self._give_up(chunk[0].stored, exc)
-        for item, (outcome, status) in zip(chunk, results, strict=True):
+        self._log_all(chunk, results)
+        return None
+
+    def _log_all(self, items: list[Ready], results: list[tuple[Outcome, str]]) -> None:
+        for item, (outcome, status) in zip(items, results, strict=True):
             with bound(event_id=item.stored.event.id, request_id=item.stored.request_id):
                 self._log(item.stored.event, status, outcome)
-        return None
 
     def _write_each(self, chunk: list[Ready]) -> None:
         for item in chunk:
@@ -150,22 +227,35 @@ class Mapper:
                                     processed_at=self.clock(),
                                     detail=json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
 
-    def _evaluate(self, connection: Connection, event: Event, enrichment: dict[str, Any], options: EvalOptions,
-                  now: float) -> tuple[Outcome, billing_state.Prepared]:
-        """Evaluate with the customer link and the billing state (`prior`, `account`) read in this transaction."""
+    def _identify(self, connection: Connection, item: Ready) -> tuple[str | None, dict[str, Any], str | None]:
+        """The customer's link, the enrichment with it, and the account id the event resolves to."""
+        event, options = item.stored.event, item.options
         link = links.linked_account(connection, event.customer_id)
-        enrichment = {**enrichment, "link": link} if link else enrichment
+        enrichment = {**item.enrichment, "link": link} if link else item.enrichment
         obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
         account_id = stripe_billing.resolve_identity(
             obj, event.type, enrichment, account_fallback=options.account_fallback, visitor_fallback="skip",
             synthetic_prefix="")["account_id"] if event.provider == "stripe" and isinstance(obj, dict) else None
-        state = billing_state.prepare(connection, event, enrichment, account_id, now)
-        return evaluate(self.mappings, event, {**enrichment, **state.context}, options), state
+        return link, enrichment, account_id
+
+    def _evaluate(self, connection: Connection, item: Ready, enrichment: dict[str, Any], account_id: str | None,
+                  now: float, lock: bool = True) -> tuple[Outcome, billing_state.Prepared]:
+        """Evaluate with the billing state (`prior`, `account`) read in this transaction."""
+        event = item.stored.event
+        state = billing_state.prepare(connection, event, enrichment, account_id, now, lock=lock)
+        return evaluate(self.mappings, event, {**enrichment, **state.context}, item.options), state
 
     def _commit(self, connection: Connection, item: Ready) -> tuple[Outcome, str]:
         """Map one event inside the chunk's transaction; LeaseLost when another worker has it now."""
-        stored, event, now, version = item.stored, item.stored.event, self.clock(), self.mappings.version
-        outcome, state = self._evaluate(connection, event, item.enrichment, item.options, now)
+        now = self.clock()
+        _, enrichment, account_id = self._identify(connection, item)
+        outcome, state = self._evaluate(connection, item, enrichment, account_id, now)
+        return self._record(connection, item, outcome, state, now)
+
+    def _record(self, connection: Connection, item: Ready, outcome: Outcome, state: billing_state.Prepared,
+                now: float) -> tuple[Outcome, str]:
+        """Write what one event's evaluation produced and mark it mapped; LeaseLost when another worker has it."""
+        stored, event, version = item.stored, item.stored.event, self.mappings.version
         status = _status(outcome)
         detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
         account_ids = [op.id for op in outcome.operations
@@ -208,6 +298,14 @@ class Mapper:
             log.warning("event mapped with warnings", extra={**extra, "warnings": outcome.warnings})
         else:
             log.info("event mapped", extra=extra)
+
+
+def _subscription_id(event: Event) -> str | None:
+    """The subscription a `customer.subscription.*` event is about."""
+    obj = event.payload.get("data", {}).get("object")
+    if not event.type.startswith("customer.subscription.") or not isinstance(obj, dict):
+        return None
+    return obj.get("id") if isinstance(obj.get("id"), str) else None
 
 
 def _status(outcome: Outcome) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.db import READ_ONLY
 from bridge.errors import StoreUnavailable
 from bridge.providers import Event
 from bridge.schema import controls, events, field_values, stripe_objects, track_events
@@ -96,6 +97,14 @@ class Store:
     def transaction(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A transaction that only reads: one consistent snapshot, and on SQLite no write lock."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield connection
 
     def ingest(self, event: Event, now: float, status: str = RECEIVED, detail: str | None = None,
                raw: str | None = None) -> bool:

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bridge import links
+from bridge import billing_state, links
 from bridge.db import make_engine, migrate
 from bridge.enrichment import Enricher, RateBudget
 from bridge.mapper import Mapper
 from bridge.mapping import load_mappings
 from bridge.providers import Event
-from bridge.schema import field_values, track_events
-from bridge.store import Store
+from bridge.schema import billing_accounts, field_values, track_events
+from bridge.store import Incoming, Store
 from tests.conftest import ROOT, make_settings
 
 T0 = 1_756_700_000
@@ -141,3 +141,64 @@ def test_link_file_without_the_columns_is_refused(tmp_path: Path) -> None:
     csv_file.write_text("customer,account\ncus_1,acme\n")
     with pytest.raises(links.LinkFileError, match="customer_id, account_id"):
         links.read_csv(csv_file)
+
+
+def deliver_together(mapper: Mapper, *events: Event) -> None:
+    """Store every event first, so the worker maps them in one batch."""
+    mapper.store.ingest_many([Incoming(event, Clock.now) for event in events])
+    while mapper.run_batch():
+        pass
+
+
+def test_a_batch_sees_its_earlier_events_of_the_same_account_and_subscription(
+    mapper: Mapper, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    locked: list[int] = []
+    monkeypatch.setattr(Mapper, "_write", lambda self, chunk: locked.append(len(chunk)))
+    deliver_together(
+        mapper,
+        stripe_event("evt_a", "customer.subscription.created", sub("sub_a", amount=5000, quantity=3), T0),
+        stripe_event("evt_b", "customer.subscription.created", sub("sub_b", amount=3000, lookup="addon"), T0 + 1),
+        stripe_event("evt_a_del", "customer.subscription.deleted", sub("sub_a", status="canceled"), T0 + 2))
+    assert mapper.store.count_by_status() == {"mapped": 3}
+    assert account(mapper)["mrr"] == 30.0  # each roll-up saw the snapshots written before it in the batch
+    with mapper.store.engine.connect() as connection:
+        payload = json.loads(connection.execute(select(track_events.c.payload)
+                                                .where(track_events.c.event_id == "evt_a_del")).scalar_one())
+    assert payload["properties"]["mrr_lost"] == 150.0  # from evt_a's snapshot, the prior of the same batch
+    assert locked == []  # dependent events were split off, not caught by the check and mapped again
+
+
+def test_a_change_between_reading_and_writing_is_mapped_again_under_the_lock(
+    mapper: Mapper, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = Mapper(mapper.settings, mapper.store, mapper.mappings, mapper.enricher, "w2", mapper.clock)
+    mapper.store.ingest(stripe_event("evt_a", "customer.subscription.created", sub("sub_a", amount=5000), T0),
+                        now=Clock.now)
+    planned = Mapper._plan
+
+    def plan_then_race(self: Mapper, chunk: list[Any]) -> Any:
+        found = planned(self, chunk)
+        if self.worker_id == "w1":  # another worker maps a subscription of the same account meanwhile
+            other.store.ingest(stripe_event("evt_b", "customer.subscription.created",
+                                            sub("sub_b", amount=3000, lookup="addon"), T0 + 1), now=Clock.now)
+            assert other.run_batch() == 1
+        return found
+    monkeypatch.setattr(Mapper, "_plan", plan_then_race)
+
+    assert mapper.run_batch() == 1
+    assert mapper.store.count_by_status() == {"mapped": 2}
+    assert account(mapper)["mrr"] == 80.0  # evt_a was rolled up again with sub_b in it
+    with mapper.store.engine.connect() as connection:
+        assert connection.execute(select(billing_accounts.c.revision)).scalar_one() == 2
+
+
+def test_claim_refuses_a_state_whose_account_moved_on(mapper: Mapper) -> None:
+    event = stripe_event("evt_a", "customer.subscription.created", sub("sub_a"), T0)
+    with mapper.store.reading() as reader:
+        prepared = billing_state.prepare(reader, event, {}, "acme", Clock.now, lock=False)
+    assert prepared.revision == 1
+    with mapper.store.transaction() as connection:
+        assert billing_state.claim(connection, prepared, Clock.now)
+    with mapper.store.transaction() as connection:  # the same read again: its revision is taken
+        assert not billing_state.claim(connection, prepared, Clock.now)

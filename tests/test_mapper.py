@@ -17,7 +17,7 @@ from bridge import outbox as ob
 from bridge import store as st
 from bridge.db import make_engine, migrate
 from bridge.enrichment import Enricher, RateBudget, stripe_client
-from bridge.mapper import MAX_ENRICHMENT_TRIES, Mapper
+from bridge.mapper import MAX_ENRICHMENT_TRIES, Mapper, Ready
 from bridge.mapping import load_mappings
 from bridge.providers import Event
 from bridge.providers.stripe import StripeProvider
@@ -303,10 +303,10 @@ def test_mapper_an_event_the_mapping_code_fails_on_is_marked_failed_and_the_rest
     mapper.store.ingest_many([st.Incoming(event, clock()) for event in events_])
     real = Mapper._evaluate
 
-    def broken(self: Mapper, connection: Any, event: Event, *args: Any) -> Any:
-        if event.id == "evt_acct-b":
+    def broken(self: Mapper, connection: Any, item: Ready, *args: Any, **kwargs: Any) -> Any:
+        if item.stored.event.id == "evt_acct-b":
             raise ValueError("a bug in a mapping function")
-        return real(self, connection, event, *args)
+        return real(self, connection, item, *args, **kwargs)
     monkeypatch.setattr(Mapper, "_evaluate", broken)
 
     with caplog.at_level(logging.ERROR, logger="bridge.mapper"):
