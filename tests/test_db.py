@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from bridge import db
 from bridge.db import make_engine, migrate
+from bridge.store import Store
 from tests.conftest import make_settings
 
 
@@ -58,4 +59,19 @@ def test_db_a_writer_gives_up_after_the_lock_wait(engines: tuple[Engine, Engine]
     with pytest.raises(OperationalError, match="locked"), waiter.begin():
         pass
     assert 0.2 <= time.monotonic() - started < 0.9  # gave up at its own deadline, before the holder finished
+    thread.join()
+
+
+def test_db_a_reading_transaction_does_not_wait_for_the_write_lock(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(db, "LOCK_WAIT_SECONDS", 0.05)  # a writer would give up at once
+    holder, reader = engines
+    taken = threading.Event()
+    thread = hold_lock(holder, 0.5, taken)
+    assert taken.wait(5)
+    with Store(reader).reading() as connection:
+        assert connection.execute(text("SELECT count(*) FROM controls")).scalar_one() == 0
+    with pytest.raises(OperationalError, match="locked"), reader.begin():
+        pass
     thread.join()
