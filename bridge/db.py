@@ -55,29 +55,17 @@ def _sqlite_engine(url: str) -> Engine:
         else:
             _begin_immediate(connection)
 
-    @event.listens_for(engine, "commit")
-    def _commit(_connection: Any) -> None:
-        global _last_commit
-        _last_commit = time.monotonic()
-
     return engine
 
 
 # SQLite's own busy handler backs off to 100 ms sleeps, so a webhook waiting for the write lock would wait for the
-# end of a sleep, not for the lock: with the worker busy, p99 ingest latency reached seconds. Instead a writer polls
-# every LOCK_POLL_SECONDS, and a process that has just committed leaves the lock free for LOCK_HANDOFF_SECONDS
-# before it takes it again, so that the other processes' pollers get their turn.
+# end of a sleep, not for the lock. Instead a writer polls for it, every LOCK_POLL_SECONDS at first.
 LOCK_WAIT_SECONDS = 30.0
 LOCK_POLL_SECONDS = 0.0005  # doubling every 4 tries up to LOCK_POLL_MAX_SECONDS: a long wait costs little CPU
 LOCK_POLL_MAX_SECONDS = 0.004
-LOCK_HANDOFF_SECONDS = 0.001
-_last_commit = 0.0  # when this process last committed a write
 
 
 def _begin_immediate(connection: Any) -> None:
-    handoff = _last_commit + LOCK_HANDOFF_SECONDS - time.monotonic()
-    if handoff > 0:
-        time.sleep(handoff)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     raw = connection.connection.dbapi_connection
     raw.execute("PRAGMA busy_timeout=0")
