@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, case, select, update
 
+from bridge.db import reading
 from bridge.schema import pendo_budget
 from bridge.store import insert_for
 
@@ -105,7 +106,7 @@ class Budget:
 
     def blocked_for(self, endpoint: str, now: float) -> float:
         """Seconds the shared wait of `endpoint` still lasts (0.0 when none)."""
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             value = connection.execute(
                 select(pendo_budget.c.not_before).where(pendo_budget.c.name == endpoint)).scalar_one_or_none()
         return max(float(value or 0.0) - now, 0.0)
@@ -113,7 +114,7 @@ class Budget:
     def ready_in(self, endpoint: str, now: float) -> float:
         """Seconds before a request to `endpoint` could go (0.0: now): its shared wait, then the pacing."""
         c = pendo_budget.c
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = dict(connection.execute(select(c.name, case((c.name == ALL, c.tat), else_=c.not_before))
                                            .where(c.name.in_([ALL, endpoint]))).all())
         pacing = float(rows.get(ALL) or 0.0) - (self.burst - 1) * self.interval
@@ -145,7 +146,7 @@ class Budget:
     def state(self, now: float) -> dict[str, EndpointState]:
         """Each row's counters as of `now` ("all" and every endpoint); empty before the first request."""
         second = int(now)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(pendo_budget)).mappings().all()
         found = {}
         for row in rows:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
 from bridge.settings import Settings
@@ -17,7 +19,17 @@ from bridge.settings import Settings
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-READ_ONLY = "bridge_read_only"  # execution option of a connection that only reads (`Store.reading`)
+READ_ONLY = "bridge_read_only"  # execution option of a connection that only reads (`reading`)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads: one consistent snapshot, and on SQLite no write lock (a plain `connect()`
+    begins like a writer, with BEGIN IMMEDIATE)."""
+    with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        with connection.begin():
+            yield connection
 
 
 def make_engine(settings: Settings, pool_size: int = 3) -> Engine:

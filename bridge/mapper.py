@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import backoff, billing_state, links, outbox, pendo, store, stripe_billing, stripe_versions
+from bridge.db import reading
 from bridge.enrichment import Enricher, EnrichmentUnavailable
 from bridge.logs import bound
 from bridge.mapping import EvalOptions, MappingSet, evaluate
@@ -166,11 +167,11 @@ class Mapper:
         changes is caught by `_apply`'s check.)"""
         plans: list[Plan] = []
         seen: set[tuple[str, str]] = set()
-        with self.store.reading() as reader:
+        with reading(self.store.engine) as reader:
             for index, item in enumerate(chunk):
                 link, enrichment, account_id = self._identify(reader, item)
-                keys = {key for key in (("subscription", _subscription_id(item.stored.event)),
-                                        ("account", account_id)) if key[1]}
+                keys = {(kind, value) for kind, value in (("subscription", _subscription_id(item.stored.event)),
+                                                          ("account", account_id)) if value}
                 if keys & seen:
                     return plans, chunk[index:]
                 seen |= keys

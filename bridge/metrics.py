@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from bridge import outbox as ob
 from bridge import store as st
 from bridge.budget import ALL, ENDPOINTS, Budget
+from bridge.db import reading
 from bridge.outbox import Outbox
 from bridge.schema import events
 from bridge.settings import Settings
@@ -39,7 +40,7 @@ def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int
 
 def oldest_received(engine: Engine) -> float | None:
     """When the oldest event still waiting to be mapped was received."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return connection.execute(
             select(func.min(events.c.received_at)).where(events.c.status == st.RECEIVED)).scalar()
 

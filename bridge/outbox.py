@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, func, or_, select, tuple_, update
 
+from bridge.db import reading
 from bridge.operations import MetadataUpdate
 from bridge.schema import events, field_values, track_events
 from bridge.store import per_dialect
@@ -192,7 +193,7 @@ class Outbox:
         return result.rowcount
 
     def held_fields(self) -> dict[str, set[str]]:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(field_values.c.kind, field_values.c.field)
                                       .where(field_values.c.state == HELD).distinct())
             held: dict[str, set[str]] = defaultdict(set)
@@ -228,7 +229,7 @@ class Outbox:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows by state: {"metadata": {...}, "track": {...}}; metadata counted per entity and field."""
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             fields = connection.execute(
                 select(field_values.c.state, func.count()).group_by(field_values.c.state)).all()
             tracks = connection.execute(
@@ -237,7 +238,7 @@ class Outbox:
 
     def oldest_pending(self) -> float | None:
         """When the oldest change still waiting for Pendo (pending or waiting_for_pendo) was made."""
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             fields = connection.execute(select(func.min(field_values.c.updated_at))
                                         .where(field_values.c.state.in_([PENDING, WAITING]))).scalar()
             tracks = connection.execute(select(func.min(track_events.c.created_at))
@@ -248,7 +249,7 @@ class Outbox:
     def recent_failures(self, limit: int) -> list[dict[str, Any]]:
         """The latest failed or held rows with their reason (Pendo's answer, shortened)."""
         fv, te = field_values.c, track_events.c
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             fields = connection.execute(
                 select(fv.kind, fv.entity_id, fv.field, fv.state, fv.event_id, fv.last_error, fv.updated_at)
                 .where(fv.state.in_([FAILED, HELD])).order_by(fv.updated_at.desc()).limit(limit)).mappings().all()
@@ -264,7 +265,7 @@ class Outbox:
 
     def reclaim_count(self) -> int:
         """Rows handed to a second worker after the first died: each may have reached Pendo twice."""
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             fields = connection.execute(select(func.coalesce(func.sum(field_values.c.reclaims), 0))).scalar()
             tracks = connection.execute(select(func.coalesce(func.sum(track_events.c.reclaims), 0))).scalar()
         return int(fields or 0) + int(tracks or 0)

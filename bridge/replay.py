@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select, update
 
 from bridge import billing_state, links, outbox, pendo, rollup, store, stripe_billing
+from bridge.db import reading
 from bridge.enrichment import Enricher, RateBudget
 from bridge.mapper import eval_options
 from bridge.mapping import MappingSet, evaluate
@@ -229,7 +230,7 @@ def replay(store_: Store, mappings: MappingSet, settings: Settings, selection: R
     """Recompute and (unless `dry_run`) enqueue the fields of every entity the selected events touch."""
     run = _Replay(store_, mappings, settings, now)
     report = ReplayReport(mappings.version, dry_run)
-    with store_.engine.connect() as connection:
+    with reading(store_.engine) as connection:
         selected = _selected(connection, selection)
         history = _history(connection, selected)
         linked = {row["customer_id"]: link for row in history
@@ -237,7 +238,7 @@ def replay(store_: Store, mappings: MappingSet, settings: Settings, selection: R
     report.selected, report.history = len(selected), len(history)
     run.evaluate(history, linked)
     derived = run.derive(history)
-    with store_.engine.connect() as connection:
+    with reading(store_.engine) as connection:
         current = _current(connection, derived)
     for key, item in sorted(derived.items()):
         if key in current and current[key] == item.value:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.db import READ_ONLY
+from bridge.db import reading
 from bridge.errors import StoreUnavailable
 from bridge.providers import Event
 from bridge.schema import controls, events, field_values, stripe_objects, track_events
@@ -98,14 +98,6 @@ class Store:
         with self.engine.begin() as connection:
             yield connection
 
-    @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        """A transaction that only reads: one consistent snapshot, and on SQLite no write lock."""
-        with self.engine.connect() as connection:
-            connection.execution_options(**{READ_ONLY: True})
-            with connection.begin():
-                yield connection
-
     def ingest(self, event: Event, now: float, status: str = RECEIVED, detail: str | None = None,
                raw: str | None = None) -> bool:
         """Store a verified event once; return True when it was already stored (a duplicate)."""
@@ -155,21 +147,21 @@ class Store:
         return result.rowcount
 
     def count_by_status(self) -> dict[str, int]:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(events.c.status, func.count()).group_by(events.c.status))
             return {status: count for status, count in rows}
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""
         try:
-            with self.engine.connect() as connection:
+            with reading(self.engine) as connection:
                 connection.execute(select(1))
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the database does not answer") from exc
 
     # Enrichment cache.
     def cached_object(self, object_id: str) -> tuple[dict[str, Any], float] | None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             row = connection.execute(
                 select(stripe_objects.c.payload, stripe_objects.c.fetched_at)
                 .where(stripe_objects.c.object_id == object_id)
@@ -187,7 +179,7 @@ class Store:
 
     # Deployment-wide controls.
     def control(self, name: str) -> str | None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return connection.execute(
                 select(controls.c.value).where(controls.c.name == name)).scalar_one_or_none()
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bridge import pendo, stripe_billing
+from bridge.db import reading
 from bridge.mapper import eval_options
 from bridge.mapping import MappingSet, evaluate
 from bridge.operations import MetadataUpdate
@@ -206,7 +207,7 @@ class Sync:
     def _stored_values(self, entities: set[tuple[str, str]]) -> dict[FieldKey, object]:
         ids = sorted({entity for _, entity in entities})
         found: dict[FieldKey, object] = {}
-        with self.store.engine.connect() as connection:
+        with reading(self.store.engine) as connection:
             for start in range(0, len(ids), 500):
                 rows = connection.execute(
                     select(field_values.c.kind, field_values.c.entity_id, field_values.c.field,

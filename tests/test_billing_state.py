@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bridge import billing_state, links
-from bridge.db import make_engine, migrate
+from bridge.db import make_engine, migrate, reading
 from bridge.enrichment import Enricher, RateBudget
 from bridge.mapper import Mapper
 from bridge.mapping import load_mappings
@@ -195,7 +195,7 @@ def test_a_change_between_reading_and_writing_is_mapped_again_under_the_lock(
 
 def test_claim_refuses_a_state_whose_account_moved_on(mapper: Mapper) -> None:
     event = stripe_event("evt_a", "customer.subscription.created", sub("sub_a"), T0)
-    with mapper.store.reading() as reader:
+    with reading(mapper.store.engine) as reader:
         prepared = billing_state.prepare(reader, event, {}, "acme", Clock.now, lock=False)
     assert prepared.revision == 1
     with mapper.store.transaction() as connection:

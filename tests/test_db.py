@@ -11,7 +11,6 @@ from sqlalchemy.exc import OperationalError
 
 from bridge import db
 from bridge.db import make_engine, migrate
-from bridge.store import Store
 from tests.conftest import make_settings
 
 
@@ -70,7 +69,7 @@ def test_db_a_reading_transaction_does_not_wait_for_the_write_lock(
     taken = threading.Event()
     thread = hold_lock(holder, 0.5, taken)
     assert taken.wait(5)
-    with Store(reader).reading() as connection:
+    with db.reading(reader) as connection:
         assert connection.execute(text("SELECT count(*) FROM controls")).scalar_one() == 0
     with pytest.raises(OperationalError, match="locked"), reader.begin():
         pass
