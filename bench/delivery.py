@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from processes import rss_kib  # noqa: E402
 
-from bridge.db import make_engine, migrate  # noqa: E402
-from bridge.providers.stripe import StripeProvider  # noqa: E402
+from bridge.providers.stripe.webhook import StripeProvider  # noqa: E402
 from bridge.settings import Settings  # noqa: E402
-from bridge.store import Incoming, Store  # noqa: E402
+from bridge.store.db import make_engine, migrate  # noqa: E402
+from bridge.store.store import Incoming, Store  # noqa: E402
 from tests.e2e.harness import stripe_event  # noqa: E402
 from tests.e2e.payloads import subscription  # noqa: E402
 

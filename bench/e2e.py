@@ -39,10 +39,10 @@ from sqlalchemy import Engine, create_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import bridge from this checkout
 
-from bridge import outbox as ob  # noqa: E402
-from bridge import store as st  # noqa: E402
-from bridge.budget import Budget  # noqa: E402
-from bridge.metrics import lag_seconds  # noqa: E402
+from bridge.ops.metrics import lag_seconds  # noqa: E402
+from bridge.pendo import outbox as ob  # noqa: E402
+from bridge.pendo.budget import Budget  # noqa: E402
+from bridge.store import store as st  # noqa: E402
 from tests.e2e.harness import stripe_event  # noqa: E402
 from tests.e2e.payloads import subscription  # noqa: E402
 

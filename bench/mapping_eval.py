@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bridge import stripe_billing  # noqa: E402
-from bridge.dryrun import parse_event  # noqa: E402
 from bridge.mapping import EvalOptions, MappingSet, evaluate, load_mappings  # noqa: E402
+from bridge.mapping.dryrun import parse_event  # noqa: E402
 from bridge.mapping.functions import Functions  # noqa: E402
-from bridge.operations import MetadataUpdate, Outcome, TrackEvent  # noqa: E402
+from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent  # noqa: E402
 from bridge.providers import Event  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "stripe"

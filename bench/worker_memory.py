@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import bridge fr
 
 from processes import rss_kib, stop  # noqa: E402
 
-from bridge.db import make_engine  # noqa: E402
-from bridge.providers.stripe import StripeProvider  # noqa: E402
+from bridge.providers.stripe.webhook import StripeProvider  # noqa: E402
 from bridge.settings import load_settings  # noqa: E402
-from bridge.store import Store  # noqa: E402
+from bridge.store.db import make_engine  # noqa: E402
+from bridge.store.store import Store  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SECRET = "whsec_bench_worker_memory"

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.dryrun import parse_event, read_json
 from bridge.errors import BridgeError
 from bridge.mapping.document import DocumentError, read_document
+from bridge.mapping.dryrun import parse_event, read_json
 from bridge.mapping.evaluate import EvalOptions, evaluate
 from bridge.mapping.loader import MappingSet
-from bridge.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 
 CASE_KEYS = frozenset({"name", "event", "customer", "enrichment", "expect"})
 EXPECT_KEYS = frozenset({"matched", "skipped", "operations", "exact", "warnings"})

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bridge import rollup, stripe_billing, stripe_versions
+from bridge.billing import rollup
 from bridge.mapping.functions import Functions
 from bridge.mapping.loader import MappingSet, Rule
+from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.mapping.sandbox import Expression
-from bridge.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.providers import Event
+from bridge.providers.stripe import billing as stripe_billing
+from bridge.providers.stripe import versions as stripe_versions
 
 
 @dataclass(frozen=True)

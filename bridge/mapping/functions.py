@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import lifecycle, money, stripe_billing
+from bridge.billing import lifecycle, money
+from bridge.providers.stripe import billing as stripe_billing
 
 FUNCTION_NAMES = (
     "money", "date", "coalesce", "lookup", "upper", "lower", "stripe_mrr", "stripe_list_mrr", "stripe_plan",
@@ -117,7 +118,7 @@ class Functions:
 
     def stripe_transitions(self, event_type: Any, subscription: Any, previous: Any = None,
                            prior: Any = None) -> list[str]:
-        """The lifecycle track event names a subscription event implies (`bridge.lifecycle`)."""
+        """The lifecycle track event names a subscription event implies (`bridge.billing.lifecycle`)."""
         if not subscription or not isinstance(event_type, str):
             return []
         return lifecycle.transitions(event_type, subscription, previous or {}, prior or None)

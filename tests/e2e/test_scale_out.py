@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from bridge.schema import field_values, track_events
 from bridge.settings import normalise_database_url
+from bridge.store.schema import field_values, track_events
 from tests.conftest import _postgres_database
 from tests.e2e.harness import Service, free_port, stripe_event, wait_until
 from tests.e2e.payloads import subscription

@@ -5,7 +5,7 @@ import pytest
 from bridge.mapping import EvalOptions, evaluate, load_mappings
 from bridge.mapping.evaluate import context_variables
 from bridge.mapping.loader import CONTEXT_NAMES
-from bridge.operations import MetadataUpdate, TrackEvent
+from bridge.mapping.operations import MetadataUpdate, TrackEvent
 from bridge.providers import Event
 
 SUBSCRIPTION = {

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bridge.mapping import EvalOptions, evaluate, load_mappings
-from bridge.operations import MetadataUpdate, TrackEvent
+from bridge.mapping.operations import MetadataUpdate, TrackEvent
 from bridge.providers import Event
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,1 @@
+"""Billing semantics shared by every provider: money, account roll-ups, lifecycle transitions."""

@@ -1,0 +1,39 @@
+"""Looking at and removing stored data: status, purge."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from bridge.settings import Settings
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from bridge.ops import metrics
+    from bridge.store.db import make_engine
+    from bridge.store.store import Store
+
+    report = metrics.collect(settings, Store(make_engine(settings)), time.time())
+    print(json.dumps(report, indent=None if args.json else 2, sort_keys=True))
+    return 0
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge.store.db import make_engine
+    from bridge.store.store import Store
+
+    count = Store(make_engine(settings)).purge_customer(args.customer)
+    print(f"removed the stored payloads of {count} events of customer {args.customer}")
+    return 0
+
+
+def register(commands: Any) -> None:
+    status = commands.add_parser("status", help="counts by state, lag, recent failures, the pause, the request budget")
+    status.add_argument("--json", action="store_true", help="one line of JSON")
+    status.set_defaults(run=_status, settings="optional")
+    purge = commands.add_parser("purge", help="remove a customer's stored payloads")
+    purge.add_argument("--customer", required=True, help="the provider's customer id, e.g. cus_...")
+    purge.set_defaults(run=_purge, settings="optional")

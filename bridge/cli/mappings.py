@@ -1,0 +1,152 @@
+"""Working on mapping files: check, try, test, replay."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bridge.settings import Settings
+
+PROBLEMS, CANNOT_RUN = 1, 2
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge.mapping.loader import check_mappings
+
+    mappings, problems = check_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
+    for problem in problems:
+        print(problem)
+    if mappings is None:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return PROBLEMS
+    overlay = settings.mappings_overlay_dir
+    layers = f"{settings.mappings_dir}" + (f" + {overlay}" if overlay else "")
+    print(f"mappings {layers}: {len(mappings.rules)} rule(s), version {mappings.version}: ok")
+    if args.pendo:
+        from bridge.cli.pendo import check_pendo
+
+        return check_pendo(settings, mappings)
+    return 0
+
+
+def _load(settings: Settings) -> Any:
+    from bridge.mapping import load_mappings
+
+    return load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
+
+
+def _enrichment(settings: Settings, args: argparse.Namespace, event: Any) -> dict[str, Any]:
+    from bridge.mapping.dryrun import read_json
+
+    if args.online:
+        from bridge.cli.pendo import online_enrichment
+
+        return online_enrichment(settings, event)
+    path = Path(args.event)
+    beside = path.with_name(path.stem + ".enrichment.json")
+    enrichment_file = Path(args.enrichment) if args.enrichment else (beside if beside.is_file() else None)
+    enrichment = dict(read_json(enrichment_file)) if enrichment_file else {}
+    if args.customer:
+        enrichment["customer"] = read_json(Path(args.customer))
+    return enrichment
+
+
+def _try(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge.mapping.dryrun import dry_run, parse_event, read_json, render
+    from bridge.worker.mapper import eval_options
+
+    mappings = _load(settings)
+    event = parse_event(read_json(Path(args.event)))
+    options = eval_options(settings)
+    options = type(options)(**{**options.__dict__, "track_enabled": True})
+    run = dry_run(mappings, event, _enrichment(settings, args, event), settings, options, int(time.time() * 1000))
+    run.notes.append(f"mappings version {mappings.version}; nothing was sent")
+    print(json.dumps(run.as_json(), indent=2, ensure_ascii=False) if args.json else render(run))
+    return 0
+
+
+def _test(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge.mapping import load_mappings
+    from bridge.mapping.cases import run_file, test_files
+
+    base = load_mappings(settings.mappings_dir)
+    full = _load(settings)
+    plan = [(path, base) for path in test_files(settings.mappings_dir)]
+    if settings.mappings_overlay_dir:
+        plan += [(path, full) for path in test_files(settings.mappings_overlay_dir)]
+    if args.files:
+        plan = [(Path(name), full) for name in args.files]
+    if not plan:
+        print(f"no test files: put them in {settings.mappings_dir / 'tests'}/*.yaml", file=sys.stderr)
+        return CANNOT_RUN
+    results = [result for path, mappings in plan for result in run_file(path, mappings)]
+    for result in results:
+        print(f"{'PASS' if result.ok else 'FAIL'} {result.file}: {result.name}")
+        for failure in result.failures:
+            print(f"    {failure}")
+    tested = {name for result in results for name in result.matched}
+    untested = [rule.name for rule in full.rules if rule.name not in tested]
+    if untested:
+        print(f"rules no test matches: {', '.join(untested)}")
+    failed = sum(not result.ok for result in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return PROBLEMS if failed else 0
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge.store.db import make_engine
+    from bridge.store.store import Store
+    from bridge.worker.replay import ReplayFilter, replay
+
+    selection = ReplayFilter(event_ids=tuple(args.event_id or ()), type_glob=args.type, since=args.since,
+                             until=args.until, failed_only=args.failed_only)
+    report = replay(Store(make_engine(settings)), _load(settings), settings, selection, now=time.time(),
+                    tracks=args.tracks, retimestamp=args.retimestamp, dry_run=args.dry_run)
+    print(report.render())
+    return 0
+
+
+def _time(value: str) -> float:
+    """Unix seconds or an ISO 8601 date/time (UTC when no zone is given)."""
+    from bridge.mapping.functions import format_date
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return int(format_date(value, "epoch_ms") or 0) / 1000
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a unix time or ISO 8601 date: {value!r}") from None
+
+
+def register(commands: Any) -> None:
+    check = commands.add_parser("check", help="validate the mapping files (file:line: rule: message)")
+    check.add_argument("--pendo", action="store_true", help="also compare the mapped fields with Pendo's schema")
+    check.set_defaults(run=_check, settings="optional")
+    try_ = commands.add_parser("try", help="show what one event would send to Pendo (sends nothing)")
+    try_.add_argument("event", help="a Stripe event JSON file")
+    try_.add_argument("--json", action="store_true", help="machine-readable output")
+    try_.add_argument("--customer", help="a Stripe customer JSON file to enrich the event with")
+    try_.add_argument("--enrichment", help='a JSON file {"customer": {...}} (default: EVENT.enrichment.json)')
+    try_.add_argument("--online", action="store_true", help="fetch the customer from Stripe (STRIPE_API_KEY)")
+    try_.set_defaults(run=_try, settings="optional")
+    test = commands.add_parser("test", help="run the mapping tests (<mappings>/tests/*.yaml)")
+    test.add_argument("files", nargs="*", help="test files to run instead (against the full mapping set)")
+    test.set_defaults(run=_test, settings="optional")
+    replay = commands.add_parser("replay", help="recompute accounts' fields from stored events under the current "
+                                 "mappings and send them again")
+    replay.add_argument("--event-id", action="append", help="only this event (repeatable)")
+    replay.add_argument("--type", help="only events whose type matches this glob, e.g. 'invoice.*'")
+    replay.add_argument("--since", type=_time, help="only events created at or after (unix or ISO 8601)")
+    replay.add_argument("--until", type=_time, help="only events created before (unix or ISO 8601)")
+    replay.add_argument("--failed-only", action="store_true", help="only events that failed or whose values did")
+    replay.add_argument("--tracks", action="store_true", help="also re-send the selected events' track events")
+    replay.add_argument("--retimestamp", action="store_true",
+                        help="send track events older than 7 days at now, keeping original_timestamp")
+    replay.add_argument("--dry-run", action="store_true", help="print the changes, send nothing")
+    replay.set_defaults(run=_replay, settings="optional")

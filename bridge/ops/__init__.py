@@ -1,0 +1,1 @@
+"""Operations: logs, metrics, alerts, progress lines, retry backoff."""

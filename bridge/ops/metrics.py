@@ -1,0 +1,131 @@
+"""What `bridge status` prints and `/metrics` exposes: one snapshot of the deployment, two renderings.
+
+The Prometheus text exposition format (version 0.0.4) is written here by hand: a dozen gauges and counters
+do not need a client library, and every process reads the same numbers from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from bridge.pendo import outbox as ob
+from bridge.pendo.budget import ALL, ENDPOINTS, Budget
+from bridge.pendo.outbox import Outbox
+from bridge.settings import Settings
+from bridge.store import store as st
+from bridge.store.db import reading
+from bridge.store.schema import events
+from bridge.store.store import Store
+
+CONTROL_PAUSE = "pendo_paused"  # the same control name `bridge.pendo.delivery.PAUSE` writes
+RECENT_FAILURES = 10
+
+
+def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The states people ask about, across events, metadata values and track events."""
+    metadata, track = outbox_counts.get("metadata", {}), outbox_counts.get("track", {})
+    return {
+        "pending": metadata.get(ob.PENDING, 0) + track.get(ob.PENDING, 0) + event_counts.get(st.RECEIVED, 0),
+        "waiting_for_pendo": metadata.get(ob.WAITING, 0) + track.get(ob.WAITING, 0),
+        "unresolved": event_counts.get(st.UNRESOLVED, 0),
+        "held": metadata.get(ob.HELD, 0),
+        "failed": metadata.get(ob.FAILED, 0) + track.get(ob.FAILED, 0) + event_counts.get(st.FAILED, 0),
+        "delivered": metadata.get(ob.DELIVERED, 0) + track.get(ob.DELIVERED, 0),
+        "ignored": event_counts.get(st.IGNORED, 0) + event_counts.get(st.UNMAPPED, 0),
+    }
+
+
+def oldest_received(engine: Engine) -> float | None:
+    """When the oldest event still waiting to be mapped was received."""
+    with reading(engine) as connection:
+        return connection.execute(
+            select(func.min(events.c.received_at)).where(events.c.status == st.RECEIVED)).scalar()
+
+
+def lag_seconds(store: Store, box: Outbox, now: float) -> float:
+    """The age of the oldest change not yet in Pendo (0 when nothing waits)."""
+    times = [t for t in (oldest_received(store.engine), box.oldest_pending()) if t is not None]
+    return max(now - min(times), 0.0) if times else 0.0
+
+
+def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
+    """Every number of `bridge status` and `/metrics`, read from the database."""
+    box = Outbox(store.engine)
+    event_counts, outbox_counts = store.count_by_status(), box.counts()
+    budget = Budget(store.engine, settings.pendo_requests_per_second)
+    budget_state = budget.state(now)
+    total = budget_state.get(ALL)
+    return {
+        "states": summary(event_counts, outbox_counts),
+        "events": event_counts,
+        **outbox_counts,
+        "lag_seconds": round(lag_seconds(store, box, now), 3),
+        "paused": store.control(CONTROL_PAUSE),
+        "possible_duplicates": box.reclaim_count(),
+        "budget": {
+            "requests_per_second": settings.pendo_requests_per_second,
+            "burst": budget.burst,
+            "requests_last_second": total.requests_last_second if total else 0,
+            "in_use": round((total.requests_last_second if total else 0) / settings.pendo_requests_per_second, 3),
+            "endpoints": {
+                name: {"requests_total": s.requests_total, "wait_seconds": round(s.wait_seconds, 3),
+                       "consecutive_failures": s.failures}
+                for name, s in budget_state.items() if name in ENDPOINTS
+            },
+        },
+        "recent_failures": box.recent_failures(RECENT_FAILURES),
+    }
+
+
+def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
+    if not labels:
+        return f"{name} {_number(value)}"
+    rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    return f"{name}{{{rendered}}} {_number(value)}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _family(name: str, kind: str, help_text: str, samples: Iterable[str]) -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
+
+
+def render(snapshot: dict[str, Any]) -> str:
+    """The snapshot in Prometheus' text exposition format."""
+    budget = snapshot["budget"]
+    endpoints = budget["endpoints"]
+    lines = [
+        *_family("bridge_state_rows", "gauge", "Events and outbox rows by the state bridge status shows.",
+                 (_line("bridge_state_rows", n, {"state": s}) for s, n in sorted(snapshot["states"].items()))),
+        *_family("bridge_events", "gauge", "Stored events by status.",
+                 (_line("bridge_events", n, {"status": s}) for s, n in sorted(snapshot["events"].items()))),
+        *_family("bridge_outbox_rows", "gauge", "Metadata field values and track events by state.",
+                 (_line("bridge_outbox_rows", n, {"outbox": box, "state": s})
+                  for box in ("metadata", "track") for s, n in sorted(snapshot[box].items()))),
+        *_family("bridge_lag_seconds", "gauge", "Age of the oldest change not yet delivered to Pendo.",
+                 [_line("bridge_lag_seconds", snapshot["lag_seconds"])]),
+        *_family("bridge_paused", "gauge", "1 while Pendo refuses the credentials and all sending is paused.",
+                 [_line("bridge_paused", 1 if snapshot["paused"] else 0)]),
+        *_family("bridge_possible_duplicates", "gauge", "Rows re-sent after a worker died mid-flight.",
+                 [_line("bridge_possible_duplicates", snapshot["possible_duplicates"])]),
+        *_family("bridge_pendo_budget_requests_per_second", "gauge", "The deployment's request budget to Pendo.",
+                 [_line("bridge_pendo_budget_requests_per_second", budget["requests_per_second"])]),
+        *_family("bridge_pendo_requests_last_second", "gauge", "Requests sent to Pendo in the last full second.",
+                 [_line("bridge_pendo_requests_last_second", budget["requests_last_second"])]),
+        *_family("bridge_pendo_requests_total", "counter", "Requests sent to Pendo, by endpoint.",
+                 (_line("bridge_pendo_requests_total", e["requests_total"], {"endpoint": name})
+                  for name, e in sorted(endpoints.items()))),
+        *_family("bridge_pendo_wait_seconds", "gauge", "Remaining shared wait (Retry-After, backoff) per endpoint.",
+                 (_line("bridge_pendo_wait_seconds", e["wait_seconds"], {"endpoint": name})
+                  for name, e in sorted(endpoints.items()))),
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,324 @@
+"""The outbox: metadata field values (coalesced, guarded by source time) and track events (one each).
+
+A metadata value replaces the stored one only when its (source_time, rank) is higher: an older event
+never overwrites a newer value, whatever the order of arrival. A value equal to the one Pendo already
+has is not sent again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, func, or_, select, tuple_, update
+
+from bridge.mapping.operations import MetadataUpdate
+from bridge.store.db import reading
+from bridge.store.schema import events, field_values, track_events
+from bridge.store.store import per_dialect
+
+PENDING = "pending"
+DELIVERED = "delivered"
+WAITING = "waiting_for_pendo"  # Pendo does not know the id yet
+HELD = "held"  # Pendo has no such custom field: a configuration fault
+FAILED = "failed"
+EXPIRED = "expired"  # a track event older than Pendo's 7-day window
+
+
+@dataclass(frozen=True)
+class EntityBatch:
+    """The claimed pending fields of one Pendo account or visitor."""
+
+    kind: str
+    entity_id: str
+    values: dict[str, Any]
+    versions: dict[str, int]
+    create: bool
+    attempts: int
+    first_missing_at: float | None
+    event_id: str | None = None  # the newest event behind these values, for log lines and alerts
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The outcome for some (default: all) claimed fields of one entity."""
+
+    batch: EntityBatch
+    state: str
+    fields: tuple[str, ...] | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimedTrack:
+    row_id: int
+    payload: dict[str, Any]
+    timestamp_ms: int
+    attempts: int
+    event_id: str | None = None
+    request_id: str | None = None
+
+
+def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id: str, version: str,
+                     now: float) -> None:
+    """Upsert each field of `update_op`, guarded by (source_time, rank), in one executemany."""
+    rows = [{
+        "kind": update_op.kind, "entity_id": update_op.id, "field": name, "value": json.dumps(value, sort_keys=True),
+        "source_time": update_op.source_time, "rank": update_op.rank, "event_id": event_id,
+        "mapping_version": version, "create_allowed": update_op.create, "version": 1, "sent_version": 0,
+        "state": PENDING, "attempts": 0, "next_attempt_at": now, "updated_at": now, "reclaims": 0,
+    } for name, value in sorted(update_op.values.items())]  # rows lock in key order everywhere: no deadlocks
+    if rows:
+        connection.execute(_upsert(connection), rows)
+
+
+@per_dialect
+def _upsert(insert: Callable[[Table], Any]) -> Any:
+    """The guarded upsert of one field value."""
+    statement = insert(field_values)
+    new, now = statement.excluded, statement.excluded.updated_at
+    unchanged = and_(field_values.c.value == new.value, field_values.c.state == DELIVERED)
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "entity_id", "field"],
+        set_={
+            "value": new.value, "source_time": new.source_time, "rank": new.rank,
+            "event_id": new.event_id, "mapping_version": new.mapping_version,
+            "create_allowed": new.create_allowed, "updated_at": now,
+            "version": case((unchanged, field_values.c.version), else_=field_values.c.version + 1),
+            "state": case((unchanged, DELIVERED), else_=PENDING),
+            "attempts": case((unchanged, field_values.c.attempts), else_=0),
+            # A change to a value already waiting keeps its place: the linger runs from the oldest change.
+            "next_attempt_at": case((unchanged, field_values.c.next_attempt_at),
+                                    (and_(field_values.c.state == PENDING, field_values.c.next_attempt_at <= now),
+                                     field_values.c.next_attempt_at), else_=now),
+        },
+        where=or_(
+            field_values.c.source_time < new.source_time,
+            and_(field_values.c.source_time == new.source_time, field_values.c.rank < new.rank),
+        ),
+    )
+
+
+def enqueue_track(connection: Connection, event_id: str, rule: str, payload: dict[str, Any],
+                  timestamp_ms: int, version: str, now: float, state: str = PENDING) -> None:
+    """Add one track event; the same (event, rule) is only ever added once."""
+    connection.execute(_insert_track(connection), {
+        "event_id": event_id, "rule": rule, "payload": json.dumps(payload), "timestamp_ms": timestamp_ms,
+        "mapping_version": version, "state": state, "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "reclaims": 0,
+    })
+
+
+@per_dialect
+def _insert_track(insert: Callable[[Table], Any]) -> Any:
+    return insert(track_events).on_conflict_do_nothing(index_elements=["event_id", "rule"])
+
+
+def _due(table: Any, now: float) -> Any:
+    free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+    return and_(table.c.state.in_([PENDING, WAITING]), table.c.next_attempt_at <= now, free)
+
+
+def _reclaimed(table: Any, now: float) -> Any:
+    """1 for a row whose earlier claim ran out (its worker died): it may have reached Pendo already."""
+    return case((table.c.claimed_until < now, table.c.reclaims + 1), else_=table.c.reclaims)
+
+
+class Outbox:
+    """Claims and settles outbox rows for the worker."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def claim_entities(self, worker: str, now: float, lease: float, limit: int,
+                       linger: float = 0.0) -> list[EntityBatch]:
+        """Lease the due fields of up to `limit` accounts/visitors.
+
+        With a `linger`, nothing is claimed until `limit` entities are due or the oldest due change has waited
+        `linger` seconds: changes arriving meanwhile join the same bulk request.
+        """
+        due = _due(field_values, now)
+        key = tuple_(field_values.c.kind, field_values.c.entity_id)
+        oldest = func.min(field_values.c.next_attempt_at)
+        with self.engine.begin() as connection:
+            entities = connection.execute(
+                select(field_values.c.kind, field_values.c.entity_id, oldest).where(due)
+                .group_by(field_values.c.kind, field_values.c.entity_id)
+                .order_by(oldest).limit(limit)
+            ).all()
+            if not entities or (len(entities) < limit and entities[0][2] > now - linger):
+                return []
+            # Lock in key order and skip rows another transaction holds (PostgreSQL; SQLite has one writer):
+            # a claim never waits on a lock, so it cannot deadlock with the mapper or another worker.
+            fv = field_values.c
+            claimable = (select(fv.kind, fv.entity_id, fv.field)
+                         .where(key.in_([(e[0], e[1]) for e in entities]), due)
+                         .order_by(fv.kind, fv.entity_id, fv.field).with_for_update(skip_locked=True))
+            connection.execute(
+                update(field_values).where(tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable), due)
+                .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
+            )
+            rows = connection.execute(
+                select(field_values).where(field_values.c.claimed_by == worker,
+                                           field_values.c.claimed_until == now + lease)
+            ).mappings().all()
+        return _group(rows)
+
+    def settle(self, worker: str, settlements: Iterable[Settlement]) -> None:
+        """Record the outcome of claimed fields and release them, in one transaction."""
+        delivered: list[dict[str, Any]] = []
+        with self.engine.begin() as connection:
+            for item in settlements:
+                names = list(item.batch.versions) if item.fields is None else list(item.fields)
+                if item.state == DELIVERED:
+                    delivered += [{"b_kind": item.batch.kind, "b_id": item.batch.entity_id, "b_field": name,
+                                   "b_worker": worker, "b_sent": item.batch.versions[name]} for name in names]
+                    continue
+                for name in names:
+                    _settle_field(connection, worker, item, name)
+            if delivered:
+                delivered.sort(key=lambda p: (p["b_kind"], p["b_id"], p["b_field"]))
+                connection.execute(_SETTLE_DELIVERED, delivered)  # one executemany for the common outcome
+
+    def release_held(self, kind: str, fields: Iterable[str], now: float) -> int:
+        """Send held values of fields that now exist in Pendo."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(field_values).where(field_values.c.kind == kind, field_values.c.state == HELD,
+                                           field_values.c.field.in_(list(fields)))
+                .values(state=PENDING, next_attempt_at=now, attempts=0))
+        return result.rowcount
+
+    def held_fields(self) -> dict[str, set[str]]:
+        with reading(self.engine) as connection:
+            rows = connection.execute(select(field_values.c.kind, field_values.c.field)
+                                      .where(field_values.c.state == HELD).distinct())
+            held: dict[str, set[str]] = defaultdict(set)
+            for kind, field in rows:
+                held[kind].add(field)
+            return held
+
+    def claim_tracks(self, worker: str, now: float, lease: float, limit: int) -> list[ClaimedTrack]:
+        due = _due(track_events, now)
+        with self.engine.begin() as connection:
+            ids = connection.execute(
+                select(track_events.c.id).where(due).order_by(track_events.c.timestamp_ms).limit(limit)
+            ).scalars().all()
+            if not ids:
+                return []
+            connection.execute(
+                update(track_events).where(track_events.c.id.in_(ids), due)
+                .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(track_events, now)))
+            rows = connection.execute(
+                select(track_events).where(track_events.c.claimed_by == worker,
+                                           track_events.c.claimed_until == now + lease)
+                .order_by(track_events.c.timestamp_ms)
+            ).mappings().all()
+            request_ids = _request_ids(connection, {r["event_id"] for r in rows})
+        return [ClaimedTrack(r["id"], json.loads(r["payload"]), r["timestamp_ms"], r["attempts"], r["event_id"],
+                             request_ids.get(r["event_id"])) for r in rows]
+
+    def settle_track(self, row_id: int, worker: str, state: str, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(track_events).where(track_events.c.id == row_id, track_events.c.claimed_by == worker)
+                .values(claimed_by=None, claimed_until=None, state=state, **values))
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Rows by state: {"metadata": {...}, "track": {...}}; metadata counted per entity and field."""
+        with reading(self.engine) as connection:
+            fields = connection.execute(
+                select(field_values.c.state, func.count()).group_by(field_values.c.state)).all()
+            tracks = connection.execute(
+                select(track_events.c.state, func.count()).group_by(track_events.c.state)).all()
+        return {"metadata": dict(fields), "track": dict(tracks)}
+
+    def oldest_pending(self) -> float | None:
+        """When the oldest change still waiting for Pendo (pending or waiting_for_pendo) was made."""
+        with reading(self.engine) as connection:
+            fields = connection.execute(select(func.min(field_values.c.updated_at))
+                                        .where(field_values.c.state.in_([PENDING, WAITING]))).scalar()
+            tracks = connection.execute(select(func.min(track_events.c.created_at))
+                                        .where(track_events.c.state.in_([PENDING, WAITING]))).scalar()
+        found = [t for t in (fields, tracks) if t is not None]
+        return min(found) if found else None
+
+    def recent_failures(self, limit: int) -> list[dict[str, Any]]:
+        """The latest failed or held rows with their reason (Pendo's answer, shortened)."""
+        fv, te = field_values.c, track_events.c
+        with reading(self.engine) as connection:
+            fields = connection.execute(
+                select(fv.kind, fv.entity_id, fv.field, fv.state, fv.event_id, fv.last_error, fv.updated_at)
+                .where(fv.state.in_([FAILED, HELD])).order_by(fv.updated_at.desc()).limit(limit)).mappings().all()
+            tracks = connection.execute(
+                select(te.event_id, te.rule, te.state, te.last_error, te.created_at)
+                .where(te.state == FAILED).order_by(te.created_at.desc()).limit(limit)).mappings().all()
+        found = [{"outbox": "metadata", "kind": r["kind"], "id": r["entity_id"], "field": r["field"],
+                  "state": r["state"], "event_id": r["event_id"], "reason": r["last_error"], "at": r["updated_at"]}
+                 for r in fields]
+        found += [{"outbox": "track", "rule": r["rule"], "state": r["state"], "event_id": r["event_id"],
+                   "reason": r["last_error"], "at": r["created_at"]} for r in tracks]
+        return sorted(found, key=lambda f: f["at"], reverse=True)[:limit]
+
+    def reclaim_count(self) -> int:
+        """Rows handed to a second worker after the first died: each may have reached Pendo twice."""
+        with reading(self.engine) as connection:
+            fields = connection.execute(select(func.coalesce(func.sum(field_values.c.reclaims), 0))).scalar()
+            tracks = connection.execute(select(func.coalesce(func.sum(track_events.c.reclaims), 0))).scalar()
+        return int(fields or 0) + int(tracks or 0)
+
+
+_SETTLE_DELIVERED = update(field_values).where(
+    field_values.c.kind == bindparam("b_kind"), field_values.c.entity_id == bindparam("b_id"),
+    field_values.c.field == bindparam("b_field"), field_values.c.claimed_by == bindparam("b_worker"),
+).values(
+    # A value that changed while it was in flight stays pending: the newer one goes out next.
+    sent_version=bindparam("b_sent"),
+    state=case((field_values.c.version == bindparam("b_sent"), DELIVERED), else_=PENDING),
+    attempts=0, last_error=None, first_missing_at=None, claimed_by=None, claimed_until=None,
+)
+
+
+def _request_ids(connection: Connection, event_ids: set[str]) -> dict[str, str]:
+    """The X-Request-ID each event arrived with, for log lines about it."""
+    if not event_ids:
+        return {}
+    rows = connection.execute(select(events.c.event_id, events.c.request_id)
+                              .where(events.c.event_id.in_(list(event_ids)), events.c.request_id.is_not(None)))
+    return {event_id: request_id for event_id, request_id in rows}
+
+
+def _settle_field(connection: Connection, worker: str, item: Settlement, name: str) -> None:
+    batch = item.batch
+    where = and_(field_values.c.kind == batch.kind, field_values.c.entity_id == batch.entity_id,
+                 field_values.c.field == name, field_values.c.claimed_by == worker)
+    released = {"claimed_by": None, "claimed_until": None}
+    if item.state != DELIVERED:
+        connection.execute(update(field_values).where(where).values(state=item.state, **released, **item.values))
+        return
+    # A value that changed while it was in flight stays pending: the newer one goes out next.
+    sent = batch.versions[name]
+    connection.execute(update(field_values).where(where).values(
+        sent_version=sent, state=case((field_values.c.version == sent, DELIVERED), else_=PENDING),
+        attempts=0, last_error=None, first_missing_at=None, **released))
+
+
+def _group(rows: Iterable[Any]) -> list[EntityBatch]:
+    grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[(row["kind"], row["entity_id"])].append(row)
+    return [
+        EntityBatch(
+            kind=kind, entity_id=entity_id,
+            values={r["field"]: json.loads(r["value"]) for r in members},
+            versions={r["field"]: r["version"] for r in members},
+            create=any(r["create_allowed"] for r in members),
+            attempts=max(r["attempts"] for r in members),
+            first_missing_at=min((r["first_missing_at"] for r in members if r["first_missing_at"]), default=None),
+            event_id=max(members, key=lambda r: (r["source_time"], r["rank"]))["event_id"],
+        )
+        for (kind, entity_id), members in grouped.items()
+    ]

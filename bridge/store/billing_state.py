@@ -1,0 +1,178 @@
+"""Per-subscription billing state, read and written in the mapper's transaction.
+
+`prepare` loads what the pure evaluation needs — this subscription's previous snapshot (`prior`) and the
+account roll-up after applying this event (`account`) — and `save` stores the new snapshot. A snapshot
+replaces the stored one only when its (source_time, rank) is higher, as in `bridge.pendo.outbox`; a stale event
+still maps, but its roll-up carries no revision and so cannot overwrite newer values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
+
+from bridge.billing import rollup
+from bridge.providers import Event
+from bridge.providers.stripe import billing as stripe_billing
+from bridge.providers.stripe import versions as stripe_versions
+from bridge.store.schema import billing_accounts, subscriptions
+from bridge.store.store import per_dialect
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What `prepare` found: the evaluation context additions, and the row to save (None: nothing newer).
+
+    Prepared without the lock, it also says what it read — the account's revision it expects to take and the
+    stored snapshot's event — for `claim` to check under the write lock."""
+
+    context: dict[str, Any] = field(default_factory=dict)
+    row: dict[str, Any] | None = None
+    subscription_id: str | None = None
+    account_id: str | None = None
+    revision: int = 0
+    stored_event_id: str | None = None
+
+
+def subscription_of(event: Event, enrichment: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The event's subscription in the canonical shape with looked-up prices; None for other events."""
+    if event.provider != "stripe" or not event.type.startswith("customer.subscription."):
+        return None
+    obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
+    if not isinstance(obj, dict) or obj.get("object") != "subscription" or not obj.get("id"):
+        return None
+    return dict(stripe_billing.with_prices(obj, enrichment.get("prices")))
+
+
+def _row(event: Event, subscription: dict[str, Any], account_id: str | None, now: float) -> dict[str, Any]:
+    status = subscription.get("status")
+    return {
+        "subscription_id": subscription["id"], "account_id": account_id,
+        "customer_id": stripe_billing.resolve_identity(
+            subscription, event.type, {}, account_fallback="none", visitor_fallback="skip",
+            synthetic_prefix="")["customer_id"],
+        "status": status, "snapshot": json.dumps(subscription, sort_keys=True),
+        "source_time": int(event.created * 1000),
+        "rank": stripe_billing.tie_rank(event.type, status if isinstance(status, str) else None),
+        "mrr": stripe_billing.subscription_mrr(subscription), "event_id": event.id, "updated_at": now,
+    }
+
+
+def _newer(row: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+    if stored is None or stored["event_id"] == row["event_id"]:
+        return True
+    return (stored["source_time"], stored["rank"]) < (row["source_time"], row["rank"])
+
+
+@per_dialect
+def _bump_revision(insert: Callable[[Table], Any]) -> Any:
+    statement = insert(billing_accounts)
+    return statement.on_conflict_do_update(
+        index_elements=["account_id"],
+        set_={"revision": billing_accounts.c.revision + 1, "updated_at": statement.excluded.updated_at},
+    ).returning(billing_accounts.c.revision)
+
+
+@per_dialect
+def _save_newer(insert: Callable[[Table], Any]) -> Any:
+    statement = insert(subscriptions)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["subscription_id"],
+        set_={column.name: getattr(new, column.name) for column in subscriptions.c
+              if column.name != "subscription_id"},
+        where=or_(subscriptions.c.event_id == new.event_id, subscriptions.c.source_time < new.source_time,
+                  and_(subscriptions.c.source_time == new.source_time, subscriptions.c.rank < new.rank)),
+    )
+
+
+_STORED = select(subscriptions).where(subscriptions.c.subscription_id == bindparam("subscription_id"))
+_OTHERS = select(subscriptions).where(subscriptions.c.account_id == bindparam("account_id"),
+                                      subscriptions.c.subscription_id != bindparam("subscription_id"))
+
+
+@per_dialect
+def _first_revision(insert: Callable[[Table], Any]) -> Any:
+    return insert(billing_accounts).on_conflict_do_nothing(index_elements=["account_id"])
+
+
+_NEXT_REVISION = update(billing_accounts).where(
+    billing_accounts.c.account_id == bindparam("b_account"), billing_accounts.c.revision == bindparam("b_expected"),
+).values(revision=bindparam("b_revision"), updated_at=bindparam("b_updated"))
+_REVISION = select(billing_accounts.c.revision).where(billing_accounts.c.account_id == bindparam("account_id"))
+_STORED_EVENT = select(subscriptions.c.event_id).where(subscriptions.c.subscription_id == bindparam("subscription_id"))
+
+
+def _revision(connection: Connection, account_id: str) -> int:
+    """The account's current revision (0 before its first)."""
+    return int(connection.execute(_REVISION, {"account_id": account_id}).scalar_one_or_none() or 0)
+
+
+def _lock(connection: Connection, account_id: str, now: float) -> int:
+    """Take the account's row lock (held to commit) and return its next revision."""
+    return int(connection.execute(_bump_revision(connection),
+                                  {"account_id": account_id, "revision": 1, "updated_at": now}).scalar_one())
+
+
+def _snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"payload": json.loads(row["snapshot"]), "source_time": row["source_time"]}
+
+
+def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any], account_id: str | None,
+            now: float, lock: bool = True) -> Prepared:
+    """Load the prior snapshot and roll the account up with this event applied (when it is the newest).
+
+    With `lock` the account's row is locked and its revision taken now; without, they are only read, and the
+    caller must `claim` them in its write transaction before saving."""
+    subscription = subscription_of(event, enrichment)
+    if subscription is None:
+        return Prepared()
+    row = _row(event, subscription, account_id, now)
+    stored = cast(Mapping[str, Any] | None, connection.execute(
+        _STORED, {"subscription_id": row["subscription_id"]}).mappings().first())
+    fresh = _newer(row, stored)
+    prior = json.loads(stored["snapshot"]) if stored is not None and fresh and stored["event_id"] != event.id \
+        else {}
+    read = {"subscription_id": row["subscription_id"], "stored_event_id": stored["event_id"] if stored else None}
+    if account_id is None:
+        return Prepared({"prior": prior}, row if fresh else None, **read)
+    revision = _lock(connection, account_id, now) if lock else _revision(connection, account_id) + 1
+    others = connection.execute(_OTHERS, {"account_id": account_id,
+                                          "subscription_id": row["subscription_id"]}).mappings().all()
+    own: Mapping[str, Any] = row if fresh or stored is None else stored
+    account = rollup.account([*(_snapshot(dict(other)) for other in others), _snapshot(own)], account_id)
+    account["revision"] = revision if fresh else None
+    return Prepared({"prior": prior, "account": account}, row if fresh else None, account_id=account_id,
+                    revision=revision, **read)
+
+
+def claim(connection: Connection, prepared: Prepared, now: float) -> bool:
+    """Take the revision a state prepared without the lock expects, in the caller's write transaction; False
+    when another transaction changed the account or the subscription since it was read."""
+    if prepared.subscription_id is None:
+        return True
+    stored = connection.execute(_STORED_EVENT, {"subscription_id": prepared.subscription_id}).scalar_one_or_none()
+    if stored != prepared.stored_event_id:
+        return False
+    if prepared.account_id is None:
+        return True
+    if prepared.revision == 1:
+        taken = connection.execute(_first_revision(connection),
+                                   {"account_id": prepared.account_id, "revision": 1, "updated_at": now})
+    else:
+        taken = connection.execute(_NEXT_REVISION, {"b_account": prepared.account_id, "b_updated": now,
+                                                    "b_expected": prepared.revision - 1,
+                                                    "b_revision": prepared.revision})
+    return bool(taken.rowcount == 1)
+
+
+def save(connection: Connection, prepared: Prepared) -> None:
+    """Store the new snapshot unless a newer one arrived meanwhile."""
+    row = prepared.row
+    if row is None:
+        return
+    connection.execute(_save_newer(connection), row)

@@ -1,0 +1,93 @@
+"""The customer → account link table: which Pendo account a Stripe customer belongs to.
+
+Learned from events (an object's `metadata.pendo_account_id`, a checkout session's `client_reference_id`) and
+imported from CSV (`bridge link import`). Links outlive the customer: `customer.deleted` and `bridge purge`
+leave them, so a deleted customer's late events still find their account.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, bindparam, select
+
+from bridge.errors import BridgeError
+from bridge.providers import Event
+from bridge.providers.stripe import billing as stripe_billing
+from bridge.store.schema import customer_links
+from bridge.store.store import per_dialect
+
+COLUMNS = ("customer_id", "account_id")
+
+
+class LinkFileError(BridgeError):
+    """A link CSV file that cannot be imported; the message names the file and line."""
+
+
+def save(connection: Connection, customer_id: str, account_id: str, source: str, now: float) -> None:
+    """Insert or replace one link."""
+    connection.execute(_upsert(connection), {"customer_id": customer_id, "account_id": account_id,
+                                             "source": source, "updated_at": now})
+
+
+@per_dialect
+def _upsert(insert: Callable[[Table], Any]) -> Any:
+    statement = insert(customer_links)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={"account_id": new.account_id, "source": new.source, "updated_at": new.updated_at})
+
+
+_LINKED = select(customer_links.c.account_id).where(customer_links.c.customer_id == bindparam("customer_id"))
+
+
+def linked_account(connection: Connection, customer_id: str | None) -> str | None:
+    """The account linked to a customer, if any."""
+    if not customer_id:
+        return None
+    return connection.execute(_LINKED, {"customer_id": customer_id}).scalar_one_or_none()
+
+
+def learn(connection: Connection, event: Event, now: float) -> None:
+    """Remember the link an event states explicitly (metadata or `client_reference_id`, never a fallback)."""
+    obj = event.payload.get("data", {}).get("object", {})
+    if event.provider != "stripe" or not isinstance(obj, dict):
+        return
+    found = stripe_billing.resolve_identity(obj, event.type, {}, account_fallback="none", visitor_fallback="skip",
+                                            synthetic_prefix="")
+    customer_id, account_id = found["customer_id"], found["account_id"]
+    if customer_id and account_id:
+        save(connection, customer_id, account_id, str(found["account_source"]), now)
+
+
+def read_csv(path: Path) -> list[tuple[str, str]]:
+    """The (customer_id, account_id) rows of a CSV file with those two columns in its header."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if not set(COLUMNS) <= set(reader.fieldnames or ()):
+                raise LinkFileError(f"{path}: the header must name the columns {', '.join(COLUMNS)}")
+            return list(_rows(path, reader))
+    except OSError as exc:
+        raise LinkFileError(f"{path}: cannot be read: {exc.strerror}") from exc
+
+
+def _rows(path: Path, reader: Iterable[dict[str, str]]) -> Iterable[tuple[str, str]]:
+    for line, row in enumerate(reader, start=2):
+        customer_id, account_id = ((row.get(column) or "").strip() for column in COLUMNS)
+        if not customer_id or not account_id:
+            raise LinkFileError(f"{path}: line {line}: customer_id and account_id are both required")
+        yield customer_id, account_id
+
+
+def import_csv(engine: Engine, path: Path, now: float) -> int:
+    """Import every row of a link file in one transaction; the number of links written."""
+    rows = read_csv(path)
+    with engine.begin() as connection:
+        for customer_id, account_id in rows:
+            save(connection, customer_id, account_id, "import", now)
+    return len(rows)

@@ -1,0 +1,256 @@
+"""The event store: durable ingest, claims for the worker, the enrichment cache, controls and retention.
+
+Claims are leases: a worker sets `claimed_by`/`claimed_until` with a conditional UPDATE, so on both
+SQLite and PostgreSQL only one worker wins a row, and a killed worker's rows come back when the lease
+runs out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.errors import StoreUnavailable
+from bridge.providers import Event
+from bridge.store.db import reading
+from bridge.store.schema import controls, events, field_values, stripe_objects, track_events
+
+# Event statuses.
+RECEIVED = "received"  # stored, waiting to be mapped
+MAPPED = "mapped"  # operations are in the outbox
+UNMAPPED = "unmapped"  # no rule matched
+UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; retried on customer.updated
+IGNORED = "ignored"  # another Stripe mode, or a thin event: stored, never mapped
+FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
+
+
+Built = TypeVar("Built")
+
+
+def insert_for(connection: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def per_dialect(build: Callable[[Callable[[Table], Any]], Built]) -> Callable[[Connection], Built]:
+    """A statement built once per database dialect from that dialect's INSERT, then reused with bound
+    parameters: on the worker's hot path, building a statement costs more than running it."""
+    built: dict[str, Built] = {}
+
+    def get(connection: Connection) -> Built:
+        name = connection.dialect.name
+        if name not in built:
+            built[name] = build(postgresql.insert if name == "postgresql" else sqlite.insert)
+        return built[name]
+    return get
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A verified event on its way in; `raw` is the body as received, stored as it was signed."""
+
+    event: Event
+    received_at: float
+    status: str = RECEIVED
+    detail: str | None = None
+    raw: str | None = None
+    request_id: str | None = None
+
+
+def _row(item: Incoming) -> dict[str, Any]:
+    event = item.event
+    return {
+        "provider": event.provider, "event_id": event.id, "type": event.type, "created": event.created,
+        "livemode": event.livemode, "api_version": event.api_version,
+        "connect_account": event.connect_account, "customer_id": event.customer_id,
+        "payload": item.raw if item.raw is not None else json.dumps(event.payload, separators=(",", ":")),
+        "received_at": item.received_at, "status": item.status, "detail": item.detail,
+        "attempts": 0, "next_attempt_at": 0.0, "request_id": item.request_id,
+    }
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event row as the worker needs it."""
+
+    row_id: int
+    event: Event
+    attempts: int
+    request_id: str | None = None
+
+
+class Store:
+    """Reads and writes the events ledger."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    def ingest(self, event: Event, now: float, status: str = RECEIVED, detail: str | None = None,
+               raw: str | None = None) -> bool:
+        """Store a verified event once; return True when it was already stored (a duplicate)."""
+        return self.ingest_many([Incoming(event, now, status, detail, raw)])[0]
+
+    def ingest_many(self, batch: Sequence[Incoming]) -> list[bool]:
+        """Store several events in one transaction (one disk sync); for each, whether it was a duplicate."""
+        try:
+            with self.engine.begin() as connection:
+                statement = _insert_event(connection)
+                return [connection.execute(statement, _row(item)).first() is None for item in batch]
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable("the event store could not commit") from exc
+
+    def claim_events(self, worker: str, now: float, lease: float, limit: int) -> list[StoredEvent]:
+        """Lease up to `limit` due events to `worker`, oldest event time first."""
+        due = and_(events.c.status == RECEIVED, events.c.next_attempt_at <= now, _free(events, now))
+        with self.engine.begin() as connection:
+            ids = connection.execute(
+                select(events.c.id).where(due).order_by(events.c.created, events.c.id).limit(limit)
+            ).scalars().all()
+            if not ids:
+                return []
+            connection.execute(
+                update(events).where(events.c.id.in_(ids), due)
+                .values(claimed_by=worker, claimed_until=now + lease)
+            )
+            rows = connection.execute(
+                select(events).where(events.c.id.in_(ids), events.c.claimed_by == worker,
+                                     events.c.claimed_until == now + lease)
+                .order_by(events.c.created, events.c.id)
+            ).mappings().all()
+        return [StoredEvent(row["id"], event_from_row(row), row["attempts"], row["request_id"]) for row in rows]
+
+    def finish_event(self, connection: Connection, row_id: int, worker: str, **values: Any) -> bool:
+        """Record the outcome of mapping inside the caller's transaction; False if the lease was lost."""
+        result = connection.execute(_FINISH, {"b_id": row_id, "b_worker": worker, "claimed_by": None,
+                                              "claimed_until": None, **values})
+        return result.rowcount == 1
+
+    def requeue_unresolved(self, connection: Connection, customer_id: str, now: float) -> int:
+        """Send a customer's unresolved events back to mapping (their metadata may now resolve)."""
+        result = connection.execute(
+            update(events).where(events.c.status == UNRESOLVED, events.c.customer_id == customer_id)
+            .values(status=RECEIVED, next_attempt_at=now)
+        )
+        return result.rowcount
+
+    def count_by_status(self) -> dict[str, int]:
+        with reading(self.engine) as connection:
+            rows = connection.execute(select(events.c.status, func.count()).group_by(events.c.status))
+            return {status: count for status, count in rows}
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+        try:
+            with reading(self.engine) as connection:
+                connection.execute(select(1))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable("the database does not answer") from exc
+
+    # Enrichment cache.
+    def cached_object(self, object_id: str) -> tuple[dict[str, Any], float] | None:
+        with reading(self.engine) as connection:
+            row = connection.execute(
+                select(stripe_objects.c.payload, stripe_objects.c.fetched_at)
+                .where(stripe_objects.c.object_id == object_id)
+            ).first()
+        return (json.loads(row[0]), row[1]) if row else None
+
+    def cache_object(self, object_id: str, payload: dict[str, Any], now: float) -> None:
+        with self.engine.begin() as connection:
+            statement = insert_for(connection, stripe_objects).values(
+                object_id=object_id, payload=json.dumps(payload), fetched_at=now)
+            connection.execute(statement.on_conflict_do_update(
+                index_elements=["object_id"],
+                set_={"payload": statement.excluded.payload, "fetched_at": statement.excluded.fetched_at},
+            ))
+
+    # Deployment-wide controls.
+    def control(self, name: str) -> str | None:
+        with reading(self.engine) as connection:
+            return connection.execute(
+                select(controls.c.value).where(controls.c.name == name)).scalar_one_or_none()
+
+    def set_control(self, name: str, value: str | None, now: float) -> None:
+        with self.engine.begin() as connection:
+            if value is None:
+                connection.execute(delete(controls).where(controls.c.name == name))
+                return
+            statement = insert_for(connection, controls).values(name=name, value=value, updated_at=now)
+            connection.execute(statement.on_conflict_do_update(
+                index_elements=["name"], set_={"value": value, "updated_at": now}))
+
+    def swap_control(self, name: str, expected: str | None, value: str, now: float) -> bool:
+        """Set `name` to `value` only if it still holds `expected` (None: no row); True for the one caller that won."""
+        with self.engine.begin() as connection:
+            if expected is None:
+                statement = insert_for(connection, controls).values(name=name, value=value, updated_at=now)
+                return connection.execute(statement.on_conflict_do_nothing(index_elements=["name"])
+                                          .returning(controls.c.name)).first() is not None
+            return connection.execute(update(controls).where(
+                controls.c.name == name, controls.c.value == expected).values(value=value, updated_at=now)
+            ).rowcount == 1
+
+    # Retention.
+    def purge_delivered(self, before: float) -> int:
+        """Drop payloads of events settled before `before` whose operations are all delivered."""
+        pending_track = select(track_events.c.id).where(
+            track_events.c.event_id == events.c.event_id, track_events.c.state == "pending")
+        pending_fields = select(field_values.c.field).where(
+            field_values.c.event_id == events.c.event_id, field_values.c.state != "delivered")
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(track_events).where(track_events.c.state != "pending",
+                                           track_events.c.created_at < before).values(payload=None))
+            result = connection.execute(
+                update(events).where(
+                    events.c.payload.is_not(None), events.c.processed_at < before,
+                    events.c.status.in_([MAPPED, UNMAPPED, IGNORED]),
+                    ~pending_track.exists(), ~pending_fields.exists(),
+                ).values(payload=None)
+            )
+        return result.rowcount
+
+    def purge_customer(self, customer_id: str) -> int:
+        """Remove every stored payload of one customer (events, track events, cache)."""
+        with self.engine.begin() as connection:
+            ids = select(events.c.event_id).where(events.c.customer_id == customer_id)
+            connection.execute(
+                update(track_events).where(track_events.c.event_id.in_(ids)).values(payload=None))
+            connection.execute(delete(stripe_objects).where(stripe_objects.c.object_id == customer_id))
+            result = connection.execute(
+                update(events).where(events.c.customer_id == customer_id).values(payload=None))
+        return result.rowcount
+
+
+@per_dialect
+def _insert_event(insert: Callable[[Table], Any]) -> Any:
+    return insert(events).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(events.c.id)
+
+
+# The SET clause comes from the parameters' column names.
+_FINISH = update(events).where(events.c.id == bindparam("b_id"), events.c.claimed_by == bindparam("b_worker"))
+
+
+def _free(table: Table, now: float) -> Any:
+    return or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+
+
+def event_from_row(row: Any) -> Event:
+    return Event(
+        provider=row["provider"], id=row["event_id"], type=row["type"], created=row["created"],
+        livemode=row["livemode"], api_version=row["api_version"], connect_account=row["connect_account"],
+        customer_id=row["customer_id"], payload=json.loads(row["payload"]) if row["payload"] else {},
+    )

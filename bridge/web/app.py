@@ -1,0 +1,161 @@
+"""The Flask app: the webhook endpoint, liveness and readiness.
+
+The webhook view verifies, stores and answers; it never maps or calls Pendo (the worker does), so a
+slow or misconfigured Pendo never makes Stripe retry.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.errors import BridgeError, MappingError, RequestRejected, StoreUnavailable, TooLarge
+from bridge.mapping import MappingSet, load_mappings
+from bridge.ops.logs import configure
+from bridge.providers import Provider
+from bridge.providers.stripe.webhook import StripeProvider
+from bridge.settings import Settings, load_settings
+from bridge.store.db import make_engine
+from bridge.store.store import Incoming, Store
+from bridge.web.ingest import GroupCommit
+from bridge.web.triage import triage
+
+log = logging.getLogger("bridge.web")
+
+
+def providers_for(settings: Settings) -> dict[str, Provider]:
+    """The providers with a configured secret; only their endpoints accept events."""
+    found: dict[str, Provider] = {}
+    if settings.stripe_webhook_secrets:
+        found["stripe"] = StripeProvider(settings.stripe_webhook_secrets, settings.signature_tolerance_seconds)
+    return found
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> Flask:
+    """The app factory gunicorn serves: `gunicorn 'bridge.web:create_app()'`."""
+    if settings is None:
+        settings = load_settings()
+        configure(settings.log_format)
+    app = Flask("bridge")
+    app.config["MAX_CONTENT_LENGTH"] = None  # the webhook view enforces its own limit
+    state = _State(settings, Store(make_engine(settings)), providers_for(settings), clock)
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = (request.headers.get("X-Request-ID") or uuid.uuid4().hex)[:128]
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.post("/webhooks/<provider>", strict_slashes=False)
+    def webhook(provider: str) -> tuple[Response, int]:
+        return state.receive(provider)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        return jsonify(status="ok"), 200
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        return state.readiness()
+
+    @app.get("/metrics")
+    def metrics_view() -> tuple[Response, int]:
+        return state.metrics()
+
+    return app
+
+
+class _State:
+    """What the views share: settings, the store, the providers, the mappings' load result."""
+
+    def __init__(self, settings: Settings, store: Store, providers: dict[str, Provider],
+                 clock: Callable[[], float]):
+        self.settings, self.store, self.providers, self.clock = settings, store, providers, clock
+        self.ingestion = GroupCommit(store)
+        self.mappings: MappingSet | None = None
+        self.mapping_error: str | None = None
+        try:
+            self.mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
+        except MappingError as exc:
+            self.mapping_error = str(exc)
+            log.error("mappings do not load: events are stored but not mapped", extra={"reason": str(exc)})
+
+    def receive(self, name: str) -> tuple[Response, int]:
+        provider = self.providers.get(name)
+        if provider is None:
+            return _error(f"no provider {name!r} is configured", 404)
+        try:
+            body = self._body()
+            provider.verify(body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
+            event = provider.parse(body)
+            status, detail = triage(event, self.settings.stripe_mode)
+            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, body.decode(),
+                                                        g.request_id))
+        except RequestRejected as exc:
+            log.warning("webhook rejected", extra={"provider": name, "reason": str(exc),
+                                                   "request_id": g.request_id})
+            return _error(str(exc), exc.status)
+        except StoreUnavailable as exc:
+            log.error("webhook not stored: the database cannot commit", extra={
+                "provider": name, "request_id": g.request_id, "reason": repr(exc.__cause__)[:300]})
+            return _error("the event could not be stored; retry later", 503)
+        log.info("webhook stored", extra={"provider": name, "event_id": event.id, "event_type": event.type,
+                                          "duplicate": duplicate, "status": status,
+                                          "request_id": g.request_id})
+        return jsonify(received=True, event_id=event.id, duplicate=duplicate), 200
+
+    def _body(self) -> bytes:
+        limit = self.settings.max_body_bytes
+        if (request.content_length or 0) > limit:
+            raise TooLarge(f"body is larger than {limit} bytes")
+        chunks, size = [], 0
+        while chunk := request.stream.read(65536):
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"body is larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def readiness(self) -> tuple[Response, int]:
+        checks: dict[str, Any] = {}
+        try:
+            self.store.ping()
+            checks["database"] = "ok"
+        except BridgeError as exc:
+            checks["database"] = str(exc)
+        checks["mappings"] = self.mappings.version if self.mappings else self.mapping_error
+        ready = checks["database"] == "ok" and self.mappings is not None
+        return jsonify(ready=ready, **checks), 200 if ready else 503
+
+
+    def metrics(self) -> tuple[Response, int]:
+        """Prometheus text; 404 unless BRIDGE_METRICS_TOKEN is set, then only with `Authorization: Bearer`."""
+        from bridge.ops import metrics
+
+        token = self.settings.metrics_token
+        if not token:
+            return _error("not found", 404)
+        offered = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+            response, status = _error("a valid Authorization: Bearer token is required", 401)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response, status
+        try:
+            text = metrics.render(metrics.collect(self.settings, self.store, self.clock()))
+        except SQLAlchemyError:
+            return _error("the database does not answer", 503)
+        return Response(text, mimetype="text/plain", content_type="text/plain; version=0.0.4; charset=utf-8"), 200
+
+
+def _error(message: str, status: int) -> tuple[Response, int]:
+    return jsonify(error=message), status

@@ -1,0 +1,176 @@
+"""The worker loop: map stored events, deliver the outbox, keep the pause and retention in check.
+
+SIGTERM sets a flag that every step checks: the step in flight (at most one Pendo call, 10 s timeout)
+finishes and its outcome is recorded, well within a PaaS's 30 s before SIGKILL. A scheduled reconcile
+(`bridge.sync.reconcile`) runs on its own thread and stops after the page in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.mapping import load_mappings
+from bridge.ops import alerts, metrics
+from bridge.pendo.client import PendoClient
+from bridge.pendo.delivery import Delivery
+from bridge.pendo.outbox import Outbox
+from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
+from bridge.settings import Settings
+from bridge.store.db import make_engine
+from bridge.store.store import Store
+from bridge.sync.reconcile import Reconciler
+from bridge.worker.mapper import Mapper
+
+log = logging.getLogger("bridge.worker")
+
+RESUME_CHECK_SECONDS = 15.0
+HOUSEKEEPING_SECONDS = 60.0
+LAG_CHECK_SECONDS = 30.0
+RECONCILE_JOIN_SECONDS = 10.0  # within a PaaS's 30 s before SIGKILL, after the step in flight
+MAP_BATCH = 100
+
+
+@dataclass
+class Worker:
+    """Runs the steps in turn until stopped."""
+
+    settings: Settings
+    store: Store
+    mapper: Mapper
+    delivery: Delivery
+    clock: Callable[[], float] = time.time
+    stop: threading.Event = field(default_factory=threading.Event)
+    reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
+    _next_resume_check: float = 0.0
+    _next_housekeeping: float = 0.0
+    _next_lag_check: float = 0.0
+    _lagging: bool = False
+
+    def __post_init__(self) -> None:
+        self.delivery.stop = self.stop  # budget waits and the track senders stop with the worker
+        if self.reconciler:
+            self.reconciler.stop = self.stop  # a running reconcile stops after its page
+
+    def run(self) -> None:
+        log.info("worker started", extra={"worker": self.mapper.worker_id})
+        self.start_up()
+        try:
+            while not self.stop.is_set():
+                try:
+                    done = self.run_once()
+                except SQLAlchemyError:
+                    # A database hiccup (a lost connection, a deadlock victim): rows stay claimed until their
+                    # lease runs out, nothing is lost; the next step starts afresh.
+                    log.exception("a worker step failed on the database; retrying shortly")
+                    done = 0
+                if not done:
+                    self.stop.wait(self.settings.worker_poll_seconds)
+        finally:
+            self.delivery.close()
+            if self.reconciler and not self.reconciler.join(RECONCILE_JOIN_SECONDS):
+                log.warning("the reconcile did not stop in time; its lease runs out and another run resumes it")
+        log.info("worker stopped", extra={"worker": self.mapper.worker_id})
+
+    def start_up(self) -> None:
+        """Check the Pendo key once before sending anything."""
+        if not self.settings.track_enabled:
+            log.warning("PENDO_TRACK_EVENT_SECRET is not set: track rules are off, only metadata is sent")
+        if not self.settings.pendo_integration_key:
+            self.delivery.pause("PENDO_INTEGRATION_KEY is not set")
+            return
+        self.delivery.try_resume()
+
+    def run_once(self) -> int:
+        """One pass over every step; returns how much work was done."""
+        done = self.map_batch()
+        self._check_lag()
+        if self.reconciler:
+            self.reconciler.poll()  # starts a due reconcile on its own thread
+        if self.stop.is_set() or not self._sending_allowed():
+            return done
+        done += self.delivery.send_metadata()
+        if not self.stop.is_set():
+            done += self.delivery.send_tracks()
+        self._housekeeping()
+        return done
+
+    def map_batch(self) -> int:
+        """Map a batch of stored events (each log line about one carries its event id and request id)."""
+        return self.mapper.run_batch(MAP_BATCH)
+
+    def _check_lag(self) -> None:
+        """Alert once when the oldest undelivered change is older than BRIDGE_LAG_ALERT_SECONDS."""
+        now = self.clock()
+        if now < self._next_lag_check:
+            return
+        self._next_lag_check = now + min(LAG_CHECK_SECONDS, self.settings.lag_alert_seconds / 2)
+        lag = metrics.lag_seconds(self.store, self.delivery.outbox, now)
+        breached = lag > self.settings.lag_alert_seconds
+        message = "delivery lags: the oldest change not yet in Pendo is older than BRIDGE_LAG_ALERT_SECONDS"
+        fields = {"lag_seconds": round(lag, 1), "threshold_seconds": self.settings.lag_alert_seconds}
+        if breached and not self._lagging:
+            self.delivery.alerter.fire(alerts.LAG, message, **fields)
+        elif breached:
+            self.delivery.alerter.notify(alerts.LAG, message, **fields)  # the webhook's own limit applies
+        elif self._lagging:
+            log.info("delivery lag is back under the threshold", extra=fields)
+        self._lagging = breached
+
+    def _sending_allowed(self) -> bool:
+        if self.delivery.paused() is None:
+            return True
+        now = self.clock()
+        if now < self._next_resume_check or not self.settings.pendo_integration_key:
+            return False
+        self._next_resume_check = now + RESUME_CHECK_SECONDS
+        return self.delivery.try_resume()
+
+    def _housekeeping(self) -> None:
+        now = self.clock()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + HOUSEKEEPING_SECONDS
+        self.delivery.release_held()
+        purged = self.store.purge_delivered(now - self.settings.retention_days * 86400)
+        if purged:
+            log.info("payloads past retention deleted", extra={"events": purged})
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> Worker:
+    """Wire a worker from settings: database, mappings, Stripe enrichment, Pendo client."""
+    store = Store(make_engine(settings))
+    ident = worker_id()
+    client = stripe_client(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None
+    budget = RateBudget(settings.stripe_requests_per_second)  # enrichment and reconcile share it
+    enricher = Enricher(store, client, budget, clock)
+    mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
+    mapper = Mapper(settings, store, mappings, enricher, ident, clock)
+    delivery = Delivery(settings, store, Outbox(store.engine), PendoClient(settings), ident, clock)
+    reconciler = (Reconciler(settings, store, client, budget, mappings, ident, clock)
+                  if client and settings.reconcile_hours else None)
+    return Worker(settings, store, mapper, delivery, clock, reconciler=reconciler)
+
+
+def run_until_signalled(worker: Worker) -> None:
+    """Run the worker in this (main) thread, stopping cleanly on SIGTERM or SIGINT."""
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        worker.stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run()

@@ -1,0 +1,320 @@
+"""Turns stored events into outbox rows: enrich, evaluate the mappings, write the operations.
+
+Writing the operations and marking the event happen in one transaction, so an event is mapped exactly
+once even when a worker dies half-way (its lease runs out and another worker maps it from scratch).
+
+Two ways to that transaction:
+- planned (SQLite): events are evaluated from a read snapshot, which takes no write lock, and then written
+  several at a time in one short transaction that first checks that nothing they read has changed (the
+  account's revision, the subscription's snapshot, the customer's link). SQLite has one writer: evaluating
+  under its lock made webhooks wait for the worker's CPU work.
+- locked (PostgreSQL, and whenever a plan's check fails): one event per transaction, its account row locked
+  before its billing state is read. Events of several accounts in one PostgreSQL transaction would take their
+  locks in no fixed order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.mapping import EvalOptions, MappingSet, evaluate
+from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.ops import backoff
+from bridge.ops.logs import bound
+from bridge.pendo import client as pendo
+from bridge.pendo import outbox
+from bridge.providers import Event
+from bridge.providers.stripe import billing as stripe_billing
+from bridge.providers.stripe import versions as stripe_versions
+from bridge.providers.stripe.enrichment import Enricher, EnrichmentUnavailable
+from bridge.settings import Settings
+from bridge.store import billing_state, links, store
+from bridge.store.db import reading
+from bridge.store.store import Store, StoredEvent
+
+log = logging.getLogger("bridge.mapper")
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed event with what its mapping needs from outside the transaction."""
+
+    stored: StoredEvent
+    enrichment: dict[str, Any]
+    options: EvalOptions
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An event evaluated from a read snapshot, with what it read, waiting for its write transaction."""
+
+    item: Ready
+    outcome: Outcome
+    state: billing_state.Prepared
+    link: str | None
+    now: float
+
+
+class StateChanged(Exception):
+    """What a plan read changed before its write transaction: it is evaluated again under the lock."""
+
+
+class LeaseLost(Exception):
+    """Another worker took the event over; this worker's transaction is abandoned."""
+
+
+MAX_ENRICHMENT_TRIES = 5  # after that an event is mapped with what the cache has
+EVENTS_PER_TRANSACTION = 25  # planned events written together: one commit instead of 25, the lock held ~10 ms
+
+
+def eval_options(settings: Settings) -> EvalOptions:
+    return EvalOptions(
+        date_format=settings.pendo_date_format,
+        track_enabled=settings.track_enabled,
+        create_accounts=settings.pendo_create_accounts,
+        account_fallback=settings.account_fallback,
+        visitor_fallback=settings.visitor_fallback,
+        synthetic_prefix=settings.synthetic_visitor_prefix,
+    )
+
+
+@dataclass
+class Mapper:
+    """Maps a worker's share of the stored events."""
+
+    settings: Settings
+    store: Store
+    mappings: MappingSet
+    enricher: Enricher
+    worker_id: str
+    clock: Callable[[], float]
+
+    def run_batch(self, limit: int = 100) -> int:
+        claimed = self.store.claim_events(self.worker_id, self.clock(), self.settings.claim_seconds, limit)
+        self.map_events(claimed)
+        return len(claimed)
+
+    def map_one(self, stored: StoredEvent) -> None:
+        self.map_events([stored])
+
+    def map_events(self, claimed: Sequence[StoredEvent]) -> None:
+        """Map claimed events in their order, several per transaction where the database allows it."""
+        ready = [item for stored in claimed if (item := self._ready(stored)) is not None]
+        if self.store.engine.dialect.name != "sqlite":
+            self._write_each(ready)
+            return
+        for start in range(0, len(ready), EVENTS_PER_TRANSACTION):
+            self._write_planned(ready[start:start + EVENTS_PER_TRANSACTION])
+
+    def _ready(self, stored: StoredEvent) -> Ready | None:
+        """The event with its enrichment and options; None when Stripe could not be reached (retried later)."""
+        event = stored.event
+        with bound(event_id=event.id, request_id=stored.request_id):
+            self.enricher.remember(event)
+            try:
+                enrichment = self.enricher.enrich(event)
+            except EnrichmentUnavailable as exc:
+                if stored.attempts + 1 < MAX_ENRICHMENT_TRIES:
+                    self._retry_later(stored, str(exc))
+                    return None
+                log.warning("mapping with the cached enrichment only", extra={"reason": str(exc)})
+                enrichment = self.enricher.enrich(event, fetch=False)
+        if event.customer_id is None and (customer_id := stripe_billing.enriched_customer_id(enrichment)):
+            # a dispute's customer, found through its charge: kept on the row for requeues and purges
+            stored = replace(stored, event=replace(event, customer_id=customer_id))
+        options = eval_options(self.settings)
+        if event.payload.get("bridge_sync"):  # a sync's snapshot: account state only, never track events
+            options = replace(options, track_enabled=False)
+        return Ready(stored, enrichment, options)
+
+    def _retry_later(self, stored: StoredEvent, reason: str) -> None:
+        now = self.clock()
+        delay = backoff.delay(stored.attempts + 1, self.settings.retry_base_seconds,
+                              self.settings.retry_max_seconds)
+        with self.store.transaction() as connection:
+            self.store.finish_event(connection, stored.row_id, self.worker_id, attempts=stored.attempts + 1,
+                                    next_attempt_at=now + delay, detail=json.dumps({"retry": reason}))
+
+    def _write_planned(self, chunk: list[Ready]) -> None:
+        """Evaluate `chunk` from a read snapshot, then write it in one short transaction that checks nothing it
+        read has changed meanwhile. A chunk holds independent events (see `_plan`); on any surprise its events
+        go the locked way instead, which reads and writes in one transaction."""
+        try:
+            plans, rest = self._plan(chunk)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            return self._write_each(chunk)  # the locked way finds the event the mapping code fails on
+        items = [plan.item for plan in plans]
+        try:
+            with self.store.transaction() as connection:
+                results = [self._apply(connection, plan) for plan in plans]
+        except StateChanged:
+            self._write(items)  # another transaction changed what was read: read it again, under the lock
+        except Exception:
+            self._write_each(items)
+        else:
+            self._log_all(items, results)
+        if rest:
+            self._write_planned(rest)
+        return None
+
+    def _plan(self, chunk: list[Ready]) -> tuple[list[Plan], list[Ready]]:
+        """Evaluate events from one read snapshot (no write lock), stopping before the first one of a subscription
+        or account an earlier one writes: it must see that write, so it starts the rest. (A link an earlier event
+        changes is caught by `_apply`'s check.)"""
+        plans: list[Plan] = []
+        seen: set[tuple[str, str]] = set()
+        with reading(self.store.engine) as reader:
+            for index, item in enumerate(chunk):
+                link, enrichment, account_id = self._identify(reader, item)
+                keys = {(kind, value) for kind, value in (("subscription", _subscription_id(item.stored.event)),
+                                                          ("account", account_id)) if value}
+                if keys & seen:
+                    return plans, chunk[index:]
+                seen |= keys
+                now = self.clock()
+                outcome, state = self._evaluate(reader, item, enrichment, account_id, now, lock=False)
+                plans.append(Plan(item, outcome, state, link, now))
+        return plans, []
+
+    def _apply(self, connection: Connection, plan: Plan) -> tuple[Outcome, str]:
+        event = plan.item.stored.event
+        if links.linked_account(connection, event.customer_id) != plan.link \
+                or not billing_state.claim(connection, plan.state, plan.now):
+            raise StateChanged(event.id)
+        return self._record(connection, plan.item, plan.outcome, plan.state, plan.now)
+
+    def _write(self, chunk: list[Ready]) -> None:
+        """Map `chunk` in one transaction. When that fails (a lease ran out, one event cannot be mapped) it is
+        abandoned and each event is mapped in its own transaction: one event cannot hold back the others."""
+        try:
+            with self.store.transaction() as connection:
+                results = [self._commit(connection, item) for item in chunk]
+        except LeaseLost:
+            if len(chunk) > 1:
+                return self._write_each(chunk)
+            log.warning("lease ran out before the event was mapped; another worker maps it",
+                        extra={"event_id": chunk[0].stored.event.id, "request_id": chunk[0].stored.request_id})
+            return None
+        except SQLAlchemyError:
+            if len(chunk) > 1:
+                return self._write_each(chunk)
+            raise  # the database is the problem, not the event: the worker retries
+        except Exception as exc:
+            if len(chunk) > 1:
+                return self._write_each(chunk)
+            return self._give_up(chunk[0].stored, exc)
+        self._log_all(chunk, results)
+        return None
+
+    def _log_all(self, items: list[Ready], results: list[tuple[Outcome, str]]) -> None:
+        for item, (outcome, status) in zip(items, results, strict=True):
+            with bound(event_id=item.stored.event.id, request_id=item.stored.request_id):
+                self._log(item.stored.event, status, outcome)
+
+    def _write_each(self, chunk: list[Ready]) -> None:
+        for item in chunk:
+            self._write([item])
+
+    def _give_up(self, stored: StoredEvent, exc: Exception) -> None:
+        """An event the mapping code fails on is marked failed, not retried in a loop that stops the others."""
+        log.error("the event could not be mapped: marked failed", exc_info=exc,
+                  extra={"event_id": stored.event.id, "request_id": stored.request_id})
+        with self.store.transaction() as connection:
+            self.store.finish_event(connection, stored.row_id, self.worker_id, status=store.FAILED,
+                                    processed_at=self.clock(),
+                                    detail=json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+
+    def _identify(self, connection: Connection, item: Ready) -> tuple[str | None, dict[str, Any], str | None]:
+        """The customer's link, the enrichment with it, and the account id the event resolves to."""
+        event, options = item.stored.event, item.options
+        link = links.linked_account(connection, event.customer_id)
+        enrichment = {**item.enrichment, "link": link} if link else item.enrichment
+        obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
+        account_id = stripe_billing.resolve_identity(
+            obj, event.type, enrichment, account_fallback=options.account_fallback, visitor_fallback="skip",
+            synthetic_prefix="")["account_id"] if event.provider == "stripe" and isinstance(obj, dict) else None
+        return link, enrichment, account_id
+
+    def _evaluate(self, connection: Connection, item: Ready, enrichment: dict[str, Any], account_id: str | None,
+                  now: float, lock: bool = True) -> tuple[Outcome, billing_state.Prepared]:
+        """Evaluate with the billing state (`prior`, `account`) read in this transaction."""
+        event = item.stored.event
+        state = billing_state.prepare(connection, event, enrichment, account_id, now, lock=lock)
+        return evaluate(self.mappings, event, {**enrichment, **state.context}, item.options), state
+
+    def _commit(self, connection: Connection, item: Ready) -> tuple[Outcome, str]:
+        """Map one event inside the chunk's transaction; LeaseLost when another worker has it now."""
+        now = self.clock()
+        _, enrichment, account_id = self._identify(connection, item)
+        outcome, state = self._evaluate(connection, item, enrichment, account_id, now)
+        return self._record(connection, item, outcome, state, now)
+
+    def _record(self, connection: Connection, item: Ready, outcome: Outcome, state: billing_state.Prepared,
+                now: float) -> tuple[Outcome, str]:
+        """Write what one event's evaluation produced and mark it mapped; LeaseLost when another worker has it."""
+        stored, event, version = item.stored, item.stored.event, self.mappings.version
+        status = _status(outcome)
+        detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
+        account_ids = [op.id for op in outcome.operations
+                       if isinstance(op, MetadataUpdate) and op.kind == "account"]
+        if stripe_versions.support(event.api_version) is None or event.provider != "stripe":
+            billing_state.save(connection, state)
+            links.learn(connection, event, now)
+        if status == store.MAPPED:
+            for op in outcome.operations:
+                if isinstance(op, MetadataUpdate):
+                    values, warnings = pendo.metadata_values(op.values)
+                    outbox.enqueue_metadata(connection, replace(op, values=values), event.id, version, now)
+                    detail["warnings"] += warnings
+                else:
+                    detail["warnings"] += self._enqueue_track(connection, op, event.id, now)
+        if event.type == "customer.updated" and event.customer_id:
+            self.store.requeue_unresolved(connection, event.customer_id, now)
+        if not self.store.finish_event(
+            connection, stored.row_id, self.worker_id, status=status, detail=json.dumps(detail),
+            processed_at=now, mapping_version=version, account_id=account_ids[0] if account_ids else None,
+            customer_id=event.customer_id,
+        ):
+            raise LeaseLost(event.id)
+        return outcome, status
+
+    def _enqueue_track(self, connection: Connection, op: TrackEvent, event_id: str,
+                       now: float) -> list[str]:
+        payload, warnings = pendo.track_payload(op)
+        expired = pendo.is_expired(op.timestamp, int(now * 1000))
+        outbox.enqueue_track(connection, event_id, op.rule, payload, op.timestamp, self.mappings.version, now,
+                             state=outbox.EXPIRED if expired else outbox.PENDING)
+        if expired:
+            warnings.append(f"track event {op.event!r} is older than Pendo's 7-day window: not sent")
+        return warnings
+
+    def _log(self, event: Event, status: str, outcome: Outcome) -> None:
+        extra = {"event_id": event.id, "event_type": event.type, "status": status,
+                 "rules": outcome.matched, "operations": len(outcome.operations)}
+        if outcome.warnings:
+            log.warning("event mapped with warnings", extra={**extra, "warnings": outcome.warnings})
+        else:
+            log.info("event mapped", extra=extra)
+
+
+def _subscription_id(event: Event) -> str | None:
+    """The subscription a `customer.subscription.*` event is about."""
+    obj = event.payload.get("data", {}).get("object")
+    if not event.type.startswith("customer.subscription.") or not isinstance(obj, dict):
+        return None
+    return obj.get("id") if isinstance(obj.get("id"), str) else None
+
+
+def _status(outcome: Outcome) -> str:
+    if outcome.unresolved:
+        return store.UNRESOLVED
+    return store.MAPPED if outcome.matched else store.UNMAPPED

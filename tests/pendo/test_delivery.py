@@ -1,0 +1,156 @@
+"""Delivery against a fake Pendo on loopback and a real database: Pendo's answers, row by row."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.mapping.operations import MetadataUpdate
+from bridge.pendo import outbox as ob
+from bridge.pendo.client import PendoClient
+from bridge.pendo.delivery import Delivery
+from bridge.pendo.outbox import Outbox
+from bridge.settings import Settings
+from bridge.store.db import make_engine, migrate
+from bridge.store.store import Store
+from tests.conftest import Clock, make_settings
+from tests.fakes.pendo import FakePendo
+
+
+def build(database_url: str, pendo: FakePendo, clock: Clock, **overrides: object) -> Delivery:
+    values: dict[str, object] = {"metadata_linger_seconds": 0.0, **overrides}  # linger: tests/test_pacing.py
+    settings: Settings = make_settings(database_url, pendo_integration_key="key", pendo_track_secret="track",
+                                       pendo_api_base=pendo.url, pendo_data_base=pendo.url, **values)
+    migrate(settings)
+    store = Store(make_engine(settings))
+    return Delivery(settings, store, Outbox(store.engine), PendoClient(settings, timeout=5), "w1", clock,
+                    sleep=clock.advance)
+
+
+@pytest.fixture
+def delivery(database_url: str, pendo: FakePendo, clock: Clock) -> Delivery:
+    return build(database_url, pendo, clock)
+
+
+def put(delivery: Delivery, entity: str, values: dict[str, object], source_time: int = 1, create: bool = False,
+        kind: str = "account") -> None:
+    with delivery.store.transaction() as connection:
+        op = MetadataUpdate(kind, entity, values, source_time, create=create)
+        ob.enqueue_metadata(connection, op, "evt", "v1", now=delivery.clock())
+
+
+def states(delivery: Delivery) -> dict[str, int]:
+    return delivery.outbox.counts()["metadata"]
+
+
+def test_delivery_sends_one_bulk_request_per_kind(delivery: Delivery, pendo: FakePendo) -> None:
+    for n in range(5):
+        put(delivery, f"acct-{n}", {"mrr": n, "billing_plan": "pro"})
+    put(delivery, "visitor-1", {"role": "owner"}, kind="visitor")
+    assert delivery.send_metadata() == 6
+    assert len(pendo.calls("/api/v1/metadata/account")) == 1
+    assert len(pendo.calls("/api/v1/metadata/visitor")) == 1
+    assert pendo.account_values("acct-3") == {"mrr": 3, "billing_plan": "pro"}
+    assert states(delivery) == {ob.DELIVERED: 11}
+
+
+def test_delivery_missing_id_waits_and_arrives_when_known(delivery: Delivery, pendo: FakePendo,
+                                                          clock: Clock) -> None:
+    pendo.know_only("account", {"known"})
+    put(delivery, "known", {"mrr": 1})
+    put(delivery, "newco", {"mrr": 2})
+    delivery.send_metadata()
+    assert states(delivery) == {ob.DELIVERED: 1, ob.WAITING: 1}
+    assert "create" not in pendo.calls("/api/v1/metadata/account")[0].query
+    pendo.add_known_account("newco")
+    clock.now += 10
+    delivery.send_metadata()
+    assert pendo.account_values("newco") == {"mrr": 2}
+
+
+def test_delivery_missing_id_fails_after_the_window(database_url: str, pendo: FakePendo, clock: Clock) -> None:
+    delivery = build(database_url, pendo, clock, pendo_missing_window_hours=1.0)
+    pendo.know_only("account", set())
+    put(delivery, "ghost", {"mrr": 2})
+    delivery.send_metadata()
+    clock.now += 3 * 3600
+    delivery.send_metadata()
+    assert states(delivery) == {ob.FAILED: 1}
+
+
+def test_delivery_create_true_only_for_rows_allowed_to_create(delivery: Delivery, pendo: FakePendo) -> None:
+    pendo.know_only("account", set())
+    put(delivery, "explicit", {"mrr": 2}, create=True)
+    delivery.send_metadata()
+    assert pendo.calls("/api/v1/metadata/account")[0].query.get("create") == ["true"]
+    assert pendo.account_values("explicit") == {"mrr": 2}
+
+
+def test_delivery_unknown_field_is_held_not_failed(database_url: str, clock: Clock) -> None:
+    with FakePendo(integration_key="key", track_secret="track", fields={"account": {"mrr": "number"}}) as pendo:
+        delivery = build(database_url, pendo, clock)
+        put(delivery, "acme", {"mrr": 3, "plann": "pro"})
+        delivery.send_metadata()
+        assert delivery.outbox.held_fields() == {"account": {"plann"}}
+        clock.now += 10
+        delivery.send_metadata()
+        assert pendo.account_values("acme") == {"mrr": 3}
+        pendo.add_field("account", "plann")
+        delivery.release_held()
+        clock.now += 10
+        delivery.send_metadata()
+        assert pendo.account_values("acme") == {"mrr": 3, "plann": "pro"}
+
+
+def test_delivery_transient_failure_retries_with_backoff(delivery: Delivery, pendo: FakePendo,
+                                                         clock: Clock) -> None:
+    pendo.fail_next(1, status=503)
+    put(delivery, "acme", {"mrr": 1})
+    delivery.send_metadata()
+    assert states(delivery) == {ob.PENDING: 1}
+    assert delivery.send_metadata() == 0  # not due yet
+    clock.now += 5
+    delivery.send_metadata()
+    assert states(delivery) == {ob.DELIVERED: 1}
+
+
+def test_delivery_retry_after_is_honoured(delivery: Delivery, pendo: FakePendo, clock: Clock) -> None:
+    pendo.fail_next(1, status=429, retry_after=30)
+    put(delivery, "acme", {"mrr": 1})
+    delivery.send_metadata()
+    clock.now += 20
+    assert delivery.send_metadata() == 0
+    clock.now += 11
+    assert delivery.send_metadata() == 1
+
+
+def test_delivery_auth_refusal_pauses_and_resumes(delivery: Delivery, pendo: FakePendo) -> None:
+    pendo.set_auth_ok(False)
+    put(delivery, "acme", {"mrr": 1})
+    delivery.send_metadata()
+    assert delivery.paused() is not None
+    assert states(delivery) == {ob.PENDING: 1}
+    assert delivery.try_resume() is False
+    pendo.set_auth_ok(True)
+    assert delivery.try_resume() is True and delivery.paused() is None
+    delivery.send_metadata()
+    assert states(delivery) == {ob.DELIVERED: 1}
+
+
+def test_delivery_read_only_key_pauses(delivery: Delivery, pendo: FakePendo) -> None:
+    pendo.write_access = False
+    assert delivery.try_resume() is False
+    assert "write access" in (delivery.paused() or "")
+
+
+def test_delivery_track_sent_with_track_secret_and_expired_not_sent(delivery: Delivery, pendo: FakePendo,
+                                                                    clock: Clock) -> None:
+    now_ms = int(clock.now * 1000)
+    with delivery.store.transaction() as connection:
+        payload = {"type": "track", "event": "Invoice Paid", "visitorId": "v", "timestamp": now_ms,
+                   "properties": {}, "context": {}}
+        ob.enqueue_track(connection, "evt_1", "r", payload, now_ms, "v1", clock.now)
+        old = dict(payload, timestamp=now_ms - 8 * 86400 * 1000)
+        ob.enqueue_track(connection, "evt_2", "r", old, old["timestamp"], "v1", clock.now)
+    assert delivery.send_tracks() == 2
+    assert [t["event"] for t in pendo.track_events()] == ["Invoice Paid"]
+    assert delivery.outbox.counts()["track"] == {ob.DELIVERED: 1, ob.EXPIRED: 1}

@@ -1,0 +1,80 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bridge.mapping import EvalOptions, evaluate, load_mappings
+from bridge.mapping.operations import MetadataUpdate
+from bridge.providers import Event
+from bridge.providers.stripe import billing as sb
+from bridge.providers.stripe import versions as sv
+
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = ROOT / "tests" / "fixtures" / "stripe"
+SHAPES = ["subscription_shapes_pre_basil.json", "subscription_shapes_basil.json", "subscription_shapes_clover.json"]
+
+
+def body(name):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def event(payload):
+    obj = payload["data"]["object"]
+    return Event(provider="stripe", id=payload["id"], type=payload["type"], created=float(payload["created"]),
+                 livemode=False, api_version=payload.get("api_version"), connect_account=None,
+                 customer_id=obj.get("customer"), payload=payload)
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_normalise_gives_one_shape_for_every_api_version(name):
+    raw = body(name)
+    sub = sv.normalise(raw)["data"]["object"]
+    assert raw == body(name)  # the raw payload is untouched
+    assert sub["current_period_end"] == (1759300000 if "pre_basil" in name else 1785500000)
+    assert all(item["current_period_end"] for item in sub["items"]["data"])
+    assert [d["coupon"]["id"] for d in sub["discounts"]] == ["LOYAL20"]
+    assert (sb.subscription_mrr(sub), sb.plan_name(sub), sb.seats(sub), sb.interval(sub)) == (
+        120.0, "growth_seat", 4, "month")
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_shipped_mapping_gives_the_same_account_fields_in_every_shape(name):
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(body(name)), {}, EvalOptions())
+    [update] = [op for op in outcome.operations if isinstance(op, MetadataUpdate)]
+    assert {k: update.values[k] for k in ("mrr", "billing_plan", "seats", "billing_status")} == {
+        "mrr": 120.0, "billing_plan": "growth_seat", "seats": 4, "billing_status": "active"}
+
+
+def test_normalise_moves_basil_invoice_subscription_to_the_top():
+    raw = body("invoice_paid_basil.json")
+    invoice = sv.normalise(raw)["data"]["object"]
+    assert invoice["subscription"] == "sub_1QgJpy3eZvKYlo2CYen1"
+    assert invoice["subscription_details"]["metadata"] == {"pendo_account_id": "acme-corp"}
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [(None, True), ("2024-06-20", True), ("2020-08-27", True), ("2025-03-31.basil", True),
+     ("2025-08-27.basil", True), ("2025-09-30.clover", True), ("2025-11-17.clover", True),
+     ("2019-12-03", False), ("2025-04-30", False), ("2026-03-25.dahlia", False), ("garbage", False),
+     ("2025-01-01.clover", False)],
+)
+def test_support_declares_the_range(version, supported):
+    assert (sv.support(version) is None) is supported
+
+
+def test_events_of_an_unsupported_version_are_flagged_not_mapped():
+    payload = body("subscription_shapes_clover.json")
+    payload["api_version"] = "2026-03-25.dahlia"
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(payload), {}, EvalOptions())
+    assert outcome.operations == [] and outcome.matched == []
+    assert "newer than or unknown" in outcome.warnings[0]
+
+
+def test_basil_discount_ids_leave_mrr_unknown_with_a_warning():
+    payload = body("subscription_shapes_basil.json")
+    payload["data"]["object"]["discounts"] = ["di_1SmLoyal"]
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(payload), {}, EvalOptions())
+    [update] = [op for op in outcome.operations if isinstance(op, MetadataUpdate)]
+    assert "mrr" not in update.values
+    assert any("not expanded" in warning for warning in outcome.warnings)

@@ -1,0 +1,120 @@
+"""The webhook endpoint, liveness and readiness, through Flask's test client and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+from flask.testing import FlaskClient
+
+from bridge.store.db import migrate
+from bridge.web.app import create_app
+from tests.conftest import SECRET, make_settings
+
+NOW = 1_760_000_000
+
+
+def event(**overrides: Any) -> bytes:
+    body = {"id": "evt_1", "object": "event", "type": "customer.subscription.created", "created": NOW,
+            "livemode": True, "api_version": "2025-03-31.basil",
+            "data": {"object": {"object": "subscription", "id": "sub_1", "customer": "cus_1"}}}
+    body.update(overrides)
+    return json.dumps(body).encode()
+
+
+def signed(body: bytes, secret: str = SECRET, timestamp: int = NOW) -> dict[str, str]:
+    return {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(
+        body.decode(), secret, timestamp=timestamp)}
+
+
+def client_for(tmp_path: Path, **overrides: Any) -> FlaskClient:
+    settings = make_settings(f"sqlite:///{tmp_path / 'bridge.db'}", **overrides)
+    migrate(settings)
+    return create_app(settings, clock=lambda: NOW).test_client()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> FlaskClient:
+    return client_for(tmp_path)
+
+
+def test_web_webhook_stores_and_acknowledges(client: FlaskClient) -> None:
+    answer = client.post("/webhooks/stripe", data=event(), headers=signed(event()))
+    assert answer.status_code == 200
+    assert answer.get_json() == {"received": True, "event_id": "evt_1", "duplicate": False}
+    again = client.post("/webhooks/stripe", data=event(), headers=signed(event()))
+    assert again.get_json()["duplicate"] is True
+
+
+def test_web_webhook_echoes_request_id(client: FlaskClient) -> None:
+    answer = client.post("/webhooks/stripe", data=event(), headers={**signed(event()), "X-Request-ID": "abc"})
+    assert answer.headers["X-Request-ID"] == "abc"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [({}, event(), 400), (signed(event(), "whsec_other"), event(), 400),
+     (signed(event(), timestamp=NOW - 301), event(), 400), (signed(event(), timestamp=NOW + 301), event(), 400),
+     (signed(b"nope"), b"nope", 400), (signed(b'{"id": "x"}'), b'{"id": "x"}', 400)],
+)
+def test_web_webhook_refuses_bad_requests(client: FlaskClient, headers: dict[str, str], body: bytes,
+                                          status: int) -> None:
+    answer = client.post("/webhooks/stripe", data=body, headers=headers)
+    assert answer.status_code == status
+    assert set(answer.get_json()) == {"error"}
+    assert SECRET not in answer.get_data(as_text=True)
+
+
+def test_web_webhook_refuses_oversized_body_by_its_length(tmp_path: Path) -> None:
+    client = client_for(tmp_path, max_body_bytes=2048)
+    body = event(pad="x" * 4096)
+    answer = client.post("/webhooks/stripe", data=body, headers=signed(body))
+    assert answer.status_code == 413
+
+
+def test_web_webhook_never_redirects(client: FlaskClient) -> None:
+    answer = client.post("/webhooks/stripe/", data=event(), headers=signed(event()))
+    assert answer.status_code == 200
+
+
+def test_web_unknown_provider_is_404(client: FlaskClient) -> None:
+    assert client.post("/webhooks/paddle", data=b"{}").status_code == 404
+
+
+def test_web_store_failure_is_503(tmp_path: Path) -> None:
+    client = client_for(tmp_path)
+    (tmp_path / "bridge.db").unlink()
+    (tmp_path / "bridge.db").mkdir()  # the file is gone and cannot come back: nothing commits
+    answer = client.post("/webhooks/stripe", data=event(), headers=signed(event()))
+    assert answer.status_code == 503
+
+
+def test_web_healthz_and_readyz(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["database"] == "ok"
+
+
+def test_web_readyz_reports_broken_mappings_but_still_stores(tmp_path: Path) -> None:
+    broken = tmp_path / "mappings"
+    broken.mkdir()
+    (broken / "bad.yaml").write_text("rules: [{name: x}]\n")
+    client = client_for(tmp_path, mappings_dir=broken)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "bad.yaml" in ready.get_json()["mappings"]
+    assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).status_code == 200
+
+
+def test_web_readyz_does_not_depend_on_pendo(tmp_path: Path) -> None:
+    client = client_for(tmp_path, pendo_api_base="http://127.0.0.1:9", pendo_integration_key="bad")
+    assert client.get("/readyz").status_code == 200
+
+
+def test_web_clock_is_the_injected_one(tmp_path: Path) -> None:
+    assert abs(time.time() - NOW) > 300  # the signature is only valid against the injected clock
+    client = client_for(tmp_path)
+    assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).status_code == 200
