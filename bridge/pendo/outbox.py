@@ -26,6 +26,7 @@ WAITING = "waiting_for_pendo"  # Pendo does not know the id yet
 HELD = "held"  # Pendo has no such custom field: a configuration fault
 FAILED = "failed"
 EXPIRED = "expired"  # a track event older than Pendo's 7-day window
+WEBHOOKS = "webhooks"  # the source shown for rows the mapped webhook events made (`source` NULL)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class EntityBatch:
     attempts: int
     first_missing_at: float | None
     event_id: str | None = None  # the newest event behind these values, for log lines and alerts
+    source: str | None = None  # who sent the newest value (an API key's name, an import); None: webhooks
 
 
 @dataclass(frozen=True)
@@ -60,19 +62,31 @@ class ClaimedTrack:
     attempts: int
     event_id: str | None = None
     request_id: str | None = None
+    source: str | None = None
 
 
-def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id: str, version: str,
-                     now: float) -> None:
-    """Upsert each field of `update_op`, guarded by (source_time, rank), in one executemany."""
-    rows = [{
+def field_row(update_op: MetadataUpdate, name: str, value: Any, event_id: str | None, version: str | None,
+              now: float, source: str | None = None) -> dict[str, Any]:
+    """The outbox row of one field value of `update_op`."""
+    return {
         "kind": update_op.kind, "entity_id": update_op.id, "field": name, "value": json.dumps(value, sort_keys=True),
         "source_time": update_op.source_time, "rank": update_op.rank, "event_id": event_id,
         "mapping_version": version, "create_allowed": update_op.create, "version": 1, "sent_version": 0,
-        "state": PENDING, "attempts": 0, "next_attempt_at": now, "updated_at": now, "reclaims": 0,
-    } for name, value in sorted(update_op.values.items())]  # rows lock in key order everywhere: no deadlocks
-    if rows:
-        connection.execute(_upsert(connection), rows)
+        "state": PENDING, "attempts": 0, "next_attempt_at": now, "updated_at": now, "reclaims": 0, "source": source,
+    }
+
+
+def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id: str, version: str,
+                     now: float, source: str | None = None) -> None:
+    """Upsert each field of `update_op`, guarded by (source_time, rank), in one executemany."""
+    enqueue_fields(connection, [field_row(update_op, name, value, event_id, version, now, source)
+                                for name, value in update_op.values.items()])
+
+
+def enqueue_fields(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert field rows (`field_row`), each guarded by (source_time, rank), in one executemany."""
+    if rows:  # rows lock in key order everywhere: no deadlocks
+        connection.execute(_upsert(connection), sorted(rows, key=lambda r: (r["kind"], r["entity_id"], r["field"])))
 
 
 @per_dialect
@@ -86,7 +100,7 @@ def _upsert(insert: Callable[[Table], Any]) -> Any:
         set_={
             "value": new.value, "source_time": new.source_time, "rank": new.rank,
             "event_id": new.event_id, "mapping_version": new.mapping_version,
-            "create_allowed": new.create_allowed, "updated_at": now,
+            "create_allowed": new.create_allowed, "updated_at": now, "source": new.source,
             "version": case((unchanged, field_values.c.version), else_=field_values.c.version + 1),
             "state": case((unchanged, DELIVERED), else_=PENDING),
             "attempts": case((unchanged, field_values.c.attempts), else_=0),
@@ -102,19 +116,39 @@ def _upsert(insert: Callable[[Table], Any]) -> Any:
     )
 
 
+def track_row(event_id: str, rule: str, payload: dict[str, Any], timestamp_ms: int, version: str | None,
+              now: float, state: str = PENDING, source: str | None = None) -> dict[str, Any]:
+    """The outbox row of one track event."""
+    return {
+        "event_id": event_id, "rule": rule, "payload": json.dumps(payload), "timestamp_ms": timestamp_ms,
+        "mapping_version": version, "state": state, "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "reclaims": 0, "source": source,
+    }
+
+
 def enqueue_track(connection: Connection, event_id: str, rule: str, payload: dict[str, Any],
                   timestamp_ms: int, version: str, now: float, state: str = PENDING) -> None:
     """Add one track event; the same (event, rule) is only ever added once."""
-    connection.execute(_insert_track(connection), {
-        "event_id": event_id, "rule": rule, "payload": json.dumps(payload), "timestamp_ms": timestamp_ms,
-        "mapping_version": version, "state": state, "attempts": 0, "next_attempt_at": now, "created_at": now,
-        "reclaims": 0,
-    })
+    connection.execute(_insert_track(connection), track_row(event_id, rule, payload, timestamp_ms, version, now,
+                                                            state))
+
+
+def enqueue_tracks(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """Add track events (`track_row`) in one statement; the number that were new (an (event, rule) is added once)."""
+    if not rows:
+        return 0
+    return len(connection.execute(_insert_new_tracks(connection), rows).all())
 
 
 @per_dialect
 def _insert_track(insert: Callable[[Table], Any]) -> Any:
     return insert(track_events).on_conflict_do_nothing(index_elements=["event_id", "rule"])
+
+
+@per_dialect
+def _insert_new_tracks(insert: Callable[[Table], Any]) -> Any:
+    return insert(track_events).on_conflict_do_nothing(index_elements=["event_id", "rule"]).returning(
+        track_events.c.id)
 
 
 def _due(table: Any, now: float) -> Any:
@@ -219,7 +253,7 @@ class Outbox:
             ).mappings().all()
             request_ids = _request_ids(connection, {r["event_id"] for r in rows})
         return [ClaimedTrack(r["id"], json.loads(r["payload"]), r["timestamp_ms"], r["attempts"], r["event_id"],
-                             request_ids.get(r["event_id"])) for r in rows]
+                             request_ids.get(r["event_id"]), r["source"]) for r in rows]
 
     def settle_track(self, row_id: int, worker: str, state: str, **values: Any) -> None:
         with self.engine.begin() as connection:
@@ -236,6 +270,17 @@ class Outbox:
                 select(track_events.c.state, func.count()).group_by(track_events.c.state)).all()
         return {"metadata": dict(fields), "track": dict(tracks)}
 
+    def counts_by_source(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Rows by source and state: {source: {"metadata": {...}, "track": {...}}}; webhooks' rows as "webhooks"."""
+        found: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: {"metadata": {}, "track": {}})
+        with reading(self.engine) as connection:
+            for box, table in (("metadata", field_values), ("track", track_events)):
+                rows = connection.execute(select(table.c.source, table.c.state, func.count())
+                                          .group_by(table.c.source, table.c.state))
+                for source, state, count in rows:
+                    found[source or WEBHOOKS][box][state] = count
+        return dict(found)
+
     def oldest_pending(self) -> float | None:
         """When the oldest change still waiting for Pendo (pending or waiting_for_pendo) was made."""
         with reading(self.engine) as connection:
@@ -251,16 +296,17 @@ class Outbox:
         fv, te = field_values.c, track_events.c
         with reading(self.engine) as connection:
             fields = connection.execute(
-                select(fv.kind, fv.entity_id, fv.field, fv.state, fv.event_id, fv.last_error, fv.updated_at)
+                select(fv.kind, fv.entity_id, fv.field, fv.state, fv.event_id, fv.last_error, fv.updated_at, fv.source)
                 .where(fv.state.in_([FAILED, HELD])).order_by(fv.updated_at.desc()).limit(limit)).mappings().all()
             tracks = connection.execute(
-                select(te.event_id, te.rule, te.state, te.last_error, te.created_at)
+                select(te.event_id, te.rule, te.state, te.last_error, te.created_at, te.source)
                 .where(te.state == FAILED).order_by(te.created_at.desc()).limit(limit)).mappings().all()
         found = [{"outbox": "metadata", "kind": r["kind"], "id": r["entity_id"], "field": r["field"],
-                  "state": r["state"], "event_id": r["event_id"], "reason": r["last_error"], "at": r["updated_at"]}
-                 for r in fields]
+                  "state": r["state"], "event_id": r["event_id"], "reason": r["last_error"], "at": r["updated_at"],
+                  "source": r["source"] or WEBHOOKS} for r in fields]
         found += [{"outbox": "track", "rule": r["rule"], "state": r["state"], "event_id": r["event_id"],
-                   "reason": r["last_error"], "at": r["created_at"]} for r in tracks]
+                   "reason": r["last_error"], "at": r["created_at"], "source": r["source"] or WEBHOOKS}
+                  for r in tracks]
         return sorted(found, key=lambda f: f["at"], reverse=True)[:limit]
 
     def reclaim_count(self) -> int:
@@ -318,7 +364,9 @@ def _group(rows: Iterable[Any]) -> list[EntityBatch]:
             create=any(r["create_allowed"] for r in members),
             attempts=max(r["attempts"] for r in members),
             first_missing_at=min((r["first_missing_at"] for r in members if r["first_missing_at"]), default=None),
-            event_id=max(members, key=lambda r: (r["source_time"], r["rank"]))["event_id"],
+            event_id=newest["event_id"],
+            source=newest["source"],
         )
         for (kind, entity_id), members in grouped.items()
+        for newest in [max(members, key=lambda r: (r["source_time"], r["rank"]))]
     ]
