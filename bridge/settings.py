@@ -67,6 +67,8 @@ class Settings:
     alert_webhook_url: str | None = None
     lag_alert_seconds: float = 900.0
     alert_every_seconds: float = 600.0
+    # The HTTP API (docs/api.md).
+    api_requests_per_second: float = 50.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -204,4 +206,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         alert_webhook_url=env.get("ALERT_WEBHOOK_URL", "").strip() or None,
         lag_alert_seconds=_number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0),
         alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0),
+        api_requests_per_second=_number(env, "BRIDGE_API_REQUESTS_PER_SECOND", 50.0, 0.01),
     )
