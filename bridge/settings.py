@@ -67,8 +67,9 @@ class Settings:
     alert_webhook_url: str | None = None
     lag_alert_seconds: float = 900.0
     alert_every_seconds: float = 600.0
-    # The HTTP API (docs/api.md).
+    # The HTTP API and imports (docs/api.md, docs/import.md).
     api_requests_per_second: float = 50.0
+    import_database_url: str | None = None  # the team's own database for `bridge import --sql`
 
     @property
     def is_sqlite(self) -> bool:
@@ -207,4 +208,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         lag_alert_seconds=_number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0),
         alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0),
         api_requests_per_second=_number(env, "BRIDGE_API_REQUESTS_PER_SECOND", 50.0, 0.01),
+        import_database_url=env.get("BRIDGE_IMPORT_DATABASE_URL", "").strip() or None,
     )

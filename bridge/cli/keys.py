@@ -12,7 +12,8 @@ from typing import Any
 from bridge.settings import Settings
 
 
-def _engine(settings: Settings) -> Any:
+def migrated_engine(settings: Settings) -> Any:
+    """The database's engine; ConfigError when `bridge migrate` has not made the API's tables yet."""
     from sqlalchemy import inspect
 
     from bridge.errors import ConfigError
@@ -27,7 +28,7 @@ def _engine(settings: Settings) -> Any:
 def _create(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store import keys
 
-    key = keys.create(_engine(settings), args.name, tuple(args.scope or ()), time.time())
+    key = keys.create(migrated_engine(settings), args.name, tuple(args.scope or ()), time.time())
     print(key)  # alone on stdout, so that `KEY=$(bridge keys create app)` works
     print(f"key {args.name!r} created; this is the only time it is shown: store it as a secret now",
           file=sys.stderr)
@@ -41,7 +42,7 @@ def _when(moment: float | None) -> str:
 def _list(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store import keys
 
-    found = keys.list_keys(_engine(settings))
+    found = keys.list_keys(migrated_engine(settings))
     if args.json:
         print(json.dumps({key.name: key.usage() for key in found}, sort_keys=True))
         return 0
@@ -62,7 +63,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 def _revoke(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store import keys
 
-    keys.revoke(_engine(settings), args.name, time.time())
+    keys.revoke(migrated_engine(settings), args.name, time.time())
     print(f"key {args.name!r} revoked: requests with it are refused (401) from now on")
     return 0
 

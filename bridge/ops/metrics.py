@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from bridge.imports import runs as import_runs
 from bridge.pendo import outbox as ob
 from bridge.pendo.budget import ALL, ENDPOINTS, Budget
 from bridge.pendo.outbox import Outbox
@@ -81,6 +82,7 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
         # Where the outbox's rows came from (webhooks, each API key by name, imports) and each API key's use.
         "sources": box.counts_by_source(),
         "api_keys": {key.name: key.usage() for key in keys.list_keys(store.engine)},
+        "imports": import_runs.summary(store.engine),
     }
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.pendo.client import (
+    FIELD_NAME_RULE,
+    ID_MAX_CHARS,
     METADATA_BATCH_MAX,
     PROPERTIES_MAX_BYTES,
     TEXT_MAX_CHARS,
@@ -21,10 +23,9 @@ from bridge.pendo.times import ISO_8601
 
 SCHEMA_ID = "/v1/schema.json"
 TRACK_BATCH_MAX = 500
-ID_MAX_CHARS = 255  # the store's column width for account ids and event names
 MESSAGE_ID_MAX_CHARS = 200  # stored after the key's name in a 255-character column
 PROPERTY_NAME = "^[A-Za-z_][A-Za-z0-9_]{0,31}$"
-FIELD_NAME = "^[A-Za-z_][A-Za-z0-9_]{0,254}$"
+FIELD_NAME = FIELD_NAME_RULE
 
 
 def _text(max_chars: int, description: str, max_bytes: int | None = None) -> dict[str, Any]:

@@ -1,0 +1,309 @@
+"""`bridge import accounts|visitors`: rows of a file or a query into the metadata outbox, a thousand per commit.
+
+Each row is one account or visitor: its id column, then one column per custom field. Its values are typed by the
+field's type (`fields`, `cells`) and written through the outbox's ordering guard at the run's start time, each
+row ranked by its number so that a later row wins over an earlier one for the same id. Values equal to what the
+store has — what Pendo was last sent — stay as they are and are not sent again, so a full nightly export sends
+only the changes.
+
+The run's cursor (the last row committed, the source's identity, the run's time) is written in the same
+transaction as each chunk of rows: an interrupted import run again with the same source resumes after the last
+committed row. A bad row stops the run with its number (the rows before it are stored), unless bad rows are
+skipped and counted. A dry run compares with the store and prints what would change, writing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from bridge.imports.cells import SKIP, CellError, convert
+from bridge.imports.fields import FieldTypes, ImportSetupError
+from bridge.imports.runs import CURSOR, LAST_RUN
+from bridge.imports.sources import Row, Source
+from bridge.mapping.operations import MetadataUpdate
+from bridge.ops.progress import Progress
+from bridge.pendo import changes, outbox
+from bridge.pendo.client import FIELD_NAME_RULE, ID_MAX_CHARS, VISITOR_ID_MAX_BYTES
+from bridge.pendo.times import epoch_ms, too_far_ahead
+from bridge.settings import Settings
+from bridge.store.db import reading
+from bridge.store.schema import controls
+from bridge.store.store import Store, insert_for
+
+log = logging.getLogger("bridge.import")
+
+CHUNK_ROWS = 1000
+ID_COLUMNS = {"account": "accountId", "visitor": "visitorId"}
+BAD_ROWS_SHOWN = 20
+_FIELD_NAME = re.compile(FIELD_NAME_RULE.removesuffix("$") + r"\Z")
+
+
+class BadRow(Exception):
+    """A row that cannot be imported; the message names the row and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    kind: str  # "account" | "visitor"
+    label: str  # the source shown in `bridge status`: import:<label>
+    id_column: str | None = None
+    timestamp_column: str | None = None
+    dry_run: bool = False
+    skip_bad_rows: bool = False
+    restart: bool = False
+
+    @property
+    def source(self) -> str:
+        return f"import:{self.label}"
+
+
+@dataclass
+class ImportReport:
+    """What a run read and did."""
+
+    run_id: str
+    source: str
+    dry_run: bool
+    resumed_after: int = 0
+    rows: int = 0
+    entities: int = 0
+    changed_entities: int = 0
+    changed_values: int = 0
+    bad_rows: int = 0
+    bad_examples: list[str] = field(default_factory=list)
+    stopped_at: str | None = None  # the bad row that stopped the run
+
+    def summary(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "source": self.source, "dry_run": self.dry_run,
+                "resumed_after_row": self.resumed_after, "rows": self.rows, "entities": self.entities,
+                "changed_entities": self.changed_entities, "changed_values": self.changed_values,
+                "bad_rows": self.bad_rows, "stopped_at": self.stopped_at}
+
+
+@dataclass
+class Importer:
+    """One import run of one source into one kind's metadata."""
+
+    settings: Settings
+    store: Store
+    source: Source
+    options: ImportOptions
+    types: FieldTypes
+    clock: Callable[[], float] = time.time
+    progress: Progress | None = None
+    show: Callable[[str], None] = print  # a dry run's lines
+    fields_seen: set[str] = field(default_factory=set)
+    _id_column: str | None = None
+    _columns_ok: set[str] = field(default_factory=set)
+    _saved_through: int = 0  # the row number the cursor holds
+
+    def run(self) -> ImportReport:
+        cursor = None if self.options.dry_run or self.options.restart else self._cursor()
+        run_id = cursor["run_id"] if cursor else uuid.uuid4().hex[:12]
+        started_ms = int(cursor["started_ms"]) if cursor else int(self.clock() * 1000)
+        report = ImportReport(run_id, self.options.source, self.options.dry_run, int(cursor["rows"]) if cursor else 0)
+        self._saved_through = report.resumed_after
+        if cursor:
+            log.info("resuming an interrupted import",
+                     extra={"source": report.source, "after_row": report.resumed_after})
+        with self.source.open() as opened:
+            if opened.columns is not None:
+                self._check_columns(opened.columns)
+            self._read(opened.rows, report, started_ms)
+        if self.progress:
+            self.progress.finish()
+        if not self.options.dry_run:
+            self._finish(report)
+        return report
+
+    # Columns and rows.
+    def _check_columns(self, columns: list[str]) -> None:
+        """Refuse, before anything is stored, a header or a query whose columns cannot be imported."""
+        self._id_column = self._find_id(columns)
+        if self._id_column is None:
+            wanted = self.options.id_column or ID_COLUMNS[self.options.kind]
+            raise ImportSetupError(f"there is no column {wanted!r} (the columns are: {', '.join(columns)}); name "
+                                   "the id column with --id-column")
+        if self.options.timestamp_column and self.options.timestamp_column not in columns:
+            raise ImportSetupError(f"there is no column {self.options.timestamp_column!r} for --timestamp-column")
+        fields = [c for c in columns if c not in (self._id_column, self.options.timestamp_column)]
+        bad = [c for c in fields if not _FIELD_NAME.match(c)]
+        if bad:
+            raise ImportSetupError(f"columns {', '.join(map(repr, bad))} are not Pendo field names (letters, digits "
+                                   "and _, not starting with a digit)")
+        if not fields:
+            raise ImportSetupError("there is no column besides the id: each other column is a custom field")
+        untyped = [c for c in fields if self.types.of(c) is None]
+        if self.source.from_text and untyped and self.types.pendo_problem and self.types.pendo_fields is None:
+            raise ImportSetupError(f"{self.types.pendo_problem}; the columns {', '.join(untyped)} have no known type: "
+                                   "give it with --type NAME=TYPE, or run again when Pendo answers")
+        self._columns_ok = set(fields)
+
+    def _find_id(self, columns: Iterable[str]) -> str | None:
+        wanted = self.options.id_column or ID_COLUMNS[self.options.kind]
+        columns = list(columns)
+        if wanted in columns:
+            return wanted
+        folded = [c for c in columns if c.lower() == wanted.lower()]  # PostgreSQL folds unquoted aliases
+        return folded[0] if len(folded) == 1 else None
+
+    def _read(self, rows: Iterable[Row], report: ImportReport, started_ms: int) -> None:
+        chunk: list[MetadataUpdate] = []
+        last = report.resumed_after
+        for row in rows:
+            if row.number <= report.resumed_after:
+                continue
+            report.rows += 1
+            try:
+                update = self._update(row, started_ms)
+            except BadRow as bad:
+                report.bad_rows += 1
+                if len(report.bad_examples) < BAD_ROWS_SHOWN:
+                    report.bad_examples.append(str(bad))
+                if not self.options.skip_bad_rows:
+                    report.stopped_at = str(bad)
+                    break
+                update = None
+            if update is not None:
+                chunk.append(update)
+            last = row.number
+            if len(chunk) >= CHUNK_ROWS:
+                self._flush(chunk, last, report, started_ms)
+                chunk = []
+        self._flush(chunk, last, report, started_ms)
+
+    def _update(self, row: Row, started_ms: int) -> MetadataUpdate | None:
+        if row.error:
+            raise BadRow(f"{row.where} {row.error}")
+        id_column = self._id_column or self._find_id(row.cells)
+        if id_column is None:
+            raise BadRow(f"{row.where} has no {self.options.id_column or ID_COLUMNS[self.options.kind]}")
+        entity = self._entity_id(row, row.cells.get(id_column))
+        moment = self._moment(row, started_ms)
+        values = {}
+        for name, raw in row.cells.items():
+            if name in (id_column, self.options.timestamp_column):
+                continue
+            if name not in self._columns_ok and not _FIELD_NAME.match(name):
+                raise BadRow(f"{row.where}: {name!r} is not a Pendo field name (letters, digits and _)")
+            try:
+                value = convert(raw, self.types.of(name), self.settings.pendo_date_format, self.source.from_text)
+            except CellError as exc:
+                raise BadRow(f"{row.where}: {name}: {exc}{self._type_note(name)}") from None
+            if value is not SKIP:
+                values[name] = value
+        if not values:
+            return None
+        self.fields_seen.update(values)
+        return MetadataUpdate(self.options.kind, entity, values, moment, rank=row.number,
+                              create=self.settings.pendo_create_accounts, rule="import")
+
+    def _entity_id(self, row: Row, raw: Any) -> str:
+        id_name = ID_COLUMNS[self.options.kind]
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+        if not isinstance(raw, str) or not raw.strip():
+            raise BadRow(f"{row.where}: the {id_name} is empty")
+        entity = raw.strip()
+        if self.options.kind == "visitor" and len(entity.encode()) > VISITOR_ID_MAX_BYTES:
+            raise BadRow(f"{row.where}: the visitorId is over {VISITOR_ID_MAX_BYTES} bytes (Pendo truncates it)")
+        if len(entity) > ID_MAX_CHARS:
+            raise BadRow(f"{row.where}: the {id_name} is over {ID_MAX_CHARS} characters")
+        return entity
+
+    def _moment(self, row: Row, started_ms: int) -> int:
+        column = self.options.timestamp_column
+        raw = row.cells.get(column) if column else None
+        if raw is None or raw == "":
+            return started_ms
+        try:
+            if isinstance(raw, datetime | date):
+                moment = round((raw if isinstance(raw, datetime) else datetime.combine(raw, datetime.min.time()))
+                               .timestamp() * 1000)
+            else:
+                moment = epoch_ms(int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw)
+        except ValueError as exc:
+            raise BadRow(f"{row.where}: {column}: {exc}") from None
+        if too_far_ahead(moment, int(self.clock() * 1000)):
+            raise BadRow(f"{row.where}: {column}: more than 5 minutes in the future")
+        return moment
+
+    def _type_note(self, name: str) -> str:
+        kind = self.types.of(name)
+        return f" (the field {name} is {kind}, by {self.types.origin.get(name)})" if kind else ""
+
+    # Storing.
+    def _flush(self, chunk: list[MetadataUpdate], through: int, report: ImportReport, started_ms: int) -> None:
+        if not chunk and through == self._saved_through:
+            return  # nothing read since the last commit
+        incoming = changes.newest(chunk)
+        entities = {(u.kind, u.id) for u in chunk}
+        if self.options.dry_run:
+            with reading(self.store.engine) as connection:
+                found = changes.changes(incoming, changes.stored(connection, entities))
+            self._show(found, incoming)
+        else:
+            with self.store.transaction() as connection:
+                found = changes.changes(incoming, changes.stored(connection, entities))
+                outbox.enqueue_fields(connection, changes.rows(
+                    incoming, f"{self.options.source}:{report.run_id}", self.clock(), self.options.source))
+                self._save_cursor(connection, report, through, started_ms)
+            self._saved_through = through
+        report.entities += len(entities)
+        report.changed_entities += len({(kind, entity) for kind, entity, _ in found})
+        report.changed_values += len(found)
+        if self.progress:
+            self.progress.update(rows=report.rows, changed=report.changed_entities, bad=report.bad_rows)
+
+    def _show(self, found: dict[changes.FieldKey, changes.Stored | None], incoming: dict[changes.FieldKey,
+                                                                                        changes.Incoming]) -> None:
+        for key in sorted(found):
+            kind, entity, name = key
+            before = found[key]
+            shown = "(not set)" if before is None else json.dumps(before.decoded)
+            self.show(f"{kind} {entity}: {name}: {shown} -> {json.dumps(incoming[key].value)}")
+
+    # The cursor.
+    @property
+    def _cursor_name(self) -> str:
+        return CURSOR.format(kind=self.options.kind, label=self.options.label)
+
+    def _cursor(self) -> dict[str, Any] | None:
+        raw = self.store.control(self._cursor_name)
+        try:
+            cursor = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        if not isinstance(cursor, dict):
+            return None
+        if cursor.get("identity") != self.source.identity:
+            log.info("an interrupted import of another source (or of this file before it changed) is not "
+                     "resumed: starting over", extra={"source": self.options.source})
+            return None
+        return cursor
+
+    def _save_cursor(self, connection: Connection, report: ImportReport, through: int, started_ms: int) -> None:
+        value = json.dumps({"run_id": report.run_id, "identity": self.source.identity, "rows": through,
+                            "started_ms": started_ms})
+        statement = insert_for(connection, controls).values(name=self._cursor_name, value=value,
+                                                           updated_at=self.clock())
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=["name"], set_={"value": value, "updated_at": self.clock()}))
+
+    def _finish(self, report: ImportReport) -> None:
+        """Record the run for `bridge status`; a finished run's cursor goes (a stopped one's stays, to resume)."""
+        now = self.clock()
+        if report.stopped_at is None:
+            self.store.set_control(self._cursor_name, None, now)
+        self.store.set_control(LAST_RUN.format(kind=self.options.kind, label=self.options.label),
+                               json.dumps({**report.summary(), "finished_at": now}), now)
