@@ -9,15 +9,17 @@ again (`bridge.pendo.outbox`), so an unchanged value costs no Pendo call.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select
 
 from bridge.mapping.operations import MetadataUpdate
 from bridge.pendo import outbox
 from bridge.store.schema import field_values
+from bridge.store.store import one_of
 
 FieldKey = tuple[str, str, str]  # kind, entity id, field
 LOOKUP_CHUNK = 500  # entities per SELECT
@@ -63,13 +65,16 @@ def newest(updates: Iterable[MetadataUpdate]) -> dict[FieldKey, Incoming]:
 def stored(connection: Connection, entities: Iterable[tuple[str, str]]) -> dict[FieldKey, Stored]:
     """The stored values of every field of these (kind, id) entities."""
     fv = field_values.c
-    wanted = sorted(set(entities))
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, entity in sorted(set(entities)):
+        by_kind[kind].append(entity)
     found: dict[FieldKey, Stored] = {}
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        rows = connection.execute(
-            select(fv.kind, fv.entity_id, fv.field, fv.value, fv.source_time, fv.rank)
-            .where(tuple_(fv.kind, fv.entity_id).in_(wanted[start:start + LOOKUP_CHUNK])))
-        found.update({(r[0], r[1], r[2]): Stored(r[3], int(r[4]), int(r[5])) for r in rows})
+    for kind, ids in by_kind.items():
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            rows = connection.execute(
+                select(fv.kind, fv.entity_id, fv.field, fv.value, fv.source_time, fv.rank)
+                .where(fv.kind == kind, one_of(connection, fv.entity_id, ids[start:start + LOOKUP_CHUNK])))
+            found.update({(r[0], r[1], r[2]): Stored(r[3], int(r[4]), int(r[5])) for r in rows})
     return found
 
 
