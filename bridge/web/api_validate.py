@@ -56,7 +56,7 @@ def is_type(value: Any, name: str) -> bool:
 
 
 @cache
-def _pattern(source: str) -> re.Pattern[str]:
+def pattern(source: str) -> re.Pattern[str]:
     # ECMA 262's `$` (no multiline flag) is the end of input; Python's `$` also matches before a final newline.
     return re.compile(source[:-1] + r"\Z" if source.endswith("$") and not source.endswith(r"\$") else source)
 
@@ -134,7 +134,7 @@ class Validator:
             yield Problem(path, f"must be at most {schema['maxLength']} characters")
         if "x-maxBytes" in schema and len(value.encode()) > schema["x-maxBytes"]:
             yield Problem(path, f"must be at most {schema['x-maxBytes']} bytes of UTF-8")
-        if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
+        if "pattern" in schema and not pattern(schema["pattern"]).search(value):
             yield Problem(path, "must be " + str(schema.get("description") or f"text matching {schema['pattern']}"))
 
     def _object(self, schema: Mapping[str, Any], value: dict[str, Any], path: str) -> Iterator[Problem]:

@@ -19,6 +19,7 @@ from jsonschema import ValidationError, validators
 
 from bridge.store import keys
 from bridge.store.db import make_engine, migrate
+from bridge.web.api_compiled import Compiled
 from bridge.web.api_schema import SCHEMA, openapi
 from bridge.web.api_validate import Validator
 from bridge.web.app import create_app
@@ -115,6 +116,13 @@ def test_api_schema_served_schema_and_server_agree(served: tuple[FlaskClient, st
         assert problems and all(p["path"].startswith("$") for p in problems)
 
 
+@pytest.mark.parametrize(("name", "path", "body"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_api_schema_compiled_check_and_validator_give_jsonschemas_answer(name: str, path: str, body: Any) -> None:
+    expected = _jsonschema_valid(SCHEMA, name, body)
+    assert Compiled(SCHEMA).valid(f"{name}Body", body) is expected
+    assert (not Validator(SCHEMA).problems({"$ref": f"#/$defs/{name}Body"}, body)) is expected
+
+
 def test_api_schema_cases_cover_both_answers() -> None:
     verdicts = {_jsonschema_valid(SCHEMA, name, body) for name, _, body in CASES}
     assert verdicts == {True, False}
@@ -138,6 +146,7 @@ def test_api_schema_a_pattern_ends_at_the_end_of_the_text_as_in_json_schema() ->
     """ECMA 262's `$` does not match before a final newline (Python's does, and so does jsonschema's check)."""
     problems = Validator(SCHEMA).problems({"$ref": "#/$defs/trackBody"}, ev(properties={"plan\n": 1}))
     assert [p.path for p in problems] == ['$.properties["plan\\n"]']
+    assert not Compiled(SCHEMA).valid("trackBody", ev(properties={"plan\n": 1}))
 
 
 def test_api_schema_validator_refuses_a_schema_with_a_keyword_it_does_not_enforce() -> None:
