@@ -97,3 +97,13 @@ def test_settings_reconcile_hours_need_the_stripe_api_key() -> None:
 def test_settings_reconcile_hours_bad_values_name_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="BRIDGE_RECONCILE_HOURS must be"):
         load_settings({**BASE, "BRIDGE_RECONCILE_HOURS": value, "STRIPE_API_KEY": "rk_live_x"})
+
+
+def test_settings_api_rate_and_import_database() -> None:
+    settings = load_settings(BASE)
+    assert settings.api_requests_per_second == 50 and settings.import_database_url is None
+    custom = load_settings({**BASE, "BRIDGE_API_REQUESTS_PER_SECOND": "5",
+                            "BRIDGE_IMPORT_DATABASE_URL": " postgres://ro@db/app "})
+    assert custom.api_requests_per_second == 5 and custom.import_database_url == "postgres://ro@db/app"
+    with pytest.raises(ConfigError, match="BRIDGE_API_REQUESTS_PER_SECOND"):
+        load_settings({**BASE, "BRIDGE_API_REQUESTS_PER_SECOND": "0"})

@@ -57,10 +57,12 @@ def _notes(types: Any, kind: str, source: Any) -> None:
               + (" (other CSV columns are text)" if source.from_text else ""), file=sys.stderr)
 
 
-def _unknown_fields(types: Any, report_columns: set[str], kind: str) -> None:
-    if types.pendo_fields is None:
-        return
-    missing = sorted(report_columns - types.pendo_fields)
+def _unknown_fields(types: Any, seen: set[str], kind: str, source: Any) -> None:
+    untyped = sorted(name for name in seen if types.of(name) is None)
+    if source.from_text and untyped:
+        print(f"note: no type is known for {', '.join(untyped)}: sent as text. For a number, boolean or date field "
+              "give --type NAME=TYPE, or create the field in Pendo first", file=sys.stderr)
+    missing = sorted(seen - types.pendo_fields) if types.pendo_fields is not None else []
     if missing:
         print(f"note: Pendo has no {kind} field {', '.join(missing)}: their values are held until the fields exist "
               "(create them in Pendo, Settings → Data Mappings)", file=sys.stderr)
@@ -93,7 +95,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         print("bridge: import interrupted: the rows read so far are stored; run the same command again to resume",
               file=sys.stderr)
         return 1
-    _unknown_fields(types, importer.fields_seen, kind)
+    _unknown_fields(types, importer.fields_seen, kind, source)
     summary = report.summary()
     print(json.dumps(summary, sort_keys=True))
     log.info("import finished" if report.stopped_at is None else "import stopped at a bad row", extra=summary)
