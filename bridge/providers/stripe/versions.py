@@ -1,8 +1,10 @@
 """Stripe API-version adapters: one canonical payload shape in front of the mappings, whatever the endpoint's version.
 
 Supported: from `OLDEST_SUPPORTED` (2020-08-27, when subscriptions lost their top-level `plan`, `quantity` and
-`tax_percent`) through the basil (2025-03-31) and clover (2025-09-30) releases. The canonical shape is a
-superset of the shapes, so rules written against either one keep working:
+`tax_percent`) through the basil (2025-03-31), clover (2025-09-30), dahlia (2026-03-25) and endive (2026-09-30)
+releases. Dahlia and endive changed nothing the mappings read (docs/billing.md lists the changelog entries
+checked), so their payloads are the clover shape with more fields. The canonical shape is a superset of the
+shapes, so rules written against either one keep working:
 
 - subscription: `current_period_start/end` on the subscription *and* on every item (basil moved them to the
   items; mixed-interval subscriptions keep their own per-item periods); `discounts` a list holding every
@@ -22,7 +24,10 @@ from typing import Any
 OLDEST_SUPPORTED = "2020-08-27"
 BASIL = "2025-03-31"
 CLOVER = "2025-09-30"
-RELEASES = {"basil": BASIL, "clover": CLOVER}  # named releases and the first date of each
+DAHLIA = "2026-03-25"
+ENDIVE = "2026-09-30"
+# Named releases and the first date of each; a release's later monthly versions only add fields.
+RELEASES = {"basil": BASIL, "clover": CLOVER, "dahlia": DAHLIA, "endive": ENDIVE}
 VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.([a-z]+))?$")
 
 
@@ -40,7 +45,7 @@ def support(api_version: str | None) -> str | None:
         return None
     if release in RELEASES and date >= RELEASES[release]:
         return None
-    return f"Stripe API version {api_version} is newer than or unknown to this bridge (supported up to clover)"
+    return f"Stripe API version {api_version} is newer than or unknown to this bridge (supported up to endive)"
 
 
 def _mapping(value: Any) -> dict[str, Any] | None:
