@@ -128,3 +128,46 @@ def test_basil_discount_ids_leave_mrr_unknown_with_a_warning():
     [update] = [op for op in outcome.operations if isinstance(op, MetadataUpdate)]
     assert "mrr" not in update.values
     assert any("not expanded" in warning for warning in outcome.warnings)
+
+
+@pytest.mark.parametrize(
+    ("version", "newer", "standing"),
+    [("2027-03-24.fig", True, "newer"), ("2026-12-01.fig", True, "newer"), ("2026-11-18.fig", False, "unsupported"),
+     ("2026-06-01.fig", False, "unsupported"), ("2026-12-16.endive", False, "supported"),
+     ("2026-10-28.endive", False, "supported"), ("2027-03-24", False, "unsupported"),
+     ("2019-12-03", False, "unsupported"), ("garbage", False, "unsupported"), (None, False, "supported")],
+)
+def test_newer_is_a_release_after_every_known_one(version, newer, standing):
+    assert sv.newer(version) is newer
+    assert sv.standing(version) == standing
+
+
+def test_a_newer_release_in_the_known_shape_is_mapped_as_endive_with_a_warning():
+    mappings = load_mappings(ROOT / "mappings")
+    clover = evaluate(mappings, event(body("subscription_shapes_clover.json")), {}, EvalOptions())
+    fig = evaluate(mappings, event(labelled("subscription_shapes_clover.json", "2027-03-24.fig")), {}, EvalOptions())
+    assert clover.operations and fig.operations == clover.operations
+    assert (fig.admission, fig.newer_version) == ("map", "2027-03-24.fig")
+    assert fig.warnings == [(
+        "Stripe API version 2027-03-24.fig is newer than this bridge knows (newest known: 2026-11-18.endive); "
+        "upgrade bridge: mapped as endive, since the fields the mappings read are there"), *clover.warnings]
+
+
+def test_a_newer_release_that_moved_a_mapped_field_is_held():
+    payload = labelled("subscription_shapes_endive.json", "2027-03-24.fig")
+    for item in payload["data"]["object"]["items"]["data"]:
+        item["billing_period"] = {"start": item.pop("current_period_start"), "end": item.pop("current_period_end")}
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(payload), {}, EvalOptions())
+    assert outcome.operations == [] and outcome.matched == []
+    assert (outcome.admission, outcome.newer_version) == ("hold", "2027-03-24.fig")
+    assert set(outcome.skipped.values()) == {"held: newer API version"}
+    [warning] = outcome.warnings
+    assert "data.object.items.data[].current_period_start: missing" in warning
+    assert "`bridge replay --status held`" in warning
+
+
+def test_an_unknown_release_dated_before_the_newest_is_stored_not_mapped():
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(labelled("subscription_shapes_clover.json",
+                                                                        "2026-06-01.fig")), {}, EvalOptions())
+    assert (outcome.operations, outcome.admission, outcome.newer_version) == ([], "store", None)
+    assert outcome.warnings[0].endswith(": the event is stored, not mapped")
