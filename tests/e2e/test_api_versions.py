@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import textwrap
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import requests
+
 from tests.conftest import ROOT
-from tests.e2e.harness import Service, wait_until
+from tests.e2e.harness import BIN, Service, stripe_event, wait_until
+from tests.e2e.payloads import subscription
+from tests.e2e.test_pipeline import stored_events
 from tests.fakes.pendo import FakePendo
 
 FIXTURES = ROOT / "tests" / "fixtures" / "stripe"
@@ -95,3 +104,96 @@ def test_dahlia_and_endive_events_reach_pendo_like_clover(service: Service, pend
     for api_version in NEWER:
         assert accounts_of(pendo, api_version) == clover, api_version
         assert tracks_of(pendo, api_version) == clover_tracks, api_version
+
+
+FIG = "2027-03-24.fig"  # a made-up release after endive
+# What a bridge release that knows fig would bring, loaded at start-up: fig in the version table, and its adapter
+# moving the items' periods back from where this made-up release put them.
+UPGRADE = """\
+from bridge.providers.stripe import versions
+
+versions.RELEASES["fig"] = "2027-03-24"
+_normalise = versions.normalise
+
+
+def _fig(payload):
+    result = _normalise(payload)
+    obj = result.get("data", {}).get("object")
+    items = (obj.get("items") or {}).get("data") if isinstance(obj, dict) else None
+    for item in items or []:
+        period = item.pop("billing_period", None)
+        if isinstance(period, dict):
+            item.update(current_period_start=period["start"], current_period_end=period["end"])
+    return _normalise(result)
+
+
+versions.normalise = _fig
+"""
+
+
+def bridge(service: Service, *args: str, **env: str) -> str:
+    """Run a `bridge` command as the user would; its output."""
+    done = subprocess.run([str(BIN / "bridge"), *args], env={**service.env, **env}, cwd=service.tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def fig_event(account: str, moved: bool = False) -> dict[str, Any]:
+    sub = subscription(account=account, sub_id=f"sub_{account}", customer=f"cus_{account}")
+    if moved:
+        item = sub["items"]["data"][0]
+        item["billing_period"] = {"start": item.pop("current_period_start"), "end": item.pop("current_period_end")}
+    return stripe_event("customer.subscription.created", sub, api_version=FIG)
+
+
+def alerts_in(service: Service, name: str) -> int:
+    lines = [json.loads(line) for line in service.log_text().splitlines() if line.startswith("{")]
+    return sum(1 for line in lines if line.get("alert") == name)
+
+
+def test_a_newer_release_in_the_known_shape_is_mapped_and_reported(service_factory: Callable[..., Service],
+                                                                   pendo: FakePendo) -> None:
+    service = service_factory(BRIDGE_METRICS_TOKEN="metrics-token")
+    for account in ("acme", "globex"):
+        assert service.post(fig_event(account)).status_code == 200
+    for account in ("acme", "globex"):
+        wait_until(lambda account=account: pendo.account_values(account).get("mrr") == 98.0)
+    assert pendo.account_values("acme")["current_period_end"].startswith("2026-02-01T00:00:00")
+    assert sorted(t["event"] for t in wait_until(lambda: len(pendo.track_events()) == 2 and pendo.track_events())) \
+        == ["Subscription Created", "Subscription Created"]
+    status = json.loads(bridge(service, "status", "--json"))
+    assert status["api_versions"]["stripe"][0] | {"last_seen": None} == {
+        "api_version": FIG, "events": 2, "held": 0, "support": "newer", "last_seen": None}
+    assert status["warnings"] == [
+        f"stripe API version {FIG} is newer than this bridge knows: 2 event(s) in 30 days mapped as the newest "
+        "known version, 0 held; upgrade bridge, then `bridge replay --status held`"]
+    metrics = requests.get(f"{service.url}/metrics", headers={"Authorization": "Bearer metrics-token"}, timeout=10)
+    assert f'bridge_api_version_events{{provider="stripe",api_version="{FIG}",support="newer"}} 2' in metrics.text
+    assert alerts_in(service, "newer_api_version") == 1
+
+
+def test_a_newer_release_that_moved_a_mapped_field_is_held_then_replayed_after_an_upgrade(
+        service: Service, pendo: FakePendo, tmp_path: Path) -> None:
+    event = fig_event("acme", moved=True)
+    assert service.post(event).status_code == 200
+    wait_until(lambda: dict(stored_events(service)).get(event["id"]) == "held")
+    time.sleep(1)
+    assert pendo.account_values("acme") == {} and pendo.track_events() == []
+    status = json.loads(bridge(service, "status", "--json"))
+    assert status["events"] == {"held": 1} and status["api_versions"]["stripe"][0]["held"] == 1
+    assert "1 held event(s) stay held" in bridge(service, "replay", "--status", "held")
+
+    upgrade = tmp_path / "upgrade"
+    upgrade.mkdir()
+    (upgrade / "sitecustomize.py").write_text(textwrap.dedent(UPGRADE))
+    service.signal("worker", signal.SIGTERM)
+    assert service.processes["worker"].wait(timeout=25) == 0
+    service.run("worker", name="worker-upgraded", PYTHONPATH=str(upgrade))
+    assert "1 held event(s) handed back to the worker" in bridge(service, "replay", "--status", "held",
+                                                                 PYTHONPATH=str(upgrade))
+    values = wait_until(lambda: pendo.account_values("acme").get("mrr") is not None and pendo.account_values("acme"))
+    assert values["mrr"] == 98.0 and values["current_period_end"].startswith("2026-02-01T00:00:00")
+    [track] = wait_until(pendo.track_events)
+    assert (track["event"], track["accountId"]) == ("Subscription Created", "acme")
+    assert dict(stored_events(service))[event["id"]] == "mapped"
