@@ -49,7 +49,7 @@ def _iso(timestamp: float) -> str:
 
 
 def _version_counts(engine: Engine, since: float) -> dict[tuple[str, str | None], dict[str, Any]]:
-    """Events received since `since` per (provider, API version): how many, how many held, the last time."""
+    """Events received since `since` per (provider, API version): how many of each status, the last time."""
     with reading(engine) as connection:
         rows = connection.execute(
             select(events.c.provider, events.c.api_version, events.c.status, func.count(),
@@ -60,9 +60,8 @@ def _version_counts(engine: Engine, since: float) -> dict[tuple[str, str | None]
             .group_by(events.c.api_version, events.c.status, events.c.provider)).all()
     found: dict[tuple[str, str | None], dict[str, Any]] = {}
     for provider, version, status, count, last in rows:
-        entry = found.setdefault((provider, version), {"events": 0, "held": 0, "last": 0.0})
-        entry["events"] += count
-        entry["held"] += count if status == st.HELD else 0
+        entry = found.setdefault((provider, version), {"statuses": {}, "last": 0.0})
+        entry["statuses"][status] = count
         entry["last"] = max(entry["last"], last)
     return found
 
@@ -74,9 +73,14 @@ def api_versions(engine: Engine, now: float) -> dict[str, list[dict[str, Any]]]:
     for (provider, version), entry in sorted(counts.items(), key=lambda item: -item[1]["last"]):
         standing = VERSION_STANDING.get(provider, lambda _: stripe_versions.SUPPORTED)(version)
         listed.setdefault(provider, []).append({
-            "api_version": version, "events": entry["events"], "held": entry["held"],
-            "last_seen": _iso(entry["last"]), "support": standing})
+            "api_version": version, "events": sum(entry["statuses"].values()),
+            "statuses": dict(sorted(entry["statuses"].items())), "last_seen": _iso(entry["last"]),
+            "support": standing})
     return listed
+
+
+def _statuses(entry: dict[str, Any]) -> str:
+    return ", ".join(f"{count} {status}" for status, count in entry["statuses"].items())
 
 
 def version_warnings(versions: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -84,15 +88,14 @@ def version_warnings(versions: dict[str, list[dict[str, Any]]]) -> list[str]:
     warnings = []
     for provider, listed in sorted(versions.items()):
         for entry in listed:
-            version, count, held = entry["api_version"], entry["events"], entry["held"]
+            head = f"{provider} API version {entry['api_version']}"
+            seen = f"{entry['events']} event(s) in 30 days: {_statuses(entry)}"
             if entry["support"] == stripe_versions.NEWER:
-                warnings.append(
-                    f"{provider} API version {version} is newer than this bridge knows: {count - held} event(s) "
-                    f"in 30 days mapped as the newest known version, {held} held; upgrade bridge, then "
-                    "`bridge replay --status held`")
+                warnings.append(f"{head} is newer than this bridge knows ({seen}): its events are mapped as the "
+                                "newest known version when the fields the mappings read are there, else held; "
+                                "upgrade bridge, then `bridge replay --status held`")
             elif entry["support"] == stripe_versions.UNSUPPORTED:
-                warnings.append(f"{provider} API version {version} is not supported: {count} event(s) in 30 days "
-                                "stored, not mapped")
+                warnings.append(f"{head} is not supported ({seen}): its events are stored, not mapped")
     return warnings
 
 
@@ -183,8 +186,9 @@ def render(snapshot: dict[str, Any]) -> str:
                   for provider, listed in sorted(snapshot["api_versions"].items()) for e in listed)),
         *_family("bridge_api_version_held_events", "gauge",
                  "Events of the last 30 days held for an upgrade, by provider and API version.",
-                 (_line("bridge_api_version_held_events", e["held"], _version_labels(provider, e))
-                  for provider, listed in sorted(snapshot["api_versions"].items()) for e in listed if e["held"])),
+                 (_line("bridge_api_version_held_events", e["statuses"][st.HELD], _version_labels(provider, e))
+                  for provider, listed in sorted(snapshot["api_versions"].items()) for e in listed
+                  if e["statuses"].get(st.HELD))),
         *_family("bridge_lag_seconds", "gauge", "Age of the oldest change not yet delivered to Pendo.",
                  [_line("bridge_lag_seconds", snapshot["lag_seconds"])]),
         *_family("bridge_paused", "gauge", "1 while Pendo refuses the credentials and all sending is paused.",

@@ -164,10 +164,11 @@ def test_a_newer_release_in_the_known_shape_is_mapped_and_reported(service_facto
         == ["Subscription Created", "Subscription Created"]
     status = json.loads(bridge(service, "status", "--json"))
     assert status["api_versions"]["stripe"][0] | {"last_seen": None} == {
-        "api_version": FIG, "events": 2, "held": 0, "support": "newer", "last_seen": None}
+        "api_version": FIG, "events": 2, "statuses": {"mapped": 2}, "support": "newer", "last_seen": None}
     assert status["warnings"] == [
-        f"stripe API version {FIG} is newer than this bridge knows: 2 event(s) in 30 days mapped as the newest "
-        "known version, 0 held; upgrade bridge, then `bridge replay --status held`"]
+        f"stripe API version {FIG} is newer than this bridge knows (2 event(s) in 30 days: 2 mapped): its events "
+        "are mapped as the newest known version when the fields the mappings read are there, else held; upgrade "
+        "bridge, then `bridge replay --status held`"]
     metrics = requests.get(f"{service.url}/metrics", headers={"Authorization": "Bearer metrics-token"}, timeout=10)
     assert f'bridge_api_version_events{{provider="stripe",api_version="{FIG}",support="newer"}} 2' in metrics.text
     assert alerts_in(service, "newer_api_version") == 1
@@ -181,7 +182,7 @@ def test_a_newer_release_that_moved_a_mapped_field_is_held_then_replayed_after_a
     time.sleep(1)
     assert pendo.account_values("acme") == {} and pendo.track_events() == []
     status = json.loads(bridge(service, "status", "--json"))
-    assert status["events"] == {"held": 1} and status["api_versions"]["stripe"][0]["held"] == 1
+    assert status["events"] == {"held": 1} and status["api_versions"]["stripe"][0]["statuses"] == {"held": 1}
     assert "1 held event(s) stay held" in bridge(service, "replay", "--status", "held")
 
     upgrade = tmp_path / "upgrade"

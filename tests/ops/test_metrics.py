@@ -37,14 +37,14 @@ def store_with_versions(database_url: str) -> Store:
 
 def test_api_versions_lists_each_version_of_the_last_30_days(database_url: str) -> None:
     assert metrics.api_versions(store_with_versions(database_url).engine, NOW) == {"stripe": [
-        {"api_version": "2027-03-24.fig", "events": 2, "held": 1, "last_seen": "2027-01-15T07:59:00Z",
-         "support": "newer"},
-        {"api_version": "2026-10-28.endive", "events": 2, "held": 0, "last_seen": "2027-01-14T08:00:00Z",
-         "support": "supported"},
-        {"api_version": "2019-12-03", "events": 1, "held": 0, "last_seen": "2027-01-10T08:00:00Z",
+        {"api_version": "2027-03-24.fig", "events": 2, "statuses": {"held": 1, "mapped": 1},
+         "last_seen": "2027-01-15T07:59:00Z", "support": "newer"},
+        {"api_version": "2026-10-28.endive", "events": 2, "statuses": {"mapped": 1, "unmapped": 1},
+         "last_seen": "2027-01-14T08:00:00Z", "support": "supported"},
+        {"api_version": "2019-12-03", "events": 1, "statuses": {"unmapped": 1}, "last_seen": "2027-01-10T08:00:00Z",
          "support": "unsupported"},
-        {"api_version": "2025-09-30.clover", "events": 1, "held": 0, "last_seen": "2027-01-05T08:00:00Z",
-         "support": "supported"},
+        {"api_version": "2025-09-30.clover", "events": 1, "statuses": {"mapped": 1},
+         "last_seen": "2027-01-05T08:00:00Z", "support": "supported"},
     ]}
 
 
@@ -52,9 +52,11 @@ def test_status_warns_of_newer_and_unsupported_versions_and_metrics_label_them(d
     store = store_with_versions(database_url)
     snapshot = metrics.collect(make_settings(database_url), store, NOW)
     assert snapshot["warnings"] == [
-        "stripe API version 2027-03-24.fig is newer than this bridge knows: 1 event(s) in 30 days mapped as the "
-        "newest known version, 1 held; upgrade bridge, then `bridge replay --status held`",
-        "stripe API version 2019-12-03 is not supported: 1 event(s) in 30 days stored, not mapped"]
+        "stripe API version 2027-03-24.fig is newer than this bridge knows (2 event(s) in 30 days: 1 held, 1 mapped): "
+        "its events are mapped as the newest known version when the fields the mappings read are there, else held; "
+        "upgrade bridge, then `bridge replay --status held`",
+        "stripe API version 2019-12-03 is not supported (1 event(s) in 30 days: 1 unmapped): its events are stored, "
+        "not mapped"]
     assert snapshot["events"][st.HELD] == 1
     text = metrics.render(snapshot)
     assert 'bridge_api_version_events{provider="stripe",api_version="2027-03-24.fig",support="newer"} 2' in text
