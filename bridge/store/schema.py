@@ -50,6 +50,8 @@ events = Table(
     UniqueConstraint("provider", "event_id", name="uq_events_provider_event_id"),
     Index("ix_events_status_due", "status", "next_attempt_at"),
     Index("ix_events_customer", "customer_id"),
+    # `bridge status` and /metrics: the API versions of the last 30 days, read from this index alone
+    Index("ix_events_received", "received_at", "provider", "api_version", "status"),
 )
 
 # One row per (kind, id, field): the newest value by source time, which is both the metadata outbox

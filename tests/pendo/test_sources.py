@@ -56,4 +56,4 @@ def test_sources_status_and_metrics_show_each_source_and_each_key(database_url: 
                                                   "unfinished_after_row": None}
     text = metrics.render(report)
     assert 'bridge_source_rows{source="app",outbox="metadata",state="delivered"} 1' in text
-    assert 'bridge_api_items_total{key="app",outcome="accepted"} 1' in text
+    assert 'bridge_key_items_total{key="app",outcome="accepted"} 1' in text
