@@ -16,25 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from bridge.imports.cells import SKIP, CellError, convert
-from bridge.imports.fields import FieldTypes, ImportSetupError
+from bridge.imports.fields import FieldTypes
+from bridge.imports.rows import BadRow, RowReader
 from bridge.imports.runs import CURSOR, LAST_RUN
 from bridge.imports.sources import Row, Source
 from bridge.mapping.operations import MetadataUpdate
 from bridge.ops.progress import Progress
 from bridge.pendo import changes, outbox
-from bridge.pendo.client import FIELD_NAME_RULE, ID_MAX_CHARS, VISITOR_ID_MAX_BYTES
-from bridge.pendo.times import epoch_ms, too_far_ahead
 from bridge.settings import Settings
 from bridge.store.db import reading
 from bridge.store.schema import controls
@@ -43,13 +39,7 @@ from bridge.store.store import Store, insert_for
 log = logging.getLogger("bridge.import")
 
 CHUNK_ROWS = 1000
-ID_COLUMNS = {"account": "accountId", "visitor": "visitorId"}
 BAD_ROWS_SHOWN = 20
-_FIELD_NAME = re.compile(FIELD_NAME_RULE.removesuffix("$") + r"\Z")
-
-
-class BadRow(Exception):
-    """A row that cannot be imported; the message names the row and what is wrong with it."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +92,17 @@ class Importer:
     clock: Callable[[], float] = time.time
     progress: Progress | None = None
     show: Callable[[str], None] = print  # a dry run's lines
-    fields_seen: set[str] = field(default_factory=set)
-    _id_column: str | None = None
-    _columns_ok: set[str] = field(default_factory=set)
+    rows: RowReader = field(init=False)
     _saved_through: int = 0  # the row number the cursor holds
+
+    def __post_init__(self) -> None:
+        self.rows = RowReader(self.options.kind, self.types, self.settings.pendo_date_format, self.source.from_text,
+                              self.settings.pendo_create_accounts, self.options.id_column,
+                              self.options.timestamp_column, self.clock)
+
+    @property
+    def fields_seen(self) -> set[str]:
+        return self.rows.fields_seen
 
     def run(self) -> ImportReport:
         cursor = None if self.options.dry_run or self.options.restart else self._cursor()
@@ -118,44 +115,13 @@ class Importer:
                      extra={"source": report.source, "after_row": report.resumed_after})
         with self.source.open() as opened:
             if opened.columns is not None:
-                self._check_columns(opened.columns)
+                self.rows.check_columns(opened.columns)
             self._read(opened.rows, report, started_ms)
         if self.progress:
             self.progress.finish()
         if not self.options.dry_run:
             self._finish(report)
         return report
-
-    # Columns and rows.
-    def _check_columns(self, columns: list[str]) -> None:
-        """Refuse, before anything is stored, a header or a query whose columns cannot be imported."""
-        self._id_column = self._find_id(columns)
-        if self._id_column is None:
-            wanted = self.options.id_column or ID_COLUMNS[self.options.kind]
-            raise ImportSetupError(f"there is no column {wanted!r} (the columns are: {', '.join(columns)}); name "
-                                   "the id column with --id-column")
-        if self.options.timestamp_column and self.options.timestamp_column not in columns:
-            raise ImportSetupError(f"there is no column {self.options.timestamp_column!r} for --timestamp-column")
-        fields = [c for c in columns if c not in (self._id_column, self.options.timestamp_column)]
-        bad = [c for c in fields if not _FIELD_NAME.match(c)]
-        if bad:
-            raise ImportSetupError(f"columns {', '.join(map(repr, bad))} are not Pendo field names (letters, digits "
-                                   "and _, not starting with a digit)")
-        if not fields:
-            raise ImportSetupError("there is no column besides the id: each other column is a custom field")
-        untyped = [c for c in fields if self.types.of(c) is None]
-        if self.source.from_text and untyped and self.types.pendo_problem and self.types.pendo_fields is None:
-            raise ImportSetupError(f"{self.types.pendo_problem}; the columns {', '.join(untyped)} have no known type: "
-                                   "give it with --type NAME=TYPE, or run again when Pendo answers")
-        self._columns_ok = set(fields)
-
-    def _find_id(self, columns: Iterable[str]) -> str | None:
-        wanted = self.options.id_column or ID_COLUMNS[self.options.kind]
-        columns = list(columns)
-        if wanted in columns:
-            return wanted
-        folded = [c for c in columns if c.lower() == wanted.lower()]  # PostgreSQL folds unquoted aliases
-        return folded[0] if len(folded) == 1 else None
 
     def _read(self, rows: Iterable[Row], report: ImportReport, started_ms: int) -> None:
         chunk: list[MetadataUpdate] = []
@@ -165,7 +131,7 @@ class Importer:
                 continue
             report.rows += 1
             try:
-                update = self._update(row, started_ms)
+                update = self.rows.update(row, started_ms, rank=row.number)
             except BadRow as bad:
                 report.bad_rows += 1
                 if len(report.bad_examples) < BAD_ROWS_SHOWN:
@@ -181,66 +147,6 @@ class Importer:
                 self._flush(chunk, last, report, started_ms)
                 chunk = []
         self._flush(chunk, last, report, started_ms)
-
-    def _update(self, row: Row, started_ms: int) -> MetadataUpdate | None:
-        if row.error:
-            raise BadRow(f"{row.where} {row.error}")
-        id_column = self._id_column or self._find_id(row.cells)
-        if id_column is None:
-            raise BadRow(f"{row.where} has no {self.options.id_column or ID_COLUMNS[self.options.kind]}")
-        entity = self._entity_id(row, row.cells.get(id_column))
-        moment = self._moment(row, started_ms)
-        values = {}
-        for name, raw in row.cells.items():
-            if name in (id_column, self.options.timestamp_column):
-                continue
-            if name not in self._columns_ok and not _FIELD_NAME.match(name):
-                raise BadRow(f"{row.where}: {name!r} is not a Pendo field name (letters, digits and _)")
-            try:
-                value = convert(raw, self.types.of(name), self.settings.pendo_date_format, self.source.from_text)
-            except CellError as exc:
-                raise BadRow(f"{row.where}: {name}: {exc}{self._type_note(name)}") from None
-            if value is not SKIP:
-                values[name] = value
-        if not values:
-            return None
-        self.fields_seen.update(values)
-        return MetadataUpdate(self.options.kind, entity, values, moment, rank=row.number,
-                              create=self.settings.pendo_create_accounts, rule="import")
-
-    def _entity_id(self, row: Row, raw: Any) -> str:
-        id_name = ID_COLUMNS[self.options.kind]
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            raw = str(raw)
-        if not isinstance(raw, str) or not raw.strip():
-            raise BadRow(f"{row.where}: the {id_name} is empty")
-        entity = raw.strip()
-        if self.options.kind == "visitor" and len(entity.encode()) > VISITOR_ID_MAX_BYTES:
-            raise BadRow(f"{row.where}: the visitorId is over {VISITOR_ID_MAX_BYTES} bytes (Pendo truncates it)")
-        if len(entity) > ID_MAX_CHARS:
-            raise BadRow(f"{row.where}: the {id_name} is over {ID_MAX_CHARS} characters")
-        return entity
-
-    def _moment(self, row: Row, started_ms: int) -> int:
-        column = self.options.timestamp_column
-        raw = row.cells.get(column) if column else None
-        if raw is None or raw == "":
-            return started_ms
-        try:
-            if isinstance(raw, datetime | date):
-                moment = round((raw if isinstance(raw, datetime) else datetime.combine(raw, datetime.min.time()))
-                               .timestamp() * 1000)
-            else:
-                moment = epoch_ms(int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw)
-        except ValueError as exc:
-            raise BadRow(f"{row.where}: {column}: {exc}") from None
-        if too_far_ahead(moment, int(self.clock() * 1000)):
-            raise BadRow(f"{row.where}: {column}: more than 5 minutes in the future")
-        return moment
-
-    def _type_note(self, name: str) -> str:
-        kind = self.types.of(name)
-        return f" (the field {name} is {kind}, by {self.types.origin.get(name)})" if kind else ""
 
     # Storing.
     def _flush(self, chunk: list[MetadataUpdate], through: int, report: ImportReport, started_ms: int) -> None:
