@@ -145,7 +145,7 @@ def table(result: dict[str, Any]) -> str:
     mark = {True: "PASS", False: "FAIL"}
 
     def row(label: str, left: Any, right: Any) -> str:
-        return f"  {label:<34}{left!s:>20}{right!s:>24}"
+        return f"  {label:<30}{left!s:>28}{right!s:>28}"
 
     return "\n".join([
         f"server: {result['command']}",

@@ -70,6 +70,7 @@ def _unknown_fields(types: Any, seen: set[str], kind: str, source: Any) -> None:
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.cli.keys import migrated_engine
+    from bridge.imports.fields import ImportSetupError
     from bridge.imports.importer import Importer, ImportOptions
     from bridge.ops.progress import Progress
     from bridge.store.keys import NAME
@@ -78,8 +79,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     label = args.source_name or args.kind
     if not NAME.fullmatch(label):
-        from bridge.imports.fields import ImportSetupError
-
         raise ImportSetupError(f"--source {label!r}: use 1 to 32 lower-case letters, digits, '.', '_' or '-'")
     store = Store(migrated_engine(settings))
     source = _source(settings, args)

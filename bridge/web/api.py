@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import StoreUnavailable, TooLarge
@@ -36,7 +37,7 @@ log = logging.getLogger("bridge.api")
 Answer = tuple[Response, int]
 
 
-def register(app: Flask, settings: Settings, engine: Any, clock: Callable[[], float] = time.time) -> None:
+def register(app: Flask, settings: Settings, engine: Engine, clock: Callable[[], float] = time.time) -> None:
     """Add the API's routes to the web app."""
     api = Api(settings, engine, clock)
     app.add_url_rule("/v1/track", "api_track", api.track, methods=["POST"])
@@ -49,7 +50,7 @@ def register(app: Flask, settings: Settings, engine: Any, clock: Callable[[], fl
 class Api:
     """The views' shared parts: settings, the store's engine, the group commit, the clock."""
 
-    def __init__(self, settings: Settings, engine: Any, clock: Callable[[], float]):
+    def __init__(self, settings: Settings, engine: Engine, clock: Callable[[], float]):
         self.settings, self.engine, self.clock = settings, engine, clock
         rate = settings.api_requests_per_second
         self.ingest = ApiIngest(engine, keys.Pace(rate, max(1, int(rate))), clock)
