@@ -258,6 +258,8 @@ class Delivery:
     # Track events.
     def send_tracks(self, limit: int | None = None) -> int:
         """Send due track events one per request, a few at a time, each with a budget slot."""
+        if not self.settings.track_enabled:
+            return 0  # the API's track events wait, pending, for PENDO_TRACK_EVENT_SECRET (the worker warned at start)
         now = self.clock()
         if self._budget.ready_in(TRACK, now) > 0:
             return 0

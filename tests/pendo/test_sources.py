@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -57,3 +58,14 @@ def test_sources_status_and_metrics_show_each_source_and_each_key(database_url: 
     text = metrics.render(report)
     assert 'bridge_source_rows{source="app",outbox="metadata",state="delivered"} 1' in text
     assert 'bridge_key_items_total{key="app",outcome="accepted"} 1' in text
+
+
+def test_sources_api_track_events_wait_while_the_track_secret_is_not_set(database_url: str, pendo: FakePendo,
+                                                                         clock: Clock) -> None:
+    delivery = build(database_url, pendo, clock)
+    delivery.settings = replace(delivery.settings, pendo_track_secret=None)
+    with delivery.store.transaction() as connection:
+        ob.enqueue_tracks(connection, [ob.track_row("app:m1", "api", {"type": "track", "event": "E"},
+                                                    int(clock() * 1000), None, clock(), source="app")])
+    assert delivery.send_tracks() == 0
+    assert pendo.track_events() == [] and delivery.outbox.counts()["track"] == {"pending": 1}
