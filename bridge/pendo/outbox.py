@@ -158,6 +158,42 @@ def _insert_new_tracks(insert: Callable[[Table], Any]) -> Any:
         track_events.c.id)
 
 
+DUE_SCAN_WINDOWS = (4, 64)  # rows read per entity wanted, first try then second, before the aggregate
+
+
+def _due_entities(connection: Connection, now: float, limit: int) -> list[tuple[str, str, float]]:
+    """Up to `limit` (kind, entity_id, oldest due time) with due values, the longest waiting first.
+
+    Due rows are read in order of `next_attempt_at` through `ix_field_values_state_due`, a bounded range of that
+    index per state, and the first `limit` entities among them taken: an aggregate over every due row cost seconds
+    a claim, under the write lock, once an import had queued a million values. Only when entities have so many due
+    fields that the larger window holds fewer than `limit` of them is the aggregate used.
+    """
+    fv = field_values.c
+    free = or_(fv.claimed_until.is_(None), fv.claimed_until < now)
+    for factor in DUE_SCAN_WINDOWS:
+        window, exhausted = limit * factor, True
+        rows: list[Any] = []
+        for state in (PENDING, WAITING):
+            found = connection.execute(
+                select(fv.kind, fv.entity_id, fv.next_attempt_at)
+                .where(fv.state == state, fv.next_attempt_at <= now, free)
+                .order_by(fv.next_attempt_at).limit(window)).all()
+            rows += found
+            exhausted = exhausted and len(found) < window
+        firsts: dict[tuple[str, str], float] = {}
+        for kind, entity_id, at in sorted(rows, key=lambda r: r[2]):
+            firsts.setdefault((kind, entity_id), at)
+            if len(firsts) == limit:
+                break
+        if len(firsts) == limit or exhausted:
+            return [(kind, entity_id, at) for (kind, entity_id), at in firsts.items()]
+    oldest = func.min(fv.next_attempt_at)
+    return [(r[0], r[1], r[2]) for r in connection.execute(
+        select(fv.kind, fv.entity_id, oldest).where(_due(field_values, now))
+        .group_by(fv.kind, fv.entity_id).order_by(oldest).limit(limit)).all()]
+
+
 def _entities_in(connection: Connection, entities: Iterable[Any]) -> Any:
     """(kind, entity_id) among `entities`, as one list of ids per kind: PostgreSQL plans a list of row values as a
     chain of ORs, minutes for a claim of 500 entities over a backlog of 30,000 values."""
@@ -192,13 +228,8 @@ class Outbox:
         `linger` seconds: changes arriving meanwhile join the same bulk request.
         """
         due = _due(field_values, now)
-        oldest = func.min(field_values.c.next_attempt_at)
         with self.engine.begin() as connection:
-            entities = connection.execute(
-                select(field_values.c.kind, field_values.c.entity_id, oldest).where(due)
-                .group_by(field_values.c.kind, field_values.c.entity_id)
-                .order_by(oldest).limit(limit)
-            ).all()
+            entities = _due_entities(connection, now, limit)
             if not entities or (len(entities) < limit and entities[0][2] > now - linger):
                 return []
             # Lock in key order and skip rows another transaction holds (PostgreSQL; SQLite has one writer):
@@ -207,13 +238,14 @@ class Outbox:
             claimable = (select(fv.kind, fv.entity_id, fv.field)
                          .where(_entities_in(connection, entities), due)
                          .order_by(fv.kind, fv.entity_id, fv.field).with_for_update(skip_locked=True))
-            connection.execute(
-                update(field_values).where(tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable), due)
-                .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
-            )
+            # The rows are found through the key (the entities' ids again); whether they are due is the subquery's
+            # test, made once more by PostgreSQL on every row it locks. With `state` and `next_attempt_at` in this
+            # WHERE too, SQLite walked the due index — every pending value of a large import — for each claim.
             rows = connection.execute(
-                select(field_values).where(field_values.c.claimed_by == worker,
-                                           field_values.c.claimed_until == now + lease)
+                update(field_values).where(_entities_in(connection, entities),
+                                           tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable))
+                .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
+                .returning(*field_values.c)
             ).mappings().all()
         return _group(rows)
 
