@@ -3,7 +3,7 @@
     .venv/bin/python bench/imports.py [--rows 100000] [--database URL] [--json] [--keep]
 
 Writes a CSV of N accounts (plan, seats, active), starts `python -m tests.fakes.pendo` and one `bridge worker` on
-a fresh SQLite file (or `--database`, e.g. a PostgreSQL database to be emptied), runs the import while sampling
+a fresh SQLite file (or `--database`, the URL of an empty PostgreSQL database), runs the import while sampling
 its RSS, waits until every account's values reached the fake, then imports the same file again and counts the
 Pendo calls that caused. Targets: at least 2,000 rows/s into the store, at most N/500 bulk metadata calls, the
 import's memory flat, and 0 Pendo calls for the second import. Exit code 0 targets met, 1 a target missed.
@@ -27,6 +27,8 @@ import requests
 from processes import rss_kib
 from sqlalchemy import create_engine, text
 
+from bridge.settings import normalise_database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LINGER_S = 1.0  # BRIDGE_METADATA_LINGER_SECONDS, the default
@@ -47,7 +49,7 @@ def start_pendo() -> tuple[subprocess.Popen[str], str]:
 
 
 def delivered_accounts(url: str) -> int:
-    engine = create_engine(url.replace("postgres://", "postgresql+psycopg://", 1))
+    engine = create_engine(normalise_database_url(url))
     try:
         with engine.connect() as connection:
             return int(connection.execute(text(
@@ -124,7 +126,7 @@ def run(rows: int, database: str | None, workdir: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/imports.py")
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--database", help="a DATABASE_URL to use instead of a fresh SQLite file (emptied first)")
+    parser.add_argument("--database", help="the DATABASE_URL of an empty database instead of a fresh SQLite file")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()

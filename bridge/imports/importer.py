@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.imports.fields import FieldTypes
 from bridge.imports.rows import BadRow, RowReader
@@ -39,6 +40,7 @@ from bridge.store.store import Store, insert_for
 log = logging.getLogger("bridge.import")
 
 CHUNK_ROWS = 1000
+ANALYZE_FROM = 10_000  # changed values after which PostgreSQL's statistics are refreshed, then at each tenfold
 BAD_ROWS_SHOWN = 20
 
 
@@ -94,6 +96,7 @@ class Importer:
     show: Callable[[str], None] = print  # a dry run's lines
     rows: RowReader = field(init=False)
     _saved_through: int = 0  # the row number the cursor holds
+    _analyze_at: int = ANALYZE_FROM
 
     def __post_init__(self) -> None:
         self.rows = RowReader(self.options.kind, self.types, self.settings.pendo_date_format, self.source.from_text,
@@ -168,6 +171,8 @@ class Importer:
         report.entities += len(entities)
         report.changed_entities += len({(kind, entity) for kind, entity, _ in found})
         report.changed_values += len(found)
+        if not self.options.dry_run and report.changed_values >= self._analyze_at:
+            self._analyze(report.changed_values)
         if self.progress:
             self.progress.update(rows=report.rows, changed=report.changed_entities, bad=report.bad_rows)
 
@@ -178,6 +183,19 @@ class Importer:
             before = found[key]
             shown = "(not set)" if before is None else json.dumps(before.decoded)
             self.show(f"{kind} {entity}: {name}: {shown} -> {json.dumps(incoming[key].value)}")
+
+    def _analyze(self, changed: int) -> None:
+        """Tell PostgreSQL the outbox grew: planned from statistics of a nearly empty table, the worker's claims took
+        seconds each over the import's backlog until autovacuum came round (minutes on a busy server)."""
+        self._analyze_at = changed * 10
+        if self.store.engine.dialect.name != "postgresql":
+            return
+        try:
+            with self.store.transaction() as connection:
+                connection.exec_driver_sql("ANALYZE field_values")
+        except SQLAlchemyError as exc:
+            log.warning("the outbox's statistics could not be refreshed (ANALYZE field_values)",
+                        extra={"reason": str(getattr(exc, "orig", exc))[:200]})
 
     # The cursor.
     @property

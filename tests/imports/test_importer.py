@@ -229,3 +229,15 @@ def test_importer_sql_query_streams_from_your_own_database(store: Store, tmp_pat
     values = stored(store)
     assert values[("c42", "seats")][0] == 42 and values[("c42", "since")][0] == "2026-01-01T00:00:00.000Z"
     assert "password" not in query.description
+
+
+def test_importer_refreshes_postgresqls_statistics_once_it_has_grown_the_outbox(
+        postgres_url: str, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer_module, "ANALYZE_FROM", 20)
+    settings = make_settings(postgres_url)
+    migrate(settings)
+    store = Store(make_engine(settings))
+    run(store, CsvFile(csv_file(tmp_path, [f"acct-{n},{n},pro,yes" for n in range(10)])), clock)
+    with store.engine.connect() as connection:  # -1: never analyzed (ANALYZE sets it at once; autovacuum later)
+        tuples = connection.execute(text("select reltuples from pg_class where relname = 'field_values'")).scalar()
+    assert tuples == 30
