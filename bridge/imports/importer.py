@@ -96,9 +96,10 @@ class Importer:
     show: Callable[[str], None] = print  # a dry run's lines
     rows: RowReader = field(init=False)
     _saved_through: int = 0  # the row number the cursor holds
-    _analyze_at: int = ANALYZE_FROM
+    _analyze_at: int = 0
 
     def __post_init__(self) -> None:
+        self._analyze_at = ANALYZE_FROM
         self.rows = RowReader(self.options.kind, self.types, self.settings.pendo_date_format, self.source.from_text,
                               self.settings.pendo_create_accounts, self.options.id_column,
                               self.options.timestamp_column, self.clock)
