@@ -118,3 +118,14 @@ def test_web_clock_is_the_injected_one(tmp_path: Path) -> None:
     assert abs(time.time() - NOW) > 300  # the signature is only valid against the injected clock
     client = client_for(tmp_path)
     assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).status_code == 200
+
+
+def test_web_replayed_signature_with_a_fresh_timestamp_prepended_is_400(client: FlaskClient) -> None:
+    old = NOW - 10 * 86400
+    captured = signed(event(), timestamp=old)["Stripe-Signature"]
+    signature = captured.split("v1=")[1]
+    for header in (f"v1={signature}, t={NOW},{captured}", f"t={NOW},{captured}"):
+        answer = client.post("/webhooks/stripe", data=event(), headers={"Stripe-Signature": header})
+        assert answer.status_code == 400
+        assert signature not in answer.get_data(as_text=True)
+    assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).get_json()["duplicate"] is False

@@ -8,7 +8,8 @@ import pytest
 import stripe
 
 from bridge.errors import PayloadError, SignatureError
-from bridge.providers.stripe import StripeProvider, customer_of
+from bridge.providers.stripe import SignatureHeader, StripeProvider, customer_of, read_signature_header
+from bridge.providers.stripe import sign as v1_signature
 
 SECRET = "whsec_primary"
 OLD_SECRET = "whsec_previous"
@@ -49,6 +50,53 @@ def test_stripe_verify_accepts_any_v1_against_any_secret_during_a_roll() -> None
 def test_stripe_verify_rejects(header: str, reason: str) -> None:
     with pytest.raises(SignatureError, match=reason):
         StripeProvider((SECRET,)).verify(BODY, {"stripe-signature": header}, now=NOW)
+
+
+def library_signature(body: bytes, timestamp: int, secret: str = SECRET) -> str:
+    return stripe.WebhookSignature._compute_signature(f"{timestamp}.{body.decode()}", secret)
+
+
+@pytest.mark.parametrize("body", [BODY, "{\"name\": \"Zoë 🚀\"}".encode(), b"", b"{}\n"])
+def test_stripe_sign_agrees_with_the_library(body: bytes) -> None:
+    assert v1_signature(body, NOW, SECRET) == library_signature(body, NOW)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(f"t={NOW},v1=aa", SignatureHeader(NOW, ("aa",))),
+     (f" t={NOW} , v1=aa ,v1=bb, v0=cc, x=1", SignatureHeader(NOW, ("aa", "bb"))),
+     (f"v1=aa,t={NOW}", SignatureHeader(NOW, ("aa",)))],
+)
+def test_stripe_read_signature_header(header: str, expected: SignatureHeader) -> None:
+    assert read_signature_header(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [(f"t={NOW},t={NOW},v1=aa", "more than one timestamp"), (f"t={NOW}, t={NOW - 1},v1=aa", "more than one"),
+     (f"t={NOW},v1=aa,t=", "more than one"), ("v1=aa", "no valid timestamp"), ("t=,v1=aa", "no valid timestamp"),
+     (f"t=+{NOW},v1=aa", "no valid timestamp"), (f"t={NOW}.5,v1=aa", "no valid timestamp"),
+     ("t=-1,v1=aa", "no valid timestamp"), ("t=١٢٣,v1=aa", "no valid timestamp"), (f"t={NOW},v0=aa", "no v1")],
+)
+def test_stripe_read_signature_header_refuses(header: str, reason: str) -> None:
+    with pytest.raises(SignatureError, match=reason):
+        read_signature_header(header)
+
+
+@pytest.mark.parametrize("shape", ["v1={sig}, t={now},t={old}", "t={now},t={old},v1={sig}", "t={old},v1={sig},t={now}"])
+def test_stripe_verify_refuses_a_captured_signature_with_a_fresh_timestamp_added(shape: str) -> None:
+    old = NOW - 10 * 86400
+    signature = library_signature(BODY, old)
+    header = shape.format(sig=signature, now=NOW, old=old)
+    with pytest.raises(SignatureError) as caught:
+        StripeProvider((SECRET,)).verify(BODY, {"stripe-signature": header}, now=NOW)
+    assert signature not in str(caught.value) and SECRET not in str(caught.value)
+
+
+def test_stripe_verify_checks_the_signature_against_the_timestamp_it_checked() -> None:
+    stale = library_signature(BODY, NOW - 10 * 86400)
+    with pytest.raises(SignatureError, match="no v1 signature"):
+        StripeProvider((SECRET,)).verify(BODY, {"stripe-signature": f"t={NOW},v1={stale}"}, now=NOW)
 
 
 def test_stripe_verify_rejects_a_changed_body() -> None:
