@@ -120,6 +120,14 @@ def test_web_clock_is_the_injected_one(tmp_path: Path) -> None:
     assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).status_code == 200
 
 
+@pytest.mark.parametrize("depth", [65, 100_000])
+def test_web_deeply_nested_body_is_400(client: FlaskClient, depth: int) -> None:
+    body = event(data={"object": {"object": "subscription", "items": "HOLE"}}).replace(
+        b'"HOLE"', b"[" * depth + b"]" * depth)
+    answer = client.post("/webhooks/stripe", data=body, headers=signed(body))
+    assert answer.status_code == 400 and "deeper" in answer.get_json()["error"]
+
+
 def test_web_replayed_signature_with_a_fresh_timestamp_prepended_is_400(client: FlaskClient) -> None:
     old = NOW - 10 * 86400
     captured = signed(event(), timestamp=old)["Stripe-Signature"]

@@ -20,6 +20,7 @@ from typing import Any
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event
 
+MAX_DEPTH = 64  # nesting levels of a body; Stripe's events use about ten
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
@@ -89,10 +90,9 @@ class StripeProvider:
             raise SignatureError(f"signature timestamp is more than {self._tolerance} s in the future")
 
     def parse(self, body: bytes) -> Event:
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise PayloadError("body is not JSON") from None
+        return self._event(_json(body))
+
+    def _event(self, payload: Any) -> Event:
         if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
             raise PayloadError("body is not a Stripe event: no event id")
         if payload.get("object") == "v2.core.event" or _is_thin(payload):
@@ -126,6 +126,33 @@ def customer_of(obj: Mapping[str, Any]) -> str | None:
     if isinstance(customer, dict):
         return _str_or_none(customer.get("id"))
     return _str_or_none(customer)
+
+
+def _json(body: bytes) -> Any:
+    """The body's JSON, no deeper than MAX_DEPTH; the C parser raises RecursionError well before the stack ends."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise PayloadError("body is not JSON") from None
+    if _depth_over(payload, MAX_DEPTH):
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit`, walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _is_thin(payload: Mapping[str, Any]) -> bool:

@@ -8,7 +8,7 @@ import pytest
 import stripe
 
 from bridge.errors import PayloadError, SignatureError
-from bridge.providers.stripe import SignatureHeader, StripeProvider, customer_of, read_signature_header
+from bridge.providers.stripe import MAX_DEPTH, SignatureHeader, StripeProvider, customer_of, read_signature_header
 from bridge.providers.stripe import sign as v1_signature
 
 SECRET = "whsec_primary"
@@ -137,6 +137,32 @@ def test_stripe_parse_keeps_connect_account() -> None:
 def test_stripe_parse_rejects_non_events(body: bytes) -> None:
     with pytest.raises(PayloadError):
         StripeProvider((SECRET,)).parse(body)
+
+
+def event_body(**overrides: object) -> bytes:
+    body = json.loads(BODY)
+    body.update(overrides)
+    return json.dumps(body).encode()
+
+
+def nested(depth: int) -> bytes:
+    """An event whose data.object holds arrays nested so that the whole body is `depth` levels deep."""
+    inner = "[" * (depth - 3) + "]" * (depth - 3)
+    return event_body(data={"object": {"object": "invoice", "lines": "HOLE"}}).replace(b'"HOLE"', inner.encode())
+
+
+def test_stripe_parse_accepts_max_depth_and_refuses_one_more() -> None:
+    assert StripeProvider((SECRET,)).parse(nested(MAX_DEPTH)).id == "evt_1"
+    with pytest.raises(PayloadError, match=f"deeper than {MAX_DEPTH}"):
+        StripeProvider((SECRET,)).parse(nested(MAX_DEPTH + 1))
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000])
+def test_stripe_parse_refuses_deep_nesting_without_recursing(body: bytes) -> None:
+    with pytest.raises(PayloadError, match="deeper than"):
+        StripeProvider((SECRET,)).parse(body)
+    with pytest.raises(PayloadError, match="deeper than"):
+        StripeProvider((SECRET,)).parse(nested(100_000))
 
 
 def test_stripe_parse_accepts_thin_event_notification() -> None:
