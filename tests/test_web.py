@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,30 @@ def test_web_clock_is_the_injected_one(tmp_path: Path) -> None:
     assert abs(time.time() - NOW) > 300  # the signature is only valid against the injected clock
     client = client_for(tmp_path)
     assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).status_code == 200
+
+
+def post_within(client: FlaskClient, body: bytes, seconds: float = 10.0) -> int | None:
+    """Post in a thread; None when no answer came within `seconds` (a wedged ingest)."""
+    answers: list[int] = []
+    thread = threading.Thread(target=lambda: answers.append(
+        client.post("/webhooks/stripe", data=body, headers=signed(body)).status_code), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return answers[0] if answers else None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("id", "evt_\ud800"), ("id", "evt_" + "x" * 300), ("id", "evt_\u0000"), ("id", ""), ("type", "t" * 256),
+     ("type", "invoice.\ndeleted"), ("created", float("nan")), ("created", float("inf")), ("created", -1),
+     ("created", 10**400), ("api_version", "v" * 65), ("account", "acct_\udc00")],
+)
+def test_web_event_the_store_cannot_hold_is_400_and_ingest_goes_on(client: FlaskClient, name: str,
+                                                                   value: object) -> None:
+    body = event(**{name: value})
+    assert post_within(client, body) == 400
+    good = event(id="evt_after")
+    assert post_within(client, good) == 200
 
 
 @pytest.mark.parametrize("depth", [65, 100_000])

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
-from bridge.providers import Event
+from bridge.providers import Event, storable
 
 MAX_DEPTH = 64  # nesting levels of a body; Stripe's events use about ten
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -90,7 +90,7 @@ class StripeProvider:
             raise SignatureError(f"signature timestamp is more than {self._tolerance} s in the future")
 
     def parse(self, body: bytes) -> Event:
-        return self._event(_json(body))
+        return storable(self._event(_json(body)))
 
     def _event(self, payload: Any) -> Event:
         if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
@@ -102,14 +102,11 @@ class StripeProvider:
         data = payload.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
             raise PayloadError("body is not a Stripe event: no data.object")
-        created = payload.get("created")
-        if not isinstance(created, int | float) or isinstance(created, bool):
-            raise PayloadError("body is not a Stripe event: created is not a unix time")
         return Event(
             provider=self.name,
             id=payload["id"],
             type=payload["type"],
-            created=float(created),
+            created=_unix_time(payload.get("created")),
             livemode=_bool_or_none(payload.get("livemode")),
             api_version=_str_or_none(payload.get("api_version")),
             connect_account=_str_or_none(payload.get("account")),
@@ -155,6 +152,15 @@ def _depth_over(value: Any, limit: int) -> bool:
     return False
 
 
+def _unix_time(created: object) -> float:
+    if not isinstance(created, int | float) or isinstance(created, bool):
+        raise PayloadError("body is not a Stripe event: created is not a unix time")
+    try:
+        return float(created)
+    except OverflowError:  # an integer of hundreds of digits
+        raise PayloadError("body is not a Stripe event: created is not a unix time") from None
+
+
 def _is_thin(payload: Mapping[str, Any]) -> bool:
     return isinstance(payload.get("created"), str) and "data" not in payload and "related_object" in payload
 
@@ -163,7 +169,7 @@ def _thin_event(payload: Mapping[str, Any]) -> Event:
     """A v2 'thin' event notification: stored, not mapped (it carries no object snapshot)."""
     try:
         created = datetime.fromisoformat(str(payload.get("created")).replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         raise PayloadError("thin event has no valid created time") from None
     return Event(
         provider="stripe",

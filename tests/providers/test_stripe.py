@@ -145,6 +145,33 @@ def event_body(**overrides: object) -> bytes:
     return json.dumps(body).encode()
 
 
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [({"id": "evt_\ud800"}, "id has a control character or an unpaired surrogate"),
+     ({"id": "evt_\x00"}, "id has a control"), ({"id": "evt_\u2028"}, "id has a control"),
+     ({"id": ""}, "id must have 1 to 255"), ({"id": "e" * 256}, "id must have 1 to 255"),
+     ({"type": "t" * 256}, "type must have"), ({"type": "invoice.\tpaid"}, "type has a control"),
+     ({"api_version": "v" * 65}, "api_version must have 1 to 64"), ({"account": "a" * 256}, "connect_account"),
+     ({"created": float("nan")}, "created"), ({"created": float("inf")}, "created"), ({"created": -1}, "created"),
+     ({"created": 4_102_444_801}, "created"), ({"created": 10**400}, "created")],
+)
+def test_stripe_parse_refuses_values_the_store_cannot_hold(overrides: dict[str, object], reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason) as caught:
+        StripeProvider((SECRET,)).parse(event_body(**overrides))
+    assert "\x00" not in str(caught.value) and "e" * 256 not in str(caught.value)
+
+
+def test_stripe_parse_refuses_a_customer_id_the_store_cannot_hold() -> None:
+    body = event_body(data={"object": {"object": "invoice", "customer": "cus_" + "c" * 300}})
+    with pytest.raises(PayloadError, match="customer_id"):
+        StripeProvider((SECRET,)).parse(body)
+
+
+def test_stripe_parse_accepts_the_limits() -> None:
+    event = StripeProvider((SECRET,)).parse(event_body(id="e" * 255, created=0, api_version="v" * 64))
+    assert len(event.id) == 255 and event.created == 0
+
+
 def nested(depth: int) -> bytes:
     """An event whose data.object holds arrays nested so that the whole body is `depth` levels deep."""
     inner = "[" * (depth - 3) + "]" * (depth - 3)
