@@ -97,17 +97,33 @@ def test_web_store_failure_is_503(tmp_path: Path) -> None:
 def test_web_healthz_and_readyz(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["database"] == "ok"
+    assert ready.status_code == 200
+    assert ready.get_json() == {"ready": True, "checks": {"database": "ok", "mappings": "ok"}}
 
 
-def test_web_readyz_reports_broken_mappings_but_still_stores(tmp_path: Path) -> None:
+def test_web_readyz_reports_broken_mappings_by_name_only_but_still_stores(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     broken = tmp_path / "mappings"
     broken.mkdir()
     (broken / "bad.yaml").write_text("rules: [{name: x}]\n")
     client = client_for(tmp_path, mappings_dir=broken)
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and "bad.yaml" in ready.get_json()["mappings"]
+    assert ready.status_code == 503
+    assert ready.get_json() == {"ready": False, "checks": {"database": "ok", "mappings": "failed"}}
+    assert "bad.yaml" not in ready.get_data(as_text=True)
+    assert any("bad.yaml" in str(getattr(record, "reason", "")) for record in caplog.records)  # for the operator
     assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).status_code == 200
+
+
+def test_web_readyz_reports_a_lost_database_without_its_error(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    client = client_for(tmp_path)
+    (tmp_path / "bridge.db").unlink()
+    (tmp_path / "bridge.db").mkdir()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "failed"
+    assert "sqlite" not in ready.get_data(as_text=True).lower()
+    assert "not ready: the database does not answer" in caplog.text
 
 
 def test_web_readyz_does_not_depend_on_pendo(tmp_path: Path) -> None:
