@@ -16,7 +16,7 @@ from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.db import make_engine
-from bridge.errors import BridgeError, MappingError, RequestRejected, StoreUnavailable, TooLarge
+from bridge.errors import BridgeError, EventRefused, MappingError, RequestRejected, StoreUnavailable, TooLarge
 from bridge.ingest import GroupCommit
 from bridge.logs import configure
 from bridge.mapping import MappingSet, load_mappings
@@ -80,7 +80,7 @@ class _State:
     def __init__(self, settings: Settings, store: Store, providers: dict[str, Provider],
                  clock: Callable[[], float]):
         self.settings, self.store, self.providers, self.clock = settings, store, providers, clock
-        self.ingestion = GroupCommit(store)
+        self.ingestion = GroupCommit(store, clock)
         self.mappings: MappingSet | None = None
         self.mapping_error: str | None = None
         try:
@@ -104,6 +104,10 @@ class _State:
             log.warning("webhook rejected", extra={"provider": name, "reason": str(exc),
                                                    "request_id": g.request_id})
             return _error(str(exc), exc.status)
+        except EventRefused as exc:
+            log.warning("webhook rejected: the database refuses a value of the event", extra={
+                "provider": name, "request_id": g.request_id, "reason": _cause(exc)})
+            return _error("the event has a value the store cannot hold", 400)
         except StoreUnavailable as exc:
             log.error("webhook not stored: the database cannot commit", extra={
                 "provider": name, "request_id": g.request_id, "reason": repr(exc.__cause__)[:300]})
@@ -127,7 +131,8 @@ class _State:
 
     def readiness(self) -> tuple[Response, int]:
         """Ready or not, with one short word per check: the endpoint is public, the details go to the log."""
-        checks = {"database": self._database_check(), "mappings": "ok" if self.mappings else "failed"}
+        checks = {"database": self._database_check(), "mappings": "ok" if self.mappings else "failed",
+                  "ingest": self._ingest_check()}
         ready = all(value == "ok" for value in checks.values())
         return jsonify(ready=ready, checks=checks), 200 if ready else 503
 
@@ -138,6 +143,13 @@ class _State:
             log.warning("not ready: the database does not answer", extra={"reason": repr(exc.__cause__)[:300]})
             return "failed"
         return "ok"
+
+    def _ingest_check(self) -> str:
+        if not self.ingestion.stuck():
+            return "ok"
+        log.error("not ready: a webhook commit has been running too long", extra={
+            "commit_seconds": round(self.ingestion.commit_age(), 1)})
+        return "stuck"
 
     def metrics(self) -> tuple[Response, int]:
         """Prometheus text; 404 unless BRIDGE_METRICS_TOKEN is set, then only with `Authorization: Bearer`."""
@@ -156,6 +168,16 @@ class _State:
         except SQLAlchemyError:
             return _error("the database does not answer", 503)
         return Response(text, mimetype="text/plain", content_type="text/plain; version=0.0.4; charset=utf-8"), 200
+
+
+def _cause(exc: BaseException) -> str:
+    """The database's own first line about `exc`, without the statement or the row values SQLAlchemy appends."""
+    cause = exc.__cause__
+    orig = getattr(cause, "orig", None) or cause
+    if orig is None:
+        return type(exc).__name__
+    first = (str(orig).splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first}"[:200]
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:

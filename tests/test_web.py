@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
+from flask import Flask
 from flask.testing import FlaskClient
 
 from bridge.db import migrate
+from bridge.ingest import STUCK_COMMIT_SECONDS
+from bridge.store import Incoming, Store
 from bridge.web import create_app
-from tests.conftest import SECRET, make_settings
+from tests.conftest import SECRET, Clock, make_settings
 
 NOW = 1_760_000_000
 
@@ -32,10 +36,14 @@ def signed(body: bytes, secret: str = SECRET, timestamp: int = NOW) -> dict[str,
         body.decode(), secret, timestamp=timestamp)}
 
 
-def client_for(tmp_path: Path, **overrides: Any) -> FlaskClient:
+def app_for(tmp_path: Path, clock: Callable[[], float] = lambda: NOW, **overrides: Any) -> Flask:
     settings = make_settings(f"sqlite:///{tmp_path / 'bridge.db'}", **overrides)
     migrate(settings)
-    return create_app(settings, clock=lambda: NOW).test_client()
+    return create_app(settings, clock=clock)
+
+
+def client_for(tmp_path: Path, **overrides: Any) -> FlaskClient:
+    return app_for(tmp_path, **overrides).test_client()
 
 
 @pytest.fixture
@@ -98,7 +106,7 @@ def test_web_healthz_and_readyz(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json() == {"ready": True, "checks": {"database": "ok", "mappings": "ok"}}
+    assert ready.get_json() == {"ready": True, "checks": {"database": "ok", "mappings": "ok", "ingest": "ok"}}
 
 
 def test_web_readyz_reports_broken_mappings_by_name_only_but_still_stores(
@@ -109,7 +117,7 @@ def test_web_readyz_reports_broken_mappings_by_name_only_but_still_stores(
     client = client_for(tmp_path, mappings_dir=broken)
     ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.get_json() == {"ready": False, "checks": {"database": "ok", "mappings": "failed"}}
+    assert ready.get_json() == {"ready": False, "checks": {"database": "ok", "mappings": "failed", "ingest": "ok"}}
     assert "bad.yaml" not in ready.get_data(as_text=True)
     assert any("bad.yaml" in str(getattr(record, "reason", "")) for record in caplog.records)  # for the operator
     assert client.post("/webhooks/stripe", data=event(), headers=signed(event())).status_code == 200
@@ -124,6 +132,33 @@ def test_web_readyz_reports_a_lost_database_without_its_error(tmp_path: Path,
     assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "failed"
     assert "sqlite" not in ready.get_data(as_text=True).lower()
     assert "not ready: the database does not answer" in caplog.text
+
+
+def test_web_readyz_reports_a_commit_stuck_for_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    clock.now = NOW
+    app = app_for(tmp_path, clock)
+    release = threading.Event()
+    real = Store.ingest_many
+
+    def slow(self: Store, batch: Sequence[Incoming]) -> list[bool]:
+        release.wait(10)
+        return real(self, batch)
+
+    monkeypatch.setattr(Store, "ingest_many", slow)
+    answers: list[int] = []
+    poster = threading.Thread(target=lambda: answers.append(
+        app.test_client().post("/webhooks/stripe", data=event(), headers=signed(event())).status_code))
+    poster.start()
+    time.sleep(0.2)
+    assert app.test_client().get("/readyz").status_code == 200  # a commit under way is no fault
+    clock.advance(STUCK_COMMIT_SECONDS + 1)
+    stuck = app.test_client().get("/readyz")
+    assert stuck.status_code == 503 and stuck.get_json()["checks"]["ingest"] == "stuck"
+    release.set()
+    poster.join(10)
+    assert answers == [200]
+    assert app.test_client().get("/readyz").status_code == 200
 
 
 def test_web_readyz_does_not_depend_on_pendo(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def test_web_readyz_with_broken_mappings_names_no_file_and_no_expression(tmp_pat
         wait_until(lambda: _readyz(service) is not None, timeout=30)
         answer = _readyz(service)
         assert answer is not None and answer.status_code == 503
-        assert answer.json() == {"ready": False, "checks": {"database": "ok", "mappings": "failed"}}
+        assert answer.json() == {"ready": False, "checks": {"database": "ok", "mappings": "failed", "ingest": "ok"}}
         for leak in ("internal", "yaml", "margin", str(mappings)):
             assert leak not in answer.text
         assert "internal.yaml" in service.log_text()  # the details are in the log, for the operator
@@ -37,7 +37,7 @@ def test_web_readyz_with_broken_mappings_names_no_file_and_no_expression(tmp_pat
 def test_web_readyz_when_ready_is_short(service: Service) -> None:
     answer = requests.get(f"{service.url}/readyz", timeout=5)
     assert answer.status_code == 200
-    assert answer.json() == {"ready": True, "checks": {"database": "ok", "mappings": "ok"}}
+    assert answer.json() == {"ready": True, "checks": {"database": "ok", "mappings": "ok", "ingest": "ok"}}
 
 
 def _readyz(service: Service) -> requests.Response | None:
