@@ -52,6 +52,7 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
     _next_resume_check: float = 0.0
+    _next_track_probe: float = 0.0
     _next_housekeeping: float = 0.0
     _next_lag_check: float = 0.0
     _lagging: bool = False
@@ -82,7 +83,7 @@ class Worker:
         log.info("worker stopped", extra={"worker": self.mapper.worker_id})
 
     def start_up(self) -> None:
-        """Check the Pendo key once before sending anything."""
+        """Check the Pendo key once before sending anything (Pendo out of reach is no reason to wait)."""
         if not self.settings.track_enabled:
             log.warning("PENDO_TRACK_EVENT_SECRET is not set: track rules are off, only metadata is sent")
         if not self.settings.pendo_integration_key:
@@ -99,7 +100,7 @@ class Worker:
         if self.stop.is_set() or not self._sending_allowed():
             return done
         done += self.delivery.send_metadata()
-        if not self.stop.is_set():
+        if not self.stop.is_set() and self._tracks_allowed():
             done += self.delivery.send_tracks()
         self._housekeeping()
         return done
@@ -134,6 +135,16 @@ class Worker:
             return False
         self._next_resume_check = now + RESUME_CHECK_SECONDS
         return self.delivery.try_resume()
+
+    def _tracks_allowed(self) -> bool:
+        """Track events go unless the track secret was refused; then one probe per RESUME_CHECK_SECONDS."""
+        if self.delivery.tracks_paused() is None:
+            return True
+        now = self.clock()
+        if now < self._next_track_probe:
+            return False
+        self._next_track_probe = now + RESUME_CHECK_SECONDS
+        return self.delivery.probe_tracks()
 
     def _housekeeping(self) -> None:
         now = self.clock()
