@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.db import make_engine
+from bridge.db import describe, make_engine
 from bridge.errors import BridgeError, EventRefused, MappingError, RequestRejected, StoreUnavailable, TooLarge
 from bridge.ingest import GroupCommit
 from bridge.logs import configure
@@ -106,7 +106,7 @@ class _State:
             return _error(str(exc), exc.status)
         except EventRefused as exc:
             log.warning("webhook rejected: the database refuses a value of the event", extra={
-                "provider": name, "request_id": g.request_id, "reason": _cause(exc)})
+                "provider": name, "request_id": g.request_id, "reason": describe(exc.__cause__ or exc)})
             return _error("the event has a value the store cannot hold", 400)
         except StoreUnavailable as exc:
             log.error("webhook not stored: the database cannot commit", extra={
@@ -168,16 +168,6 @@ class _State:
         except SQLAlchemyError:
             return _error("the database does not answer", 503)
         return Response(text, mimetype="text/plain", content_type="text/plain; version=0.0.4; charset=utf-8"), 200
-
-
-def _cause(exc: BaseException) -> str:
-    """The database's own first line about `exc`, without the statement or the row values SQLAlchemy appends."""
-    cause = exc.__cause__
-    orig = getattr(cause, "orig", None) or cause
-    if orig is None:
-        return type(exc).__name__
-    first = (str(orig).splitlines() or [""])[0]
-    return f"{type(orig).__name__}: {first}"[:200]
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import alerts, metrics
-from bridge.db import make_engine
+from bridge.db import describe, make_engine
 from bridge.delivery import Delivery
 from bridge.enrichment import Enricher, RateBudget, stripe_client
 from bridge.mapper import Mapper
@@ -38,6 +38,38 @@ HOUSEKEEPING_SECONDS = 60.0
 LAG_CHECK_SECONDS = 30.0
 RECONCILE_JOIN_SECONDS = 10.0  # within a PaaS's 30 s before SIGKILL, after the step in flight
 MAP_BATCH = 100
+OUTAGE_MAX_WAIT_SECONDS = 5.0  # between steps while the database fails them: a restart is noticed within this
+OUTAGE_WARNING_SECONDS = 30.0
+
+
+@dataclass
+class DatabaseOutage:
+    """Worker steps failing on the database one after another: a growing wait between them, and one ERROR line
+    when it starts, a WARNING at most every OUTAGE_WARNING_SECONDS, an INFO line when it ends (not one per step)."""
+
+    since: float | None = None
+    failures: int = 0
+    next_warning: float = 0.0
+
+    def failed(self, exc: Exception, now: float) -> None:
+        self.failures += 1
+        if self.since is None:
+            self.since, self.next_warning = now, now + OUTAGE_WARNING_SECONDS
+            log.error("a worker step failed on the database; retrying with backoff", exc_info=exc)
+        elif now >= self.next_warning:
+            self.next_warning = now + OUTAGE_WARNING_SECONDS
+            log.warning("the database still fails the worker's steps", extra={
+                "failing_seconds": round(now - self.since, 1), "failures": self.failures, "reason": describe(exc)})
+
+    def recovered(self, now: float) -> None:
+        if self.since is not None:
+            log.info("the database answers again: the worker goes on", extra={
+                "outage_seconds": round(now - self.since, 1), "failures": self.failures})
+            self.since, self.failures = None, 0
+
+    def wait(self, poll: float) -> float:
+        """How long to wait before the next step: the poll interval, doubled per failure up to a few seconds."""
+        return min(poll * 2 ** min(self.failures, 10), max(poll, OUTAGE_MAX_WAIT_SECONDS)) if self.failures else poll
 
 
 @dataclass
@@ -51,6 +83,7 @@ class Worker:
     clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
     reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
+    outage: DatabaseOutage = field(default_factory=DatabaseOutage)
     _next_resume_check: float = 0.0
     _next_track_probe: float = 0.0
     _next_housekeeping: float = 0.0
@@ -69,13 +102,15 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     done = self.run_once()
-                except SQLAlchemyError:
-                    # A database hiccup (a lost connection, a deadlock victim): rows stay claimed until their
-                    # lease runs out, nothing is lost; the next step starts afresh.
-                    log.exception("a worker step failed on the database; retrying shortly")
+                except SQLAlchemyError as exc:
+                    # A database hiccup (a lost connection, a restart, a deadlock victim): rows stay claimed until
+                    # their lease runs out, nothing is lost; the next step starts afresh, after a backoff.
+                    self.outage.failed(exc, self.clock())
                     done = 0
+                else:
+                    self.outage.recovered(self.clock())
                 if not done:
-                    self.stop.wait(self.settings.worker_poll_seconds)
+                    self.stop.wait(self.outage.wait(self.settings.worker_poll_seconds))
         finally:
             self.delivery.close()
             if self.reconciler and not self.reconciler.join(RECONCILE_JOIN_SECONDS):

@@ -5,11 +5,19 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bridge import outbox as ob
 from bridge.db import migrate
 from bridge.operations import MetadataUpdate
-from bridge.worker import RESUME_CHECK_SECONDS, Worker, build_worker
+from bridge.worker import (
+    OUTAGE_MAX_WAIT_SECONDS,
+    OUTAGE_WARNING_SECONDS,
+    RESUME_CHECK_SECONDS,
+    DatabaseOutage,
+    Worker,
+    build_worker,
+)
 from tests.conftest import Clock, make_settings
 from tests.fakes.pendo import FakePendo
 
@@ -68,3 +76,33 @@ def test_worker_track_pause_from_before_a_restart_resumes_on_the_first_accepted_
         assert sorted(t["visitorId"] for t in pendo.track_events()) == ["v1", "v2"]
     finally:
         worker.delivery.close()
+
+
+def test_worker_database_outage_logs_its_start_a_warning_now_and_then_and_its_end(
+        caplog: pytest.LogCaptureFixture) -> None:
+    outage, now = DatabaseOutage(), 1_000.0
+    failure = OperationalError("SELECT 1", {"secret_row": "x"}, Exception("connection refused\nDETAIL: row"))
+    with caplog.at_level(logging.INFO):
+        for _ in range(200):  # 100 s of failing steps, one every half second
+            outage.failed(failure, now)
+            now += 0.5
+        outage.recovered(now)
+        outage.recovered(now + 1)
+    levels = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert levels[0] == ("ERROR", "a worker step failed on the database; retrying with backoff")
+    assert [lvl for lvl, _ in levels[1:-1]] == ["WARNING"] * int(100 // OUTAGE_WARNING_SECONDS)
+    assert levels[-1] == ("INFO", "the database answers again: the worker goes on")
+    reasons = " ".join(str(getattr(r, "reason", "")) for r in caplog.records)
+    assert "connection refused" in reasons and "secret_row" not in reasons and "DETAIL" not in reasons
+
+
+def test_worker_database_outage_waits_longer_up_to_a_cap() -> None:
+    outage = DatabaseOutage()
+    assert outage.wait(0.1) == 0.1
+    waits = []
+    for _ in range(12):
+        outage.failed(OperationalError("SELECT 1", {}, Exception("down")), 0.0)
+        waits.append(outage.wait(0.1))
+    assert waits[0] == 0.2 and waits == sorted(waits) and waits[-1] == OUTAGE_MAX_WAIT_SECONDS
+    outage.recovered(1.0)
+    assert outage.wait(0.1) == 0.1
