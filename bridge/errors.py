@@ -10,7 +10,7 @@
     ├── StoreUnavailable       the database cannot commit (HTTP 503)
     ├── EventRefused           the database refuses one event's values: the event's fault (HTTP 400)
     └── PendoError             Pendo answered with a failure
-        ├── PendoAuthError     401/403: pauses all sending
+        ├── PendoAuthError     401/403: pauses all sending (track events only, for the track secret)
         └── PendoTransient     connection error, timeout, 409, 429, 5xx: retry later
 
 Messages name the setting or file to fix and never contain a secret or a signature.

@@ -140,7 +140,7 @@ class _State:
         try:
             self.store.ping()
         except BridgeError as exc:
-            log.warning("not ready: the database does not answer", extra={"reason": repr(exc.__cause__)[:300]})
+            log.warning("not ready: the database does not answer", extra={"reason": describe(exc.__cause__ or exc)})
             return "failed"
         return "ok"
 
