@@ -40,6 +40,7 @@ FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 GLOB = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]+$")
 TRACK_EVENT_MAX = 200
+QUOTE_MAX = 80  # characters of an expression quoted in a problem
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ class _Checker:
                 self._infer(label, infer_type(tree))
                 return compile_expression(self.environment, source)
         except TemplateError as exc:
-            reasons = [f"invalid expression {source!r}: {exc.message or exc}"]
+            reasons = [f"invalid expression {_quoted(source)}: {exc.message or exc}"]
+        except (RecursionError, SyntaxError, MemoryError):  # Python's own limits, met compiling the expression
+            reasons = [f"invalid expression {_quoted(source)}: too large or nested too deeply to compile"]
         for reason in reasons:
             self.fail(f"{label}: {reason}", *where)
         return None
@@ -251,6 +254,11 @@ class _Checker:
             self.fail(f"{key}: must be true or false", key)
             return default
         return value
+
+
+def _quoted(source: str) -> str:
+    """An expression as problems quote it: shortened, so that a huge one does not flood the output."""
+    return repr(source) if len(source) <= QUOTE_MAX else repr(source[:QUOTE_MAX]) + "…"
 
 
 def _problem(document: Document, where: tuple[Any, ...], message: str, rule: str = "-") -> Problem:

@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import ChainableUndefined, Undefined, nodes, pass_environment
 from jinja2.environment import Environment, TemplateExpression
-from jinja2.exceptions import SecurityError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.filters import FILTERS
 from jinja2.parser import Parser
 from jinja2.runtime import Context
@@ -27,6 +27,8 @@ MAX_POWER_DIGITS = 30  # an integer power's result stays below 10**30
 MAX_PRODUCT_BITS = 65536
 MAX_ITEMS = 10_000  # repetition of strings and lists
 MAX_TEXT = 100_000  # characters out of join and replace
+MAX_NESTING = 50  # levels of the syntax tree; the shipped rules use under 10
+_TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
 SAFE_STRING_METHODS = frozenset({"lower", "upper", "strip", "startswith", "endswith"})
 KEPT_FILTERS = (
     "default", "lower", "upper", "title", "trim", "round", "int", "float", "string", "length", "first",
@@ -188,14 +190,29 @@ class Expression:
 
 
 def parse(environment: SandboxEnvironment, source: str) -> nodes.Template:
-    """The syntax tree of one expression (raises TemplateSyntaxError)."""
-    parser = Parser(environment, source, state="variable")
-    expression = parser.parse_expression()
-    if not parser.stream.eos:
-        parser.fail("unexpected text after the expression")
+    """The syntax tree of one expression (raises TemplateSyntaxError, also when it nests too deeply to handle)."""
+    try:
+        parser = Parser(environment, source, state="variable")
+        expression = parser.parse_expression()
+        if not parser.stream.eos:
+            parser.fail("unexpected text after the expression")
+    except RecursionError:
+        raise TemplateSyntaxError(_TOO_DEEP, 1) from None
+    if _depth(expression) > MAX_NESTING:
+        raise TemplateSyntaxError(_TOO_DEEP, 1)
     tree = nodes.Template([nodes.Output([expression])], lineno=1)
     tree.set_environment(environment)
     return tree
+
+
+def _depth(root: nodes.Node) -> int:
+    """How deep the syntax tree nests (a loop: the tree may be deeper than Python's recursion limit)."""
+    deepest, pending = 0, [(root, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending += [(child, depth + 1) for child in node.iter_child_nodes()]
+    return deepest
 
 
 def forbidden_names(tree: nodes.Template) -> list[str]:

@@ -146,3 +146,32 @@ def test_load_mappings_refuses_duplicate_rule_names_across_files(tmp_path):
 def test_load_mappings_refuses_duplicate_lookup_tables_across_files(tmp_path):
     write(tmp_path, "a.yaml", "lookups: {plans: {a: 1}}\n")
     assert "m.yaml: lookups: table 'plans' is defined twice" in load_problems(tmp_path, "lookups: {plans: {}}\n")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(" * 3000 + "object.id" + ")" * 3000,
+        "not " * 3000 + "object.id",
+        "- " * 3000 + "1",
+        "object" + ".a" * 3000,
+        "object.id" + " | string" * 3000,
+        "1" + " + 1" * 3000,
+        "[" * 3000 + "]" * 3000,
+        "(" * 60 + "object.id" + ")" * 60 + ".a" * 60,
+    ],
+)
+def test_load_mappings_reports_a_deeply_nested_expression_as_a_problem(tmp_path, source):
+    write(tmp_path, "m.yaml", rule(account=f'{{plan: "{source}"}}'))
+    with pytest.raises(MappingError) as caught:
+        load_mappings(tmp_path)
+    [line] = str(caught.value).splitlines()
+    prefix = re.escape(f"{tmp_path}/m.yaml:5: rule r1: account.plan: invalid expression ")
+    reason = "(nested more than 50 levels deep|too large or nested too deeply to compile)"
+    assert re.fullmatch(prefix + r".{1,120}: " + reason, line)
+
+
+def test_load_mappings_refuses_an_alias_bomb_with_file_and_line(tmp_path):
+    bomb = "".join(f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 12))
+    text = RULE + "lookups:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + bomb
+    assert "m.yaml: aliases expand to more than 10000 nodes" in load_problems(tmp_path, text)
