@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge import backoff, billing_state, links, outbox, pendo, store, stripe_billing, stripe_versions
 from bridge.db import reading
 from bridge.enrichment import Enricher, EnrichmentUnavailable
+from bridge.errors import EvaluationError
 from bridge.logs import bound
 from bridge.mapping import EvalOptions, MappingSet, evaluate
 from bridge.operations import MetadataUpdate, Outcome, TrackEvent
@@ -142,11 +143,13 @@ class Mapper:
         read has changed meanwhile. A chunk holds independent events (see `_plan`); on any surprise its events
         go the locked way instead, which reads and writes in one transaction."""
         try:
-            plans, rest = self._plan(chunk)
+            plans, rest, failed = self._plan(chunk)
         except SQLAlchemyError:
             raise
         except Exception:
             return self._write_each(chunk)  # the locked way finds the event the mapping code fails on
+        for item, error in failed:
+            self._give_up(item.stored, error)
         items = [plan.item for plan in plans]
         try:
             with self.store.transaction() as connection:
@@ -161,11 +164,13 @@ class Mapper:
             self._write_planned(rest)
         return None
 
-    def _plan(self, chunk: list[Ready]) -> tuple[list[Plan], list[Ready]]:
+    def _plan(self, chunk: list[Ready]) -> tuple[list[Plan], list[Ready], list[tuple[Ready, EvaluationError]]]:
         """Evaluate events from one read snapshot (no write lock), stopping before the first one of a subscription
         or account an earlier one writes: it must see that write, so it starts the rest. (A link an earlier event
-        changes is caught by `_apply`'s check.)"""
+        changes is caught by `_apply`'s check.) Events over an evaluation bound come back apart, to be marked
+        failed: evaluating them again would only go over the bound again."""
         plans: list[Plan] = []
+        failed: list[tuple[Ready, EvaluationError]] = []
         seen: set[tuple[str, str]] = set()
         with reading(self.store.engine) as reader:
             for index, item in enumerate(chunk):
@@ -173,12 +178,16 @@ class Mapper:
                 keys = {(kind, value) for kind, value in (("subscription", _subscription_id(item.stored.event)),
                                                           ("account", account_id)) if value}
                 if keys & seen:
-                    return plans, chunk[index:]
+                    return plans, chunk[index:], failed
                 seen |= keys
                 now = self.clock()
-                outcome, state = self._evaluate(reader, item, enrichment, account_id, now, lock=False)
+                try:
+                    outcome, state = self._evaluate(reader, item, enrichment, account_id, now, lock=False)
+                except EvaluationError as exc:
+                    failed.append((item, exc))
+                    continue
                 plans.append(Plan(item, outcome, state, link, now))
-        return plans, []
+        return plans, [], failed
 
     def _apply(self, connection: Connection, plan: Plan) -> tuple[Outcome, str]:
         event = plan.item.stored.event
@@ -220,9 +229,11 @@ class Mapper:
             self._write([item])
 
     def _give_up(self, stored: StoredEvent, exc: Exception) -> None:
-        """An event the mapping code fails on is marked failed, not retried in a loop that stops the others."""
-        log.error("the event could not be mapped: marked failed", exc_info=exc,
-                  extra={"event_id": stored.event.id, "request_id": stored.request_id})
+        """An event the mapping code fails on, or whose evaluation goes over a bound, is marked failed, not retried in
+        a loop that stops the others."""
+        log.error("the event could not be mapped: marked failed",
+                  exc_info=None if isinstance(exc, EvaluationError) else exc,
+                  extra={"event_id": stored.event.id, "request_id": stored.request_id, "reason": str(exc)})
         with self.store.transaction() as connection:
             self.store.finish_event(connection, stored.row_id, self.worker_id, status=store.FAILED,
                                     processed_at=self.clock(),

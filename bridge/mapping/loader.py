@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import TemplateError, meta, nodes
 
 from bridge.errors import MappingError
+from bridge.mapping.bounds import over_bounds
 from bridge.mapping.document import Document, DocumentError, read_document
 from bridge.mapping.fieldtypes import DEFAULT_TYPE, PENDO_TYPES, infer_type, literal_type
 from bridge.mapping.functions import FUNCTION_NAMES, is_function
@@ -139,6 +140,7 @@ class _Checker:
 
     def _static_problems(self, tree: nodes.Template) -> list[str]:
         reasons = [f"access to {name!r} is not allowed (it would leave the sandbox)" for name in forbidden_names(tree)]
+        reasons += [f"{reason}: every event would fail" for reason in over_bounds(tree)]
         called = {call.node.name for call in tree.find_all(nodes.Call) if isinstance(call.node, nodes.Name)}
         for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_NAMES):
             kind = "function" if name in called else "name"
