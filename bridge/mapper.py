@@ -102,17 +102,28 @@ class Mapper:
 
     def map_events(self, claimed: Sequence[StoredEvent]) -> None:
         """Map claimed events in their order, several per transaction where the database allows it."""
-        ready = [item for stored in claimed if (item := self._ready(stored)) is not None]
+        ready = [item for stored in claimed if (item := self._ready_or_failed(stored)) is not None]
         if self.store.engine.dialect.name != "sqlite":
             self._write_each(ready)
             return
         for start in range(0, len(ready), EVENTS_PER_TRANSACTION):
             self._write_planned(ready[start:start + EVENTS_PER_TRANSACTION])
 
+    def _ready_or_failed(self, stored: StoredEvent) -> Ready | None:
+        """`_ready`, or None with the event marked failed when our code fails on it: one event never stops a batch."""
+        try:
+            return self._ready(stored)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            self._give_up(stored, exc)
+            return None
+
     def _ready(self, stored: StoredEvent) -> Ready | None:
         """The event with its enrichment and options; None when Stripe could not be reached (retried later)."""
         event = stored.event
-        with bound(event_id=event.id, request_id=stored.request_id):
+        with bound(event_id=event.id, request_id=stored.request_id), self.enricher.claimed(stored.row_id,
+                                                                                        self.worker_id):
             self.enricher.remember(event)
             try:
                 enrichment = self.enricher.enrich(event)

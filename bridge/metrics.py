@@ -35,6 +35,7 @@ def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int
         "failed": metadata.get(ob.FAILED, 0) + track.get(ob.FAILED, 0) + event_counts.get(st.FAILED, 0),
         "delivered": metadata.get(ob.DELIVERED, 0) + track.get(ob.DELIVERED, 0),
         "ignored": event_counts.get(st.IGNORED, 0) + event_counts.get(st.UNMAPPED, 0),
+        "purged": track.get(ob.PURGED, 0) + event_counts.get(st.PURGED, 0),
     }
 
 

@@ -29,6 +29,7 @@ UNMAPPED = "unmapped"  # no rule matched
 UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; retried on customer.updated
 IGNORED = "ignored"  # another Stripe mode, or a thin event: stored, never mapped
 FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
+PURGED = "purged"  # its customer was purged before it was mapped: never mapped
 
 
 Built = TypeVar("Built")
@@ -130,7 +131,8 @@ class Store:
                                      events.c.claimed_until == now + lease)
                 .order_by(events.c.created, events.c.id)
             ).mappings().all()
-        return [StoredEvent(row["id"], event_from_row(row), row["attempts"], row["request_id"]) for row in rows]
+            claimed = [(row, _event_or_none(connection, row)) for row in rows]
+        return [StoredEvent(row["id"], event, row["attempts"], row["request_id"]) for row, event in claimed if event]
 
     def finish_event(self, connection: Connection, row_id: int, worker: str, **values: Any) -> bool:
         """Record the outcome of mapping inside the caller's transaction; False if the lease was lost."""
@@ -168,8 +170,12 @@ class Store:
             ).first()
         return (json.loads(row[0]), row[1]) if row else None
 
-    def cache_object(self, object_id: str, payload: dict[str, Any], now: float) -> None:
+    def cache_object(self, object_id: str, payload: dict[str, Any], now: float,
+                     claim: tuple[int, str] | None = None) -> None:
+        """Cache a Stripe object; with `claim` (event row id, worker) only while that worker holds the event."""
         with self.engine.begin() as connection:
+            if claim is not None and not _still_claimed(connection, *claim):
+                return
             statement = insert_for(connection, stripe_objects).values(
                 object_id=object_id, payload=json.dumps(payload), fetched_at=now)
             connection.execute(statement.on_conflict_do_update(
@@ -223,17 +229,6 @@ class Store:
             )
         return result.rowcount
 
-    def purge_customer(self, customer_id: str) -> int:
-        """Remove every stored payload of one customer (events, track events, cache)."""
-        with self.engine.begin() as connection:
-            ids = select(events.c.event_id).where(events.c.customer_id == customer_id)
-            connection.execute(
-                update(track_events).where(track_events.c.event_id.in_(ids)).values(payload=None))
-            connection.execute(delete(stripe_objects).where(stripe_objects.c.object_id == customer_id))
-            result = connection.execute(
-                update(events).where(events.c.customer_id == customer_id).values(payload=None))
-        return result.rowcount
-
 
 @per_dialect
 def _insert_event(insert: Callable[[Table], Any]) -> Any:
@@ -244,8 +239,32 @@ def _insert_event(insert: Callable[[Table], Any]) -> Any:
 _FINISH = update(events).where(events.c.id == bindparam("b_id"), events.c.claimed_by == bindparam("b_worker"))
 
 
+def _still_claimed(connection: Connection, row_id: int, worker: str) -> bool:
+    """Whether `worker` still holds event row `row_id` (on PostgreSQL the row is share-locked to commit, so a purge
+    waits for this transaction or this transaction for the purge)."""
+    query = select(events.c.id).where(events.c.id == row_id, events.c.claimed_by == worker)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    return connection.execute(query).first() is not None
+
+
 def _free(table: Table, now: float) -> Any:
     return or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+
+
+def _event_or_none(connection: Connection, row: Any) -> Event | None:
+    """A claimed row as an event; a row without a payload (purged) or with one that is not JSON is settled instead,
+    so that the worker is never handed a row it cannot map."""
+    if row["payload"] is None:
+        outcome = {"status": PURGED, "detail": json.dumps({"purged": True})}
+    else:
+        try:
+            return event_from_row(row)
+        except (TypeError, ValueError) as exc:
+            outcome = {"status": FAILED, "detail": json.dumps({"error": f"the stored payload is not JSON: {exc}"})}
+    connection.execute(update(events).where(events.c.id == row["id"])
+                       .values(claimed_by=None, claimed_until=None, **outcome))
+    return None
 
 
 def event_from_row(row: Any) -> Event:

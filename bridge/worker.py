@@ -73,6 +73,9 @@ class Worker:
                     # lease runs out, nothing is lost; the next step starts afresh.
                     log.exception("a worker step failed on the database; retrying shortly")
                     done = 0
+                except Exception:  # a fault of our own code: logged, and the worker keeps serving the rest
+                    log.exception("a worker step failed; retrying shortly")
+                    done = 0
                 if not done:
                     self.stop.wait(self.settings.worker_poll_seconds)
         finally:
@@ -92,17 +95,28 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass over every step; returns how much work was done."""
-        done = self.map_batch()
+        done = self._step("mapping", self.map_batch)
         self._check_lag()
         if self.reconciler:
             self.reconciler.poll()  # starts a due reconcile on its own thread
         if self.stop.is_set() or not self._sending_allowed():
             return done
-        done += self.delivery.send_metadata()
+        done += self._step("metadata", self.delivery.send_metadata)
         if not self.stop.is_set():
-            done += self.delivery.send_tracks()
+            done += self._step("track events", self.delivery.send_tracks)
         self._housekeeping()
         return done
+
+    def _step(self, name: str, step: Callable[[], int]) -> int:
+        """Run one step; a fault of our own code in it is logged and the other steps still run. (Rows are settled
+        one by one, so such a fault is a bug, not a bad row; database errors go to `run`.)"""
+        try:
+            return step()
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("a worker step failed; the other steps go on", extra={"step": name})
+            return 0
 
     def map_batch(self) -> int:
         """Map a batch of stored events (each log line about one carries its event id and request id)."""

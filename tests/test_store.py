@@ -11,6 +11,7 @@ import pytest
 from bridge import store as st
 from bridge.db import make_engine, migrate
 from bridge.providers import Event
+from bridge.schema import events
 from bridge.store import Store
 from tests.conftest import make_settings
 
@@ -100,16 +101,15 @@ def test_store_requeue_unresolved_only_for_that_customer(store: Store) -> None:
     assert store.count_by_status() == {st.RECEIVED: 1, st.UNRESOLVED: 1}
 
 
-def test_store_purge_customer_removes_payloads_keeps_ledger(store: Store) -> None:
-    store.ingest(make_event("evt_a", customer="cus_a"), now=1.0)
-    store.ingest(make_event("evt_b", customer="cus_b"), now=1.0)
-    store.cache_object("cus_a", {"id": "cus_a", "email": "a@example.com"}, now=1.0)
-    assert store.purge_customer("cus_a") == 1
-    assert store.cached_object("cus_a") is None
-    claimed = {c.event.id: c.event for c in store.claim_events("w1", now=5.0, lease=30, limit=10)}
-    assert claimed["evt_a"].payload == {}
-    assert claimed["evt_b"].payload["id"] == "evt_b"
-    assert store.ingest(make_event("evt_a", customer="cus_a"), now=6.0) is True  # still deduplicated
+def test_store_claim_settles_rows_it_cannot_hand_to_the_worker(store: Store) -> None:
+    for event_id in ("evt_purged", "evt_garbled", "evt_ok"):
+        store.ingest(make_event(event_id), now=1.0)
+    with store.transaction() as connection:
+        connection.execute(events.update().where(events.c.event_id == "evt_purged").values(payload=None))
+        connection.execute(events.update().where(events.c.event_id == "evt_garbled").values(payload="{not json"))
+    assert [c.event.id for c in store.claim_events("w1", now=5.0, lease=30, limit=10)] == ["evt_ok"]
+    assert store.count_by_status() == {st.PURGED: 1, st.FAILED: 1, st.RECEIVED: 1}
+    assert store.claim_events("w2", now=50.0, lease=30, limit=10)[0].event.id == "evt_ok"  # its lease ran out
 
 
 def test_store_purge_delivered_spares_recent_and_pending(store: Store) -> None:
