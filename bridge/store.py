@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,6 +30,8 @@ UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; 
 IGNORED = "ignored"  # another Stripe mode, or a thin event: stored, never mapped
 FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
 PURGED = "purged"  # its customer was purged before it was mapped: never mapped
+EXPIRED = "expired"  # unresolved for BRIDGE_RETENTION_DAYS: its payload is deleted, it is never mapped
+UNSETTLED = ("pending", "waiting_for_pendo", "held")  # `bridge.outbox` states of rows still to be sent
 
 
 Built = TypeVar("Built")
@@ -143,7 +145,8 @@ class Store:
     def requeue_unresolved(self, connection: Connection, customer_id: str, now: float) -> int:
         """Send a customer's unresolved events back to mapping (their metadata may now resolve)."""
         result = connection.execute(
-            update(events).where(events.c.status == UNRESOLVED, events.c.customer_id == customer_id)
+            update(events).where(events.c.status == UNRESOLVED, events.c.customer_id == customer_id,
+                                 events.c.payload.is_not(None))
             .values(status=RECEIVED, next_attempt_at=now)
         )
         return result.rowcount
@@ -210,24 +213,37 @@ class Store:
             ).rowcount == 1
 
     # Retention.
-    def purge_delivered(self, before: float) -> int:
-        """Drop payloads of events settled before `before` whose operations are all delivered."""
-        pending_track = select(track_events.c.id).where(
-            track_events.c.event_id == events.c.event_id, track_events.c.state == "pending")
-        pending_fields = select(field_values.c.field).where(
-            field_values.c.event_id == events.c.event_id, field_values.c.state != "delivered")
+    def expire_payloads(self, before: float) -> int:
+        """Delete the payloads of events that became final before `before` (docs/operations.md, "Retention"):
+        mapped, unmapped and ignored ones once nothing they produced is still to be sent, unresolved and failed ones
+        as they are. An unresolved event whose payload goes is `expired`: it can no longer be mapped."""
+        final_at = func.coalesce(events.c.processed_at, events.c.received_at)
+        open_tracks = select(track_events.c.id).where(
+            track_events.c.event_id == events.c.event_id, track_events.c.state.in_(UNSETTLED))
+        open_fields = select(field_values.c.field).where(
+            field_values.c.event_id == events.c.event_id, field_values.c.state.in_(UNSETTLED))
+        settled = and_(events.c.status.in_([MAPPED, UNMAPPED, IGNORED]), ~open_tracks.exists(), ~open_fields.exists())
         with self.engine.begin() as connection:
             connection.execute(
-                update(track_events).where(track_events.c.state != "pending",
+                update(track_events).where(track_events.c.payload.is_not(None), track_events.c.state.not_in(UNSETTLED),
                                            track_events.c.created_at < before).values(payload=None))
             result = connection.execute(
                 update(events).where(
-                    events.c.payload.is_not(None), events.c.processed_at < before,
-                    events.c.status.in_([MAPPED, UNMAPPED, IGNORED]),
-                    ~pending_track.exists(), ~pending_fields.exists(),
-                ).values(payload=None)
+                    events.c.payload.is_not(None), final_at < before,
+                    or_(settled, events.c.status.in_([UNRESOLVED, FAILED])),
+                ).values(payload=None, status=case((events.c.status == UNRESOLVED, EXPIRED), else_=events.c.status))
             )
         return result.rowcount
+
+    def stored_payloads(self) -> dict[str, Any]:
+        """Events whose payload is still stored, by status, and when the oldest final one became final."""
+        final = events.c.status.not_in([RECEIVED])
+        with reading(self.engine) as connection:
+            counts = connection.execute(select(events.c.status, func.count()).where(events.c.payload.is_not(None))
+                                        .group_by(events.c.status)).all()
+            oldest = connection.execute(select(func.min(func.coalesce(events.c.processed_at, events.c.received_at)))
+                                        .where(events.c.payload.is_not(None), final)).scalar()
+        return {"by_status": {status: count for status, count in counts}, "oldest_final_at": oldest}
 
 
 @per_dialect

@@ -53,6 +53,7 @@ class Worker:
     reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
     _next_resume_check: float = 0.0
     _next_housekeeping: float = 0.0
+    _next_retention: float = 0.0
     _next_lag_check: float = 0.0
     _lagging: bool = False
 
@@ -99,6 +100,7 @@ class Worker:
         self._check_lag()
         if self.reconciler:
             self.reconciler.poll()  # starts a due reconcile on its own thread
+        self._expire_payloads()  # whether or not Pendo takes requests: retention is about what is stored here
         if self.stop.is_set() or not self._sending_allowed():
             return done
         done += self._step("metadata", self.delivery.send_metadata)
@@ -155,9 +157,15 @@ class Worker:
             return
         self._next_housekeeping = now + HOUSEKEEPING_SECONDS
         self.delivery.release_held()
-        purged = self.store.purge_delivered(now - self.settings.retention_days * 86400)
-        if purged:
-            log.info("payloads past retention deleted", extra={"events": purged})
+
+    def _expire_payloads(self) -> None:
+        now = self.clock()
+        if now < self._next_retention:
+            return
+        self._next_retention = now + HOUSEKEEPING_SECONDS
+        expired = self.store.expire_payloads(now - self.settings.retention_days * 86400)
+        if expired:
+            log.info("payloads past retention deleted", extra={"events": expired})
 
 
 def worker_id() -> str:

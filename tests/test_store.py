@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bridge import store as st
 from bridge.db import make_engine, migrate
@@ -112,17 +113,29 @@ def test_store_claim_settles_rows_it_cannot_hand_to_the_worker(store: Store) -> 
     assert store.claim_events("w2", now=50.0, lease=30, limit=10)[0].event.id == "evt_ok"  # its lease ran out
 
 
-def test_store_purge_delivered_spares_recent_and_pending(store: Store) -> None:
-    store.ingest(make_event("evt_old"), now=1.0)
-    store.ingest(make_event("evt_recent"), now=1.0)
-    store.ingest(make_event("evt_waiting"), now=1.0)
+def test_store_expire_payloads_spares_recent_and_pending(store: Store) -> None:
+    for event_id in ("evt_old", "evt_recent", "evt_unresolved", "evt_failed", "evt_received"):
+        store.ingest(make_event(event_id), now=1.0)
     claimed = {c.event.id: c for c in store.claim_events("w1", now=5.0, lease=30, limit=10)}
     with store.transaction() as connection:
-        store.finish_event(connection, claimed["evt_old"].row_id, "w1", status=st.MAPPED, processed_at=10.0)
-        store.finish_event(connection, claimed["evt_recent"].row_id, "w1", status=st.MAPPED, processed_at=500.0)
-        store.finish_event(connection, claimed["evt_waiting"].row_id, "w1", status=st.UNRESOLVED,
-                           processed_at=10.0)
-    assert store.purge_delivered(before=100.0) == 1
+        for event_id, status, at in (("evt_old", st.MAPPED, 10.0), ("evt_recent", st.MAPPED, 500.0),
+                                     ("evt_unresolved", st.UNRESOLVED, 10.0), ("evt_failed", st.FAILED, 10.0)):
+            store.finish_event(connection, claimed[event_id].row_id, "w1", status=status, processed_at=at)
+        connection.execute(events.update().where(events.c.event_id == "evt_received").values(claimed_by=None))
+    assert store.expire_payloads(before=100.0) == 3
+    with store.engine.connect() as connection:
+        found = {row.event_id: (row.status, row.payload is None) for row in connection.execute(select(events))}
+    assert found == {"evt_old": (st.MAPPED, True), "evt_recent": (st.MAPPED, False),
+                     "evt_unresolved": (st.EXPIRED, True), "evt_failed": (st.FAILED, True),
+                     "evt_received": (st.RECEIVED, False)}
+    with store.transaction() as connection:  # an expired event is not mapped again when its customer changes
+        assert store.requeue_unresolved(connection, "cus_1", now=200.0) == 0
+
+
+def test_store_expire_payloads_of_ignored_events_counts_from_their_arrival(store: Store) -> None:
+    store.ingest(make_event("evt_ignored"), now=1.0, status=st.IGNORED)
+    assert store.expire_payloads(before=0.5) == 0
+    assert store.expire_payloads(before=2.0) == 1
 
 
 def test_store_controls_set_read_and_clear(store: Store) -> None:

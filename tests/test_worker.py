@@ -1,17 +1,22 @@
-"""The worker loop: one bad row or one failing step never stops the rest."""
+"""The worker loop: one bad row or one failing step never stops the rest; retention runs whatever Pendo says."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bridge import metrics
 from bridge import outbox as ob
 from bridge import store as st
 from bridge.db import migrate
+from bridge.operations import MetadataUpdate
 from bridge.providers import Event
 from bridge.purge import purge_customer
+from bridge.schema import events
 from bridge.settings import Settings
 from bridge.worker import Worker, build_worker
 from tests.conftest import Clock, make_settings
@@ -96,3 +101,44 @@ def test_worker_run_goes_on_after_an_unexpected_error(sqlite_url: str, pendo: Fa
     monkeypatch.setattr(worker, "run_once", flaky)
     worker.run()  # returns once stopped, not at the first error
     assert len(calls) == 3
+
+
+def finished(worker: Worker, event_id: str, customer: str, status: str, clock: Clock) -> None:
+    worker.store.ingest(event(event_id, customer, clock.now), clock.now)
+    [claimed] = [c for c in worker.store.claim_events("w", clock.now, 30, 10) if c.event.id == event_id]
+    with worker.store.transaction() as connection:
+        worker.store.finish_event(connection, claimed.row_id, "w", status=status, processed_at=clock.now)
+
+
+def payloads(worker: Worker) -> dict[str, tuple[str, bool]]:
+    with worker.store.engine.connect() as connection:
+        return {row.event_id: (row.status, row.payload is not None) for row in connection.execute(select(events))}
+
+
+def test_worker_retention_deletes_unresolved_and_failed_payloads_even_while_paused(
+    database_url: str, pendo: FakePendo,
+) -> None:
+    clock = Clock()
+    clock.now = 1_760_000_000.0
+    worker = worker_for(database_url, pendo, clock, retention_days=30.0)
+    for event_id, status in (("evt_unresolved", st.UNRESOLVED), ("evt_failed", st.FAILED),
+                             ("evt_mapped", st.MAPPED)):
+        finished(worker, event_id, f"cus_{event_id}", status, clock)
+    with worker.store.transaction() as connection:  # the mapped event's value is still to be sent
+        ob.enqueue_metadata(connection, MetadataUpdate("account", "acme", {"mrr": 1}, 1), "evt_mapped", "v", 1.0)
+    pendo.set_auth_ok(False)  # Pendo refuses the key: nothing is sent, retention still runs
+    worker.start_up()
+    clock.advance(29 * DAY)
+    worker.run_once()
+    assert payloads(worker) == {"evt_unresolved": (st.UNRESOLVED, True), "evt_failed": (st.FAILED, True),
+                                "evt_mapped": (st.MAPPED, True)}
+    for _ in range(14):  # over 400 simulated days
+        clock.advance(30 * DAY)
+        worker.run_once()
+    worker.delivery.close()
+    assert payloads(worker) == {"evt_unresolved": (st.EXPIRED, False), "evt_failed": (st.FAILED, False),
+                                "evt_mapped": (st.MAPPED, True)}  # its value has not reached Pendo yet
+    retention = metrics.collect(worker.settings, worker.store, clock.now)["retention"]
+    assert retention["days"] == 30.0 and retention["stored_payloads"] == {st.MAPPED: 1}
+    assert "unresolved and failed" in retention["deletes"]
+    assert json.loads(json.dumps(retention))  # printable by `bridge status --json`
