@@ -20,7 +20,9 @@ from bridge.providers import Event
 from bridge.purge import purge_customer
 from bridge.schema import customer_links, events, metadata, track_events
 from bridge.store import Incoming, Store
+from bridge.worker import Worker, build_worker
 from tests.conftest import ROOT, make_settings
+from tests.fakes.pendo import FakePendo
 
 T0 = 1_767_225_600
 PII = ("Jane Roe", "555 0100", "jane@roe.example")
@@ -154,3 +156,33 @@ def test_outbox_claim_marks_an_unreadable_track_row_failed_and_returns_the_other
     assert box.counts()["track"] == {ob.FAILED: 2, ob.PENDING: 1}
     reasons = {f["event_id"]: f["reason"] for f in box.recent_failures(10)}
     assert reasons == {"evt_1": ob.UNREADABLE, "evt_2": ob.UNREADABLE}
+
+
+def worker_track(worker: Worker, event_id: str, customer_id: str, clock: Clock) -> None:
+    """A mapped event of `customer_id` and the track event it produced, waiting to be sent."""
+    body = {"id": event_id, "object": "event", "type": "invoice.paid", "created": clock.now,
+            "data": {"object": {"id": "in_1", "object": "invoice", "customer": customer_id}}}
+    worker.store.ingest(Event(provider="stripe", id=event_id, type="invoice.paid", created=clock.now, livemode=True,
+                              api_version="2025-03-31.basil", connect_account=None, customer_id=customer_id,
+                              payload=body), clock.now, status=st.MAPPED)
+    payload = {"type": "track", "event": f"Seen {customer_id}", "visitorId": "v", "accountId": "a",
+               "timestamp": int(clock.now * 1000), "properties": {}, "context": {}}
+    with worker.store.transaction() as connection:
+        ob.enqueue_track(connection, event_id, "r", payload, int(clock.now * 1000), "v1", clock.now)
+
+
+def test_purge_customer_then_the_worker_sends_the_other_customers_track_events(database_url: str,
+                                                                               pendo: FakePendo) -> None:
+    clock = Clock()
+    settings = make_settings(database_url, pendo_integration_key="key", pendo_track_secret="track",
+                             pendo_api_base=pendo.url, pendo_data_base=pendo.url)
+    migrate(settings)
+    worker = build_worker(settings, clock=clock)
+    worker_track(worker, "evt_jane", "cus_jane", clock)
+    worker_track(worker, "evt_max", "cus_max", clock)
+    purge_customer(worker.store.engine, "cus_jane")
+    worker.start_up()
+    worker.run_once()
+    worker.delivery.close()
+    assert [t["event"] for t in pendo.track_events()] == ["Seen cus_max"]
+    assert worker.delivery.outbox.counts()["track"] == {ob.DELIVERED: 1, ob.PURGED: 1}

@@ -15,7 +15,6 @@ from bridge import store as st
 from bridge.db import migrate
 from bridge.operations import MetadataUpdate
 from bridge.providers import Event
-from bridge.purge import purge_customer
 from bridge.schema import events
 from bridge.settings import Settings
 from bridge.worker import Worker, build_worker
@@ -53,20 +52,6 @@ def track_of(worker: Worker, event_id: str, customer: str, clock: Clock) -> None
                "timestamp": int(clock.now * 1000), "properties": {}, "context": {}}
     with worker.store.transaction() as connection:
         ob.enqueue_track(connection, event_id, "r", payload, int(clock.now * 1000), "v1", clock.now)
-
-
-def test_worker_sends_other_customers_track_events_after_a_purge(database_url: str, pendo: FakePendo) -> None:
-    clock = Clock()
-    clock.now = 1_760_000_000.0
-    worker = worker_for(database_url, pendo, clock)
-    track_of(worker, "evt_jane", "cus_jane", clock)
-    track_of(worker, "evt_max", "cus_max", clock)
-    purge_customer(worker.store.engine, "cus_jane")
-    worker.start_up()
-    worker.run_once()
-    worker.delivery.close()
-    assert [t["event"] for t in pendo.track_events()] == ["Seen cus_max"]
-    assert worker.delivery.outbox.counts()["track"] == {ob.DELIVERED: 1, ob.PURGED: 1}
 
 
 def test_worker_survives_a_step_that_fails_and_runs_the_others(sqlite_url: str, pendo: FakePendo,

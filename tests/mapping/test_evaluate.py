@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from bridge.errors import EvaluationError
+from bridge.errors import BridgeError
 from bridge.mapping import EvalOptions, evaluate, load_mappings
 from bridge.mapping.evaluate import context_variables
 from bridge.mapping.loader import CONTEXT_NAMES
@@ -285,8 +285,9 @@ def test_evaluate_warnings_never_quote_the_event(tmp_path):
         assert SECRET not in warning and "Jane" not in warning and "123456789" not in warning, warning
     assert "rule leaky: field date: ValueError (its message is not shown: it may quote the event)" in outcome.warnings
     power = text.replace("account:", 'account:\n          power: "2 ** object.metadata.count"', 1)
-    with pytest.raises(EvaluationError) as caught:
+    with pytest.raises(BridgeError) as caught:
         run(tmp_path, power, event(obj))
+    assert type(caught.value).__name__ == "EvaluationError"
     assert str(caught.value) == "rule leaky: field power: an exponent is larger than 64"
 
 
@@ -306,8 +307,9 @@ rules:
 
 
 def test_evaluate_over_a_bound_fails_the_event_naming_rule_and_field(tmp_path):
-    with pytest.raises(EvaluationError) as caught:
+    with pytest.raises(BridgeError) as caught:
         run(tmp_path, HEAVY)
+    assert type(caught.value).__name__ == "EvaluationError"
     assert str(caught.value).startswith("rule heavy: field huge: a repetition would build more than")
 
 
@@ -315,5 +317,5 @@ def test_evaluate_past_its_cpu_time_fails_the_event_naming_rule_and_field(tmp_pa
     obj = {**SUBSCRIPTION, "numbers": list(range(20_000))}
     text = HEAVY.replace("([[object.status] * 10000] * 10000) | tojson | length",
                          "object.numbers | select('in', object.numbers) | list | length")
-    with pytest.raises(EvaluationError, match=r"^rule heavy: field huge: evaluating the event took more than 0.05 s"):
+    with pytest.raises(BridgeError, match=r"^rule heavy: field huge: evaluating the event took more than 0.05 s"):
         run(tmp_path, text, event(obj), evaluation_seconds=0.05)

@@ -106,7 +106,7 @@ def test_expression_cannot_leave_the_sandbox(source):
         "([[object.name] * 10000] * 10000) | tojson | length",
         "(([object.name] * 10000) ~ ([[object.name] * 10000] * 10000)) | length",
         "upper([[object.name] * 10000] * 10000)",
-        "object.amounts[0] | round(-1000000000, 'floor')",
+        "object.amounts[0] | round(-100000000)",
     ],
 )
 def test_expression_of_huge_cost_fails_fast(source):

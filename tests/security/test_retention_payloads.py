@@ -76,10 +76,12 @@ def test_retention_deletes_unresolved_and_failed_payloads(service: Service) -> N
     sql(service, "update events set status = 'failed' where event_id = :id", id=failed["id"])  # as if mapping failed
     sql(service, "update events set processed_at = processed_at - :ago, received_at = received_at - :ago",
         ago=DAYS_AGO)  # 400 simulated days later
-    assert status(service)["retention"]["stored_payloads"] == {"failed": 1, "unresolved": 1}
+    before = status(service).get("retention")
     service.run("worker", name="worker-again")  # its first pass applies retention
     wait_until(lambda: stored(service) == {unresolved["id"]: ("expired", False), failed["id"]: ("failed", False)},
                timeout=30)
+    assert before is not None and before["stored_payloads"] == {"failed": 1, "unresolved": 1}
+    assert before["oldest_final_payload_days"] >= 400
     retention = status(service)["retention"]
     assert retention["days"] == 30.0 and retention["stored_payloads"] == {}
     assert "unresolved and failed" in retention["deletes"]
