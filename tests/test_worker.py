@@ -121,7 +121,7 @@ def test_worker_retention_deletes_unresolved_and_failed_payloads_even_while_paus
         clock.advance(30 * DAY)
         worker.run_once()
     worker.delivery.close()
-    assert payloads(worker) == {"evt_unresolved": (st.EXPIRED, False), "evt_failed": (st.FAILED, False),
+    assert payloads(worker) == {"evt_unresolved": ("expired", False), "evt_failed": (st.FAILED, False),
                                 "evt_mapped": (st.MAPPED, True)}  # its value has not reached Pendo yet
     retention = metrics.collect(worker.settings, worker.store, clock.now)["retention"]
     assert retention["days"] == 30.0 and retention["stored_payloads"] == {st.MAPPED: 1}
