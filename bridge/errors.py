@@ -3,6 +3,7 @@
     BridgeError
     ├── ConfigError            a setting is missing or wrong (exit 2, refuse to start)
     ├── MappingError           a mapping file does not load (file, rule, reason)
+    ├── EvaluationError        an event's evaluation went over a bound (rule, field): the event fails
     ├── RequestRejected        a webhook request is refused (HTTP 400 / 413)
     │   ├── SignatureError     missing, invalid or stale signature
     │   ├── PayloadError       the body is not an event of the provider
@@ -29,6 +30,10 @@ class ConfigError(BridgeError):
 
 class MappingError(BridgeError):
     """A mapping file is invalid; the message names the file, the rule and the reason."""
+
+
+class EvaluationError(BridgeError):
+    """Evaluating an event went over a bound (time, or the size of a value); the message names rule and field."""
 
 
 class RequestRejected(BridgeError):

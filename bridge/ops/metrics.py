@@ -43,6 +43,8 @@ def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int
         "failed": metadata.get(ob.FAILED, 0) + track.get(ob.FAILED, 0) + event_counts.get(st.FAILED, 0),
         "delivered": metadata.get(ob.DELIVERED, 0) + track.get(ob.DELIVERED, 0),
         "ignored": event_counts.get(st.IGNORED, 0) + event_counts.get(st.UNMAPPED, 0),
+        "expired": track.get(ob.EXPIRED, 0) + event_counts.get(st.EXPIRED, 0),
+        "purged": track.get(ob.PURGED, 0) + event_counts.get(st.PURGED, 0),
     }
 
 
@@ -144,6 +146,20 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
             },
         },
         "recent_failures": box.recent_failures(RECENT_FAILURES),
+        "retention": retention(settings, store, now),
+    }
+
+
+def retention(settings: Settings, store: Store, now: float) -> dict[str, Any]:
+    """The retention rule in force and the payloads it has still to delete (docs/operations.md)."""
+    stored = store.stored_payloads()
+    oldest = stored["oldest_final_at"]
+    return {
+        "days": settings.retention_days,
+        "deletes": "payloads of mapped, unmapped and ignored events once everything they produced is settled, and "
+                   "of unresolved and failed events, BRIDGE_RETENTION_DAYS after they became final",
+        "stored_payloads": stored["by_status"],
+        "oldest_final_payload_days": None if oldest is None else round((now - oldest) / 86400, 2),
     }
 
 

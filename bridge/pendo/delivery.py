@@ -17,6 +17,8 @@
   linger so that changes arriving together go out as one bulk request; track events go out through a small
   thread pool, never coalesced.
 - Permanent failures, auth faults and configuration faults raise alerts (`bridge.ops.alerts`).
+- A row our own code cannot send (an exception that is not Pendo's answer) fails alone, with the reason; the
+  rows claimed with it go on.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import PendoAuthError, PendoError, PendoTransient
 from bridge.ops import alerts, backoff
@@ -194,23 +198,43 @@ class Delivery:
     def _send_group(self, kind: str, create: bool, members: list[EntityBatch]) -> None:
         try:
             result = self.client.send_metadata(kind, [(b.entity_id, b.values) for b in members], create=create)
-        except PendoAuthError as exc:
+        except PendoError as exc:
+            return self._refused(kind, members, exc)
+        except Exception as exc:  # not Pendo's answer: a value our code cannot send
+            return self._unsendable(kind, create, members, exc)
+        self._budget.record_success(METADATA)
+        self.outbox.settle(self.worker_id, self._read_result(kind, members, result))
+        return None
+
+    def _unsendable(self, kind: str, create: bool, members: list[EntityBatch], exc: Exception) -> None:
+        """A request that could not even be made: alone, the account or visitor fails with the reason; in a group,
+        each is sent alone, so that one bad row does not fail the others."""
+        if len(members) > 1:
+            for member in members:
+                if self.stop.is_set() or not self._take_slot(METADATA, self._slot_deadline(self.clock())):
+                    self.outbox.settle(self.worker_id, [Settlement(member, outbox.PENDING)])
+                else:
+                    self._send_group(kind, create, [member])
+            return
+        reason = f"could not be sent: {type(exc).__name__}: {exc}"
+        log.error("metadata values could not be sent: marked failed", exc_info=exc,
+                  extra={"kind": kind, "event_id": members[0].event_id})
+        self.outbox.settle(self.worker_id, [Settlement(members[0], outbox.FAILED, values={"last_error": reason})])
+
+    def _refused(self, kind: str, members: list[EntityBatch], exc: PendoError) -> None:
+        """Settle a metadata request Pendo failed: a pause, a shared wait, or values failed for good."""
+        if isinstance(exc, PendoAuthError):
             self.pause(str(exc))
             self.outbox.settle(self.worker_id, [Settlement(b, outbox.PENDING) for b in members])
-            return
-        except PendoTransient as exc:
+        elif isinstance(exc, PendoTransient):
             until = self._back_off(METADATA, exc)
             self.outbox.settle(self.worker_id, [self._retry(b, str(exc), until) for b in members])
-            return
-        except PendoError as exc:
+        else:
             self.alerter.fire(alerts.PERMANENT_FAILURE, "Pendo refused a metadata request: its values failed",
                               kind=kind, rows=len(members), status=exc.status, reason=str(exc),
                               event_id=members[0].event_id if len(members) == 1 else None)
             self.outbox.settle(self.worker_id, [
                 Settlement(b, outbox.FAILED, values={"last_error": str(exc)}) for b in members])
-            return
-        self._budget.record_success(METADATA)
-        self.outbox.settle(self.worker_id, self._read_result(kind, members, result))
 
     def _read_result(self, kind: str, members: list[EntityBatch], result: BulkResult) -> list[Settlement]:
         missing = set(result.missing)
@@ -326,13 +350,23 @@ class Delivery:
 
     def _track_task(self, track: ClaimedTrack, halt: threading.Event, deadline: float) -> None:
         with bound(event_id=track.event_id, request_id=track.request_id):
-            if is_expired(track.timestamp_ms, int(self.clock() * 1000)):
-                log.warning("track event older than Pendo's 7-day window: marked expired, not sent")
-                self.outbox.settle_track(track.row_id, self.worker_id, outbox.EXPIRED)
-            elif halt.is_set() or self.stop.is_set() or not self._take_slot(TRACK, deadline) or halt.is_set():
-                self.outbox.settle_track(track.row_id, self.worker_id, outbox.PENDING)
-            elif not self._send_track(track):
-                halt.set()
+            try:
+                self._track_step(track, halt, deadline)
+            except SQLAlchemyError:
+                raise  # the database, not the row: the worker retries the step
+            except Exception as exc:  # a row our code cannot send: it fails alone, the others go on
+                log.error("track event could not be sent: marked failed", exc_info=exc)
+                self.outbox.settle_track(track.row_id, self.worker_id, outbox.FAILED,
+                                         last_error=f"could not be sent: {type(exc).__name__}: {exc}")
+
+    def _track_step(self, track: ClaimedTrack, halt: threading.Event, deadline: float) -> None:
+        if is_expired(track.timestamp_ms, int(self.clock() * 1000)):
+            log.warning("track event older than Pendo's 7-day window: marked expired, not sent")
+            self.outbox.settle_track(track.row_id, self.worker_id, outbox.EXPIRED)
+        elif halt.is_set() or self.stop.is_set() or not self._take_slot(TRACK, deadline) or halt.is_set():
+            self.outbox.settle_track(track.row_id, self.worker_id, outbox.PENDING)
+        elif not self._send_track(track):
+            halt.set()
 
     def _send_track(self, track: ClaimedTrack) -> bool:
         """Send one track event and record the outcome; False when the others should not be tried now."""

@@ -2,7 +2,8 @@
 
 A metadata value replaces the stored one only when its (source_time, rank) is higher: an older event
 never overwrites a newer value, whatever the order of arrival. A value equal to the one Pendo already
-has is not sent again.
+has is not sent again. A claimed row whose stored value or payload cannot be read is marked failed with the
+reason, in the claim's transaction: one bad row never stops the others.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ WAITING = "waiting_for_pendo"  # Pendo does not know the id yet
 HELD = "held"  # Pendo has no such custom field: a configuration fault
 FAILED = "failed"
 EXPIRED = "expired"  # a track event older than Pendo's 7-day window
+PURGED = "purged"  # a track event of a purged customer, never sent
+UNREADABLE = "its stored payload is missing or not a JSON object"
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ class Outbox:
                 select(field_values).where(field_values.c.claimed_by == worker,
                                            field_values.c.claimed_until == now + lease)
             ).mappings().all()
-        return _group(rows)
+            readable = [(row, value) for row in rows if (value := _value(connection, row)) is not _UNREADABLE]
+        return _group(readable)
 
     def settle(self, worker: str, settlements: Iterable[Settlement]) -> None:
         """Record the outcome of claimed fields and release them, in one transaction."""
@@ -217,9 +221,10 @@ class Outbox:
                                            track_events.c.claimed_until == now + lease)
                 .order_by(track_events.c.timestamp_ms)
             ).mappings().all()
+            payloads = [(row, _payload(connection, row)) for row in rows]
             request_ids = _request_ids(connection, {r["event_id"] for r in rows})
-        return [ClaimedTrack(r["id"], json.loads(r["payload"]), r["timestamp_ms"], r["attempts"], r["event_id"],
-                             request_ids.get(r["event_id"])) for r in rows]
+        return [ClaimedTrack(r["id"], payload, r["timestamp_ms"], r["attempts"], r["event_id"],
+                             request_ids.get(r["event_id"])) for r, payload in payloads if payload is not None]
 
     def settle_track(self, row_id: int, worker: str, state: str, **values: Any) -> None:
         with self.engine.begin() as connection:
@@ -306,14 +311,45 @@ def _settle_field(connection: Connection, worker: str, item: Settlement, name: s
         attempts=0, last_error=None, first_missing_at=None, **released))
 
 
-def _group(rows: Iterable[Any]) -> list[EntityBatch]:
+_UNREADABLE = object()
+
+
+def _value(connection: Connection, row: Any) -> Any:
+    """A claimed field's stored value; one that is not JSON is marked failed (and `_UNREADABLE` returned)."""
+    try:
+        return json.loads(row["value"])
+    except (TypeError, ValueError):
+        fv = field_values.c
+        connection.execute(update(field_values).where(
+            fv.kind == row["kind"], fv.entity_id == row["entity_id"], fv.field == row["field"],
+        ).values(state=FAILED, last_error="its stored value is not JSON", claimed_by=None, claimed_until=None))
+        return _UNREADABLE
+
+
+def _payload(connection: Connection, row: Any) -> dict[str, Any] | None:
+    """A claimed track event's payload; one that is missing or unreadable is marked failed (and None returned)."""
+    try:
+        payload = json.loads(row["payload"])
+    except (TypeError, ValueError):
+        payload = None
+    if isinstance(payload, dict):
+        return payload
+    connection.execute(update(track_events).where(track_events.c.id == row["id"])
+                       .values(state=FAILED, last_error=UNREADABLE, claimed_by=None, claimed_until=None))
+    return None
+
+
+def _group(rows: Iterable[tuple[Any, Any]]) -> list[EntityBatch]:
+    """Claimed fields with their read values, as one batch per account or visitor."""
     grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in rows:
+    values: dict[tuple[str, str, str], Any] = {}
+    for row, value in rows:
         grouped[(row["kind"], row["entity_id"])].append(row)
+        values[(row["kind"], row["entity_id"], row["field"])] = value
     return [
         EntityBatch(
             kind=kind, entity_id=entity_id,
-            values={r["field"]: json.loads(r["value"]) for r in members},
+            values={r["field"]: values[(kind, entity_id, r["field"])] for r in members},
             versions={r["field"]: r["version"] for r in members},
             create=any(r["create_allowed"] for r in members),
             attempts=max(r["attempts"] for r in members),

@@ -87,6 +87,7 @@ class Worker:
     _next_resume_check: float = 0.0
     _next_track_probe: float = 0.0
     _next_housekeeping: float = 0.0
+    _next_retention: float = 0.0
     _next_lag_check: float = 0.0
     _lagging: bool = False
 
@@ -106,6 +107,9 @@ class Worker:
                     # A database hiccup (a lost connection, a restart, a deadlock victim): rows stay claimed until
                     # their lease runs out, nothing is lost; the next step starts afresh, after a backoff.
                     self.outage.failed(exc, self.clock())
+                    done = 0
+                except Exception:  # a fault of our own code: logged, and the worker keeps serving the rest
+                    log.exception("a worker step failed; retrying shortly")
                     done = 0
                 else:
                     self.outage.recovered(self.clock())
@@ -128,17 +132,29 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass over every step; returns how much work was done."""
-        done = self.map_batch()
+        done = self._step("mapping", self.map_batch)
         self._check_lag()
         if self.reconciler:
             self.reconciler.poll()  # starts a due reconcile on its own thread
+        self._expire_payloads()  # whether or not Pendo takes requests: retention is about what is stored here
         if self.stop.is_set() or not self._sending_allowed():
             return done
-        done += self.delivery.send_metadata()
+        done += self._step("metadata", self.delivery.send_metadata)
         if not self.stop.is_set() and self._tracks_allowed():
-            done += self.delivery.send_tracks()
+            done += self._step("track events", self.delivery.send_tracks)
         self._housekeeping()
         return done
+
+    def _step(self, name: str, step: Callable[[], int]) -> int:
+        """Run one step; a fault of our own code in it is logged and the other steps still run. (Rows are settled
+        one by one, so such a fault is a bug, not a bad row; database errors go to `run`.)"""
+        try:
+            return step()
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("a worker step failed; the other steps go on", extra={"step": name})
+            return 0
 
     def map_batch(self) -> int:
         """Map a batch of stored events (each log line about one carries its event id and request id)."""
@@ -187,9 +203,15 @@ class Worker:
             return
         self._next_housekeeping = now + HOUSEKEEPING_SECONDS
         self.delivery.release_held()
-        purged = self.store.purge_delivered(now - self.settings.retention_days * 86400)
-        if purged:
-            log.info("payloads past retention deleted", extra={"events": purged})
+
+    def _expire_payloads(self) -> None:
+        now = self.clock()
+        if now < self._next_retention:
+            return
+        self._next_retention = now + HOUSEKEEPING_SECONDS
+        expired = self.store.expire_payloads(now - self.settings.retention_days * 86400)
+        if expired:
+            log.info("payloads past retention deleted", extra={"events": expired})
 
 
 def worker_id() -> str:

@@ -225,3 +225,43 @@ def test_delivery_track_probe_skips_expired_events(delivery: Delivery, pendo: Fa
 def test_delivery_track_probe_with_nothing_to_send_keeps_the_pause(delivery: Delivery) -> None:
     delivery.store.set_control("pendo_track_paused", "403", delivery.clock())
     assert delivery.probe_tracks() is False and delivery.tracks_paused() == "403"
+
+
+def test_delivery_a_track_event_our_code_cannot_send_fails_alone(delivery: Delivery, pendo: FakePendo, clock: Clock,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    now_ms = int(clock.now * 1000)
+    with delivery.store.transaction() as connection:
+        for name in ("first", "bad", "last"):
+            payload = {"type": "track", "event": name, "visitorId": "v", "timestamp": now_ms, "properties": {},
+                       "context": {}}
+            ob.enqueue_track(connection, f"evt_{name}", "r", payload, now_ms, "v1", clock.now)
+    real = delivery.client.send_track
+
+    def send_track(payload: dict[str, object]) -> None:
+        if payload["event"] == "bad":
+            raise TypeError("a payload our client cannot send")
+        real(payload)
+    monkeypatch.setattr(delivery.client, "send_track", send_track)
+    assert delivery.send_tracks() == 3
+    assert sorted(t["event"] for t in pendo.track_events()) == ["first", "last"]
+    assert delivery.outbox.counts()["track"] == {ob.DELIVERED: 2, ob.FAILED: 1}
+    [failure] = delivery.outbox.recent_failures(10)
+    assert failure["event_id"] == "evt_bad" and failure["reason"].startswith("could not be sent: TypeError")
+
+
+def test_delivery_metadata_our_code_cannot_send_fails_alone(delivery: Delivery, pendo: FakePendo,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for entity in ("acct-1", "bad", "acct-3"):
+        put(delivery, entity, {"mrr": 1})
+    real = delivery.client.send_metadata
+
+    def send_metadata(kind: str, rows: list[tuple[str, dict[str, object]]], create: bool = False) -> object:
+        if any(entity == "bad" for entity, _ in rows):
+            raise ValueError("a value our client cannot send")
+        return real(kind, rows, create=create)
+    monkeypatch.setattr(delivery.client, "send_metadata", send_metadata)
+    delivery.send_metadata()
+    assert pendo.account_values("acct-1") == {"mrr": 1} and pendo.account_values("acct-3") == {"mrr": 1}
+    assert states(delivery) == {ob.DELIVERED: 2, ob.FAILED: 1}
+    [failure] = delivery.outbox.recent_failures(10)
+    assert failure["id"] == "bad" and failure["reason"].startswith("could not be sent: ValueError")
