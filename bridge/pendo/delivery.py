@@ -186,7 +186,7 @@ class Delivery:
                 Settlement(b, outbox.FAILED, values={"last_error": str(exc)}) for b in members])
             return
         self._budget.record_success(METADATA)
-        self.outbox.settle(self.worker_id, self._read_result(kind, members, result))
+        self.outbox.settle(self.worker_id, self._read_result(kind, members, result), now=self.clock())
 
     def _read_result(self, kind: str, members: list[EntityBatch], result: BulkResult) -> list[Settlement]:
         missing = set(result.missing)
