@@ -97,3 +97,15 @@ def test_settings_reconcile_hours_need_the_stripe_api_key() -> None:
 def test_settings_reconcile_hours_bad_values_name_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="BRIDGE_RECONCILE_HOURS must be"):
         load_settings({**BASE, "BRIDGE_RECONCILE_HOURS": value, "STRIPE_API_KEY": "rk_live_x"})
+
+
+def test_settings_admin_console_off_without_a_password_and_never_shows_it() -> None:
+    assert load_settings(BASE).admin_password is None
+    on = load_settings({**BASE, "BRIDGE_ADMIN_PASSWORD": "a long enough password"})
+    assert on.admin_password == "a long enough password" and "a long enough password" not in repr(on)
+
+
+def test_settings_admin_password_too_short_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="BRIDGE_ADMIN_PASSWORD must be at least 12") as caught:
+        load_settings({**BASE, "BRIDGE_ADMIN_PASSWORD": "short-pw"})
+    assert "short-pw" not in str(caught.value)

@@ -43,7 +43,9 @@ def register(blueprint: Blueprint, console: Console) -> None:
             return refuse(400, "Unknown group", "Choose a group on the Failures page.")
         if request.method == "GET":
             count = failures.count_group(engine, source, state, reason)
-            return render_template("admin/confirm_retry.html", source=source, state=state, reason=reason, count=count)
+            label = failures.Group(source, state, reason, count, 0.0).label
+            return render_template("admin/confirm_retry.html", source=source, state=state, reason=reason,
+                                   label=label, count=count)
         count = failures.retry_group(engine, source, state, reason, console.clock())
         log.info("admin retry of a failure group", extra={"source": source, "state": state, "rows": count})
         return redirect(url_for("admin.failure_list", done="retried", n=count))

@@ -30,7 +30,7 @@ class Chart:
     top: int  # the value at the top of the chart
     series: tuple[Series, ...]
     x_labels: tuple[str, ...]  # evenly spaced, oldest first: how long ago
-    hours: tuple[tuple[str, tuple[int, ...]], ...]  # per hour: its label and each series' total, for a table
+    hours: tuple[tuple[str, tuple[int, ...]], ...]  # per clock hour: its label and each series' total
 
     @property
     def width(self) -> float:
@@ -56,6 +56,10 @@ def _points(counts: Mapping[int, int], first: int, minutes: int, top: int) -> st
     return " ".join(f"{i * step:.1f},{HEIGHT - counts.get(first + i, 0) * HEIGHT / top:.1f}" for i in range(minutes))
 
 
+def _sum(counts: Mapping[int, int], first: int, stop: int) -> int:
+    return sum(counts.get(minute, 0) for minute in range(first, stop))
+
+
 def _clock(minute: int) -> str:
     return datetime.fromtimestamp(minute * 60, UTC).strftime("%H:%M")
 
@@ -74,8 +78,8 @@ def build(first_minute: int, minutes: int, lines: Mapping[tuple[str, str], Mappi
                           sum(counts.get(m, 0) for m in window), max([0] + [counts.get(m, 0) for m in window]))
                    for (name, css), counts in lines.items())
     x_labels = tuple(_ago(minutes - 1 - round(i * (minutes - 1) / 4)) for i in range(5))
-    hours = tuple(
-        (_clock(start), tuple(sum(counts.get(m, 0) for m in range(start, min(start + 60, window.stop)))
-                              for counts in lines.values()))
-        for start in range(first_minute, window.stop, 60))
+    starts = range(first_minute - first_minute % 60, window.stop, 60)  # clock hours, the first and last partly
+    hours = tuple((_clock(start), tuple(_sum(counts, max(start, first_minute), min(start + 60, window.stop))
+                                        for counts in lines.values()))
+                  for start in starts)
     return Chart(first_minute, minutes, top, series, x_labels, hours)

@@ -7,6 +7,7 @@ are left alone, and a row that changed state meanwhile (a newer value arrived) i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,21 @@ class Group:
     count: int
     latest: float
     examples: list[Any] = field(default_factory=list)  # a few of its rows, newest first
+
+    @property
+    def label(self) -> str:
+        """The reason in words: an event's stored detail is JSON (the mapping's error, or its unresolved rules)."""
+        if self.source != EVENT or not self.reason.startswith("{"):
+            return self.reason
+        try:
+            detail = json.loads(self.reason)
+        except ValueError:
+            return self.reason
+        if detail.get("error"):
+            return f"the mapping failed: {detail['error']}"
+        if detail.get("unresolved"):
+            return "no Pendo account id resolved for " + ", ".join(detail["unresolved"])
+        return self.reason
 
 
 def _same_reason(source: Source, reason: str) -> Any:
