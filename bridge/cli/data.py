@@ -31,7 +31,8 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    status = commands.add_parser("status", help="counts by state, lag, recent failures, the pause, the request budget")
+    status = commands.add_parser("status", help="counts by state, API versions seen, lag, recent failures, the pause, "
+                                 "the request budget")
     status.add_argument("--json", action="store_true", help="one line of JSON")
     status.set_defaults(run=_status, settings="optional")
     purge = commands.add_parser("purge", help="remove a customer's stored payloads")

@@ -103,7 +103,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.worker.replay import ReplayFilter, replay
 
     selection = ReplayFilter(event_ids=tuple(args.event_id or ()), type_glob=args.type, since=args.since,
-                             until=args.until, failed_only=args.failed_only)
+                             until=args.until, failed_only=args.failed_only, status=args.status)
     report = replay(Store(make_engine(settings)), _load(settings), settings, selection, now=time.time(),
                     tracks=args.tracks, retimestamp=args.retimestamp, dry_run=args.dry_run)
     print(report.render())
@@ -145,6 +145,8 @@ def register(commands: Any) -> None:
     replay.add_argument("--since", type=_time, help="only events created at or after (unix or ISO 8601)")
     replay.add_argument("--until", type=_time, help="only events created before (unix or ISO 8601)")
     replay.add_argument("--failed-only", action="store_true", help="only events that failed or whose values did")
+    replay.add_argument("--status", choices=["mapped", "unmapped", "unresolved", "failed", "held"],
+                        help="only events with this status; held ones go back to the worker when they now map")
     replay.add_argument("--tracks", action="store_true", help="also re-send the selected events' track events")
     replay.add_argument("--retimestamp", action="store_true",
                         help="send track events older than 7 days at now, keeping original_timestamp")

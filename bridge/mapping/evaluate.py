@@ -212,15 +212,24 @@ class _Run:
                 and account_id == identity.get("account_id"))
 
 
+def _admitted(event: Event) -> Outcome:
+    """An empty outcome saying what the event's API version allows (docs/billing.md, "API versions")."""
+    if event.provider != "stripe":
+        return Outcome()
+    admission = stripe_versions.admit(event.api_version, event.payload)
+    newer = event.api_version if stripe_versions.newer(event.api_version) else None
+    return Outcome(warnings=[admission.warning] if admission.warning else [], admission=admission.action,
+                   newer_version=newer)
+
+
 def evaluate(
     mappings: MappingSet, event: Event, enrichment: Mapping[str, Any], options: EvalOptions
 ) -> Outcome:
     """Every rule against one event: the operations to send, and why rules matched or not."""
-    outcome = Outcome()
-    unsupported = stripe_versions.support(event.api_version) if event.provider == "stripe" else None
-    if unsupported is not None:
-        outcome.warnings.append(f"{unsupported}: the event is stored, not mapped")
-        outcome.skipped.update({rule.name: "unsupported API version" for rule in mappings.rules})
+    outcome = _admitted(event)
+    if outcome.admission != stripe_versions.MAP:
+        why = "held: newer API version" if outcome.admission == stripe_versions.HOLD else "unsupported API version"
+        outcome.skipped.update({rule.name: why for rule in mappings.rules})
         return outcome
     variables = {**context_variables(event, enrichment, options),
                  **Functions(options.date_format, mappings.lookups).namespace()}

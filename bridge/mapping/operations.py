@@ -47,3 +47,5 @@ class Outcome:
     skipped: dict[str, str] = field(default_factory=dict)  # rule name → why it did not match
     unresolved: list[str] = field(default_factory=list)  # rules whose account or visitor id did not resolve
     warnings: list[str] = field(default_factory=list)
+    admission: str = "map"  # what the event's API version allowed: "map", "hold" (wait for an upgrade) or "store"
+    newer_version: str | None = None  # an API version newer than bridge knows, mapped or held: people are told

@@ -32,6 +32,7 @@ PERMANENT_FAILURE = "permanent_failure"
 AUTH_FAULT = "auth_fault"
 CONFIG_FAULT = "config_fault"
 LAG = "lag"
+NEWER_API_VERSION = "newer_api_version"  # a provider sends an API version newer than bridge knows
 
 
 class Alerts:

@@ -6,7 +6,8 @@ do not need a client library, and every process reads the same numbers from the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from bridge.pendo import outbox as ob
 from bridge.pendo.budget import ALL, ENDPOINTS, Budget
 from bridge.pendo.outbox import Outbox
+from bridge.providers.stripe import versions as stripe_versions
 from bridge.settings import Settings
 from bridge.store import store as st
 from bridge.store.db import reading
@@ -22,6 +24,10 @@ from bridge.store.store import Store
 
 CONTROL_PAUSE = "pendo_paused"  # the same control name `bridge.pendo.delivery.PAUSE` writes
 RECENT_FAILURES = 10
+VERSION_WINDOW_SECONDS = 30 * 86400  # the API versions of the events received in this window are listed
+# Where bridge stands with a provider's API version: supported, newer (mapped after a structural check, else held)
+# or unsupported (stored, not mapped).
+VERSION_STANDING: dict[str, Callable[[str | None], str]] = {"stripe": stripe_versions.standing}
 
 
 def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -36,6 +42,61 @@ def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int
         "delivered": metadata.get(ob.DELIVERED, 0) + track.get(ob.DELIVERED, 0),
         "ignored": event_counts.get(st.IGNORED, 0) + event_counts.get(st.UNMAPPED, 0),
     }
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _version_counts(engine: Engine, since: float) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """Events received since `since` per (provider, API version): how many of each status, the last time."""
+    with reading(engine) as connection:
+        rows = connection.execute(
+            select(events.c.provider, events.c.api_version, events.c.status, func.count(),
+                   func.max(events.c.received_at))
+            .where(events.c.received_at >= since)
+            # provider not first: SQLite without statistics would scan the (provider, event_id) index instead of
+            # searching ix_events_received
+            .group_by(events.c.api_version, events.c.status, events.c.provider)).all()
+    found: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for provider, version, status, count, last in rows:
+        entry = found.setdefault((provider, version), {"statuses": {}, "last": 0.0})
+        entry["statuses"][status] = count
+        entry["last"] = max(entry["last"], last)
+    return found
+
+
+def api_versions(engine: Engine, now: float) -> dict[str, list[dict[str, Any]]]:
+    """Per provider, the API versions its events carried in the last 30 days, the most recently seen first."""
+    listed: dict[str, list[dict[str, Any]]] = {}
+    counts = _version_counts(engine, now - VERSION_WINDOW_SECONDS)
+    for (provider, version), entry in sorted(counts.items(), key=lambda item: -item[1]["last"]):
+        standing = VERSION_STANDING.get(provider, lambda _: stripe_versions.SUPPORTED)(version)
+        listed.setdefault(provider, []).append({
+            "api_version": version, "events": sum(entry["statuses"].values()),
+            "statuses": dict(sorted(entry["statuses"].items())), "last_seen": _iso(entry["last"]),
+            "support": standing})
+    return listed
+
+
+def _statuses(entry: dict[str, Any]) -> str:
+    return ", ".join(f"{count} {status}" for status, count in entry["statuses"].items())
+
+
+def version_warnings(versions: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """What `bridge status` says about API versions that are not simply supported."""
+    warnings = []
+    for provider, listed in sorted(versions.items()):
+        for entry in listed:
+            head = f"{provider} API version {entry['api_version']}"
+            seen = f"{entry['events']} event(s) in 30 days: {_statuses(entry)}"
+            if entry["support"] == stripe_versions.NEWER:
+                warnings.append(f"{head} is newer than this bridge knows ({seen}): its events are mapped as the "
+                                "newest known version when the fields the mappings read are there, else held; "
+                                "upgrade bridge, then `bridge replay --status held`")
+            elif entry["support"] == stripe_versions.UNSUPPORTED:
+                warnings.append(f"{head} is not supported ({seen}): its events are stored, not mapped")
+    return warnings
 
 
 def oldest_received(engine: Engine) -> float | None:
@@ -58,9 +119,12 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
     budget = Budget(store.engine, settings.pendo_requests_per_second)
     budget_state = budget.state(now)
     total = budget_state.get(ALL)
+    versions = api_versions(store.engine, now)
     return {
         "states": summary(event_counts, outbox_counts),
         "events": event_counts,
+        "api_versions": versions,
+        "warnings": version_warnings(versions),
         **outbox_counts,
         "lag_seconds": round(lag_seconds(store, box, now), 3),
         "paused": store.control(CONTROL_PAUSE),
@@ -95,6 +159,10 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _version_labels(provider: str, entry: dict[str, Any]) -> dict[str, str]:
+    return {"provider": provider, "api_version": entry["api_version"] or "", "support": entry["support"]}
+
+
 def _family(name: str, kind: str, help_text: str, samples: Iterable[str]) -> list[str]:
     return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
 
@@ -111,6 +179,16 @@ def render(snapshot: dict[str, Any]) -> str:
         *_family("bridge_outbox_rows", "gauge", "Metadata field values and track events by state.",
                  (_line("bridge_outbox_rows", n, {"outbox": box, "state": s})
                   for box in ("metadata", "track") for s, n in sorted(snapshot[box].items()))),
+        *_family("bridge_api_version_events", "gauge",
+                 "Events received in the last 30 days by provider, API version and support (newer: a version after "
+                 "every one bridge knows, mapped after a structural check, else held).",
+                 (_line("bridge_api_version_events", e["events"], _version_labels(provider, e))
+                  for provider, listed in sorted(snapshot["api_versions"].items()) for e in listed)),
+        *_family("bridge_api_version_held_events", "gauge",
+                 "Events of the last 30 days held for an upgrade, by provider and API version.",
+                 (_line("bridge_api_version_held_events", e["statuses"][st.HELD], _version_labels(provider, e))
+                  for provider, listed in sorted(snapshot["api_versions"].items()) for e in listed
+                  if e["statuses"].get(st.HELD))),
         *_family("bridge_lag_seconds", "gauge", "Age of the oldest change not yet delivered to Pendo.",
                  [_line("bridge_lag_seconds", snapshot["lag_seconds"])]),
         *_family("bridge_paused", "gauge", "1 while Pendo refuses the credentials and all sending is paused.",

@@ -50,8 +50,10 @@ events = Table(
     Column("request_id", String(128)),  # the webhook request's X-Request-ID, for log lines about the event
     UniqueConstraint("provider", "event_id", name="uq_events_provider_event_id"),
     Index("ix_events_status_due", "status", "next_attempt_at"),
-    # The admin console's event list: newest first within each filter, paged by (received_at, id).
-    Index("ix_events_received", "received_at", "id"),
+    # `bridge status` and /metrics: the API versions of the last 30 days, read from this index alone; the admin
+    # console's event list pages through it too, newest first by (received_at, id)
+    Index("ix_events_received", "received_at", "provider", "api_version", "status"),
+    # The admin console's event list within one filter (ix_events_customer_received also serves look-ups by customer)
     Index("ix_events_provider_received", "provider", "received_at", "id"),
     Index("ix_events_status_received", "status", "received_at", "id"),
     Index("ix_events_type_received", "type", "received_at", "id"),

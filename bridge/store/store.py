@@ -29,6 +29,7 @@ UNMAPPED = "unmapped"  # no rule matched
 UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; retried on customer.updated
 IGNORED = "ignored"  # another Stripe mode, or a thin event: stored, never mapped
 FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
+HELD = "held"  # an API version newer than bridge, its payload not as the mappings read it: replayed after an upgrade
 
 
 Built = TypeVar("Built")

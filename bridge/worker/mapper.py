@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -26,7 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.mapping import EvalOptions, MappingSet, evaluate
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
-from bridge.ops import backoff
+from bridge.ops import alerts, backoff
+from bridge.ops.alerts import Alerts
 from bridge.ops.logs import bound
 from bridge.pendo import client as pendo
 from bridge.pendo import outbox
@@ -70,6 +71,7 @@ class LeaseLost(Exception):
     """Another worker took the event over; this worker's transaction is abandoned."""
 
 
+NEWER_VERSION_CONTROL = "newer_api_version:"  # + provider:version, in `controls`: that version was announced
 MAX_ENRICHMENT_TRIES = 5  # after that an event is mapped with what the cache has
 EVENTS_PER_TRANSACTION = 25  # planned events written together: one commit instead of 25, the lock held ~10 ms
 
@@ -95,6 +97,8 @@ class Mapper:
     enricher: Enricher
     worker_id: str
     clock: Callable[[], float]
+    alerts: Alerts | None = None  # made from the settings when first needed
+    _announced: set[str] = field(default_factory=set)  # newer API versions this process has seen
 
     def run_batch(self, limit: int = 100) -> int:
         claimed = self.store.claim_events(self.worker_id, self.clock(), self.settings.claim_seconds, limit)
@@ -219,6 +223,24 @@ class Mapper:
         for item, (outcome, status) in zip(items, results, strict=True):
             with bound(event_id=item.stored.event.id, request_id=item.stored.request_id):
                 self._log(item.stored.event, status, outcome)
+                if outcome.newer_version:
+                    self._announce(item.stored.event.provider, outcome.newer_version)
+
+    def _announce(self, provider: str, version: str) -> None:
+        """One alert per API version newer than bridge knows, for the whole deployment (the first to see it wins)."""
+        key = f"{provider}:{version}"
+        if key in self._announced:
+            return
+        self._announced.add(key)
+        now = self.clock()
+        if not self.store.swap_control(f"{NEWER_VERSION_CONTROL}{key}"[:64], None, str(now), now):
+            return
+        self.alerts = self.alerts or Alerts(self.settings, self.store.engine, self.clock)
+        self.alerts.fire(alerts.NEWER_API_VERSION,
+                         f"{provider} sends API version {version}, newer than this bridge knows: its events are "
+                         "mapped as the newest known version when the fields the mappings read are there, and held "
+                         "otherwise (bridge status lists both); upgrade bridge, then `bridge replay --status held`",
+                         provider=provider, api_version=version)
 
     def _write_each(self, chunk: list[Ready]) -> None:
         for item in chunk:
@@ -266,7 +288,7 @@ class Mapper:
         detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
         account_ids = [op.id for op in outcome.operations
                        if isinstance(op, MetadataUpdate) and op.kind == "account"]
-        if stripe_versions.support(event.api_version) is None or event.provider != "stripe":
+        if outcome.admission == stripe_versions.MAP:
             billing_state.save(connection, state)
             links.learn(connection, event, now)
         if status == store.MAPPED:
@@ -315,6 +337,8 @@ def _subscription_id(event: Event) -> str | None:
 
 
 def _status(outcome: Outcome) -> str:
+    if outcome.admission == stripe_versions.HOLD:
+        return store.HELD
     if outcome.unresolved:
         return store.UNRESOLVED
     return store.MAPPED if outcome.matched else store.UNMAPPED

@@ -7,6 +7,10 @@ are enqueued with source time = now, so they win the ordering guard over what th
 a value equal to the one Pendo has is not sent again. Track events are re-sent only when asked, never
 into Pendo's 7-day void: older ones are skipped, or re-timestamped to now with `original_timestamp`.
 Every row written carries the mapping set's version.
+
+Held events (an API version newer than bridge, whose payload failed the structural check) are not replayed here:
+once the current version support admits them (after an upgrade), they are handed back to the worker, which maps
+them as if they had just arrived (billing state, customer links and track events included).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from bridge.pendo import client as pendo
 from bridge.pendo import outbox
 from bridge.providers import Event
 from bridge.providers.stripe import billing as stripe_billing
+from bridge.providers.stripe import versions as stripe_versions
 from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
@@ -46,6 +51,7 @@ class ReplayFilter:
     since: float | None = None
     until: float | None = None
     failed_only: bool = False
+    status: str | None = None  # only events with this status, e.g. held
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class ReplayReport:
     unchanged: int = 0
     tracks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    requeued: int = 0  # held events handed back to the worker
+    still_held: int = 0  # held events the current version support still holds
 
     def render(self) -> str:
         head = "dry run: nothing sent" if self.dry_run else "enqueued"
@@ -80,8 +88,20 @@ class ReplayReport:
             lines.append(f"  {kind} {entity}: {name}: {before} -> {json.dumps(new)}")
         lines.append(f"{len(self.changes)} field(s) changed, {self.unchanged} unchanged")
         lines += [f"  {line}" for line in self.tracks]
+        lines += self._held()
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def _held(self) -> list[str]:
+        lines = []
+        if self.requeued:
+            verb = "would be handed back" if self.dry_run else "handed back"
+            lines.append(f"{self.requeued} held event(s) {verb} to the worker, which maps them as new (fields, billing "
+                         "state, track events not older than 7 days)")
+        if self.still_held:
+            lines.append(f"{self.still_held} held event(s) stay held: their API version is newer than this bridge "
+                         "and the fields the mappings read are not where they were (upgrade bridge first)")
+        return lines
 
 
 def _selected(connection: Connection, selection: ReplayFilter) -> list[Any]:
@@ -92,6 +112,8 @@ def _selected(connection: Connection, selection: ReplayFilter) -> list[Any]:
         query = query.where(events.c.created >= selection.since)
     if selection.until is not None:
         query = query.where(events.c.created < selection.until)
+    if selection.status is not None:
+        query = query.where(events.c.status == selection.status)
     if selection.failed_only:
         failed_fields = select(field_values.c.event_id).where(field_values.c.state.in_([outbox.FAILED, outbox.HELD]))
         failed_tracks = select(track_events.c.event_id).where(track_events.c.state == outbox.FAILED)
@@ -229,17 +251,36 @@ class _Replay:
                     status=store.MAPPED, mapping_version=self.mappings.version, processed_at=self.now))
 
 
+def _admitted(run: _Replay, held: list[Any]) -> list[Any]:
+    """The held events the current version support maps (`evaluate` decides that before reading anything else)."""
+    return [row for row in held
+            if evaluate(run.mappings, event_from_row(row), {}, run.options).admission == stripe_versions.MAP]
+
+
+def _requeue(connection: Connection, rows: list[Any], now: float) -> None:
+    """Hand held events back to the worker: it maps them as if they had just arrived."""
+    if rows:
+        connection.execute(update(events).where(events.c.id.in_([row["id"] for row in rows]),
+                                                events.c.status == store.HELD)
+                           .values(status=store.RECEIVED, next_attempt_at=now, attempts=0))
+
+
 def replay(store_: Store, mappings: MappingSet, settings: Settings, selection: ReplayFilter, now: float, *,
            tracks: bool = False, retimestamp: bool = False, dry_run: bool = False) -> ReplayReport:
-    """Recompute and (unless `dry_run`) enqueue the fields of every entity the selected events touch."""
+    """Recompute and (unless `dry_run`) enqueue the fields of every entity the selected events touch; hand held
+    events the current version support admits back to the worker."""
     run = _Replay(store_, mappings, settings, now)
     report = ReplayReport(mappings.version, dry_run)
     with reading(store_.engine) as connection:
-        selected = _selected(connection, selection)
+        chosen = _selected(connection, selection)
+        held = [row for row in chosen if row["status"] == store.HELD]
+        selected = [row for row in chosen if row["status"] != store.HELD]
         history = _history(connection, selected)
         linked = {row["customer_id"]: link for row in history
                   if row["customer_id"] and (link := links.linked_account(connection, row["customer_id"]))}
-    report.selected, report.history = len(selected), len(history)
+    requeue = _admitted(run, held)
+    report.selected, report.history = len(chosen), len(history)
+    report.requeued, report.still_held = len(requeue), len(held) - len(requeue)
     run.evaluate(history, linked)
     derived = run.derive(history)
     with reading(store_.engine) as connection:
@@ -258,7 +299,8 @@ def replay(store_: Store, mappings: MappingSet, settings: Settings, selection: R
             for event_id, op in resend:
                 run.upsert_track(connection, event_id, op)
             run.settle_events(connection, selected)
-    if not selected:
+            _requeue(connection, requeue, now)
+    if not chosen:
         report.notes.append("no stored event matches the filters (payloads are deleted after BRIDGE_RETENTION_DAYS)")
     report.notes.append("fields the mappings no longer produce are left as they are in Pendo (null = not sent)")
     return report

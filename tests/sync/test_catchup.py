@@ -20,7 +20,7 @@ from bridge.store.store import Store
 from bridge.sync.catchup import RETENTION_SECONDS, Catchup, event_types, iso
 from tests.e2e.harness import stripe_event
 from tests.e2e.payloads import invoice, subscription
-from tests.sync.test_initial import API_BASE, Clock, MockedStripe, mocked, settings, store  # noqa: F401 (fixtures)
+from tests.sync.test_initial import API_BASE, Clock, MockedStripe, map_all, mocked, settings, store  # noqa: F401 (fixtures)
 
 NOW = 1_767_300_000
 
@@ -109,3 +109,23 @@ def test_catchup_refuses_a_since_it_cannot_read(settings: Settings, store: Store
 def test_event_types_are_the_mappings_and_the_customer_ones(settings: Settings) -> None:  # noqa: F811
     types = event_types(load_mappings(settings.mappings_dir))
     assert types is None or ("customer.updated" in types and "invoice.paid" in types and len(types) <= 20)
+
+
+def test_catchup_events_keep_their_own_api_version_and_meet_the_same_check(
+        settings: Settings, store: Store, mocked: responses.RequestsMock) -> None:  # noqa: F811
+    versions = ["2025-09-30.clover", "2026-03-25.dahlia", "2026-10-28.endive", "2027-03-24.fig"]
+    made = [stripe_event("customer.subscription.updated", subscription(sub_id=f"sub_{n}"), created=NOW - 100 + n,
+                         event_id=f"evt_{n}", api_version=version) for n, version in enumerate(versions)]
+    moved = subscription(sub_id="sub_moved")
+    item = moved["items"]["data"][0]
+    item["period"] = {"start": item.pop("current_period_start"), "end": item.pop("current_period_end")}
+    made.append(stripe_event("customer.subscription.updated", moved, created=NOW - 50, event_id="evt_moved",
+                             api_version="2027-03-24.fig"))
+    stripe = MockedStripe(mocked, 0, made)
+    make_catchup(settings, store).run(iso(NOW - 3600))
+    map_all(settings, store, Clock(NOW))
+    with store.engine.connect() as connection:
+        found = {row.event_id: (row.api_version, row.status) for row in connection.execute(select(events))}
+    assert found == {**{f"evt_{n}": (version, "mapped") for n, version in enumerate(versions)},
+                     "evt_moved": ("2027-03-24.fig", "held")}
+    stripe.close()

@@ -214,3 +214,14 @@ def test_sync_keeps_other_mode_subscriptions_out(settings: Settings, store: Stor
         stripe.fake.overrides[1] = {**stripe.fake.make(1), "livemode": False}
         report = make_sync(settings, store, Clock()).run()
         assert report.queued == 2 and report.ignored == 1
+
+
+def test_sync_asks_for_the_newest_known_api_version_and_its_snapshots_map(
+        settings: Settings, store: Store, mocked: responses.RequestsMock) -> None:
+    for _ in stripe_mock(mocked, 3):
+        clock = Clock()
+        make_sync(settings, store, clock).run()
+        assert {call.request.headers["Stripe-Version"] for call in mocked.calls} == {"2026-11-18.endive"}
+        assert {row["api_version"] for row in rows(store, events)} == {"2026-11-18.endive"}
+        map_all(settings, store, clock)
+        assert {row["status"] for row in rows(store, events)} == {"mapped"}

@@ -20,7 +20,7 @@ from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_clie
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.store import store as st
 from bridge.store.db import make_engine, migrate
-from bridge.store.schema import events, field_values, track_events
+from bridge.store.schema import events, field_values, subscriptions, track_events
 from bridge.store.store import Store
 from bridge.worker.mapper import MAX_ENRICHMENT_TRIES, Mapper, Ready
 from tests.conftest import ROOT, SECRET, make_settings
@@ -355,3 +355,55 @@ def test_mapper_last_enrichment_try_maps_with_the_stale_cache(sqlite_url: str, c
     row = event_row(mapper.store, event.id)
     assert (row["status"], row["account_id"]) == (st.MAPPED, "acme-corp")
     assert len(stripe_down.calls) == MAX_ENRICHMENT_TRIES * 3
+
+
+def as_version(name: str, version: str, change: Callable[[dict[str, Any]], object] = lambda body: None,
+               event_id: str | None = None) -> Event:
+    def relabel(body: dict[str, Any]) -> None:
+        body["api_version"] = version
+        body["id"] = event_id or body["id"]
+        change(body)
+    return stripe_event(name, relabel)
+
+
+def periods_moved(body: dict[str, Any]) -> None:
+    for item in body["data"]["object"]["items"]["data"]:
+        item["billing_period"] = {"start": item.pop("current_period_start"), "end": item.pop("current_period_end")}
+
+
+def alert_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "alert", None) == "newer_api_version"]
+
+
+def test_mapper_newer_version_in_the_known_shape_is_mapped_with_a_warning(mapper: Mapper) -> None:
+    row = ingest_and_map(mapper, as_version("subscription_shapes_clover.json", "2027-03-24.fig"))
+    assert row["status"] == st.MAPPED and row["account_id"] == "globex"
+    assert any("2027-03-24.fig is newer than this bridge knows" in w for w in json.loads(row["detail"])["warnings"])
+    assert json.loads(next(r for r in rows(mapper.store, field_values) if r["field"] == "mrr")["value"]) == 120.0
+    assert [r["subscription_id"] for r in rows(mapper.store, subscriptions)] == ["sub_1SmShapes3eZvKYlo2C"]
+
+
+def test_mapper_newer_version_failing_the_check_is_held_and_not_retried(mapper: Mapper, clock: Clock) -> None:
+    row = ingest_and_map(mapper, as_version("subscription_shapes_clover.json", "2027-03-24.fig", periods_moved))
+    assert row["status"] == st.HELD and row["claimed_by"] is None
+    assert "held, since the fields the mappings read" in json.loads(row["detail"])["warnings"][0]
+    assert rows(mapper.store, field_values) == [] and rows(mapper.store, track_events) == []
+    assert rows(mapper.store, subscriptions) == []  # its snapshot is not billing state
+    clock.now += 3600
+    assert mapper.run_batch() == 0
+    assert mapper.store.count_by_status() == {st.HELD: 1}
+
+
+def test_mapper_announces_a_newer_version_once_for_the_deployment(
+    mapper: Mapper, caplog: pytest.LogCaptureFixture,
+) -> None:
+    other = dataclasses.replace(mapper, worker_id="w2", _announced=set())
+    with caplog.at_level(logging.ERROR, logger="bridge.alerts"):
+        ingest_and_map(mapper, as_version("subscription_shapes_clover.json", "2027-03-24.fig", event_id="evt_f1"))
+        ingest_and_map(other, as_version("subscription_shapes_clover.json", "2027-03-24.fig", periods_moved,
+                                         event_id="evt_f2"))
+        ingest_and_map(other, as_version("subscription_shapes_clover.json", "2027-05-26.fig", event_id="evt_f3"))
+        ingest_and_map(mapper, as_version("subscription_shapes_clover.json", "2026-10-28.endive", event_id="evt_e"))
+    assert [(r.provider, r.api_version) for r in alert_lines(caplog)] == [  # type: ignore[attr-defined]
+        ("stripe", "2027-03-24.fig"), ("stripe", "2027-05-26.fig")]
+    assert "upgrade bridge, then `bridge replay --status held`" in alert_lines(caplog)[0].getMessage()

@@ -15,11 +15,12 @@ from bridge.mapping import MappingSet, load_mappings
 from bridge.pendo.client import PendoClient
 from bridge.pendo.delivery import Delivery
 from bridge.pendo.outbox import Outbox
+from bridge.providers.stripe import versions as stripe_versions
 from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.settings import Settings
 from bridge.store.db import make_engine, migrate
-from bridge.store.schema import field_values, track_events
+from bridge.store.schema import events, field_values, track_events
 from bridge.store.store import Store
 from bridge.worker.mapper import Mapper
 from bridge.worker.replay import ReplayFilter, replay
@@ -161,3 +162,69 @@ def test_replay_tracks_only_when_asked_and_never_into_the_7_day_void(world: Worl
         "pending", int(world.clock() * 1000), mappings.version)
     assert payload["properties"]["original_timestamp"] == 1_735_703_700_000
     assert payload["timestamp"] == int(world.clock() * 1000)
+
+
+def receive_fig(world: World) -> str:
+    """A subscription of a release after endive that moved the item periods: held when mapped."""
+    body = json.loads((ROOT / "mappings" / "tests" / "events" / "subscription_created_endive.json").read_text())
+    body.update(api_version="2027-03-24.fig", created=int(world.clock()) - 60)
+    body["data"]["object"]["metadata"] = {"pendo_account_id": "acme-corp", "pendo_visitor_id": "user-42"}
+    for item in body["data"]["object"]["items"]["data"]:
+        item["billing_period"] = {"start": item.pop("current_period_start"), "end": item.pop("current_period_end")}
+    world.store.ingest(StripeProvider((SECRET,)).parse(json.dumps(body).encode()), world.clock())
+    return str(body["id"])
+
+
+def upgrade_to_fig(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a bridge release that knows fig would do: the release in the table, its periods moved back."""
+    normalise = stripe_versions.normalise
+
+    def fig_normalise(payload: Any) -> dict[str, Any]:
+        result = normalise(payload)
+        for item in result["data"]["object"].get("items", {}).get("data", []):
+            period = item.pop("billing_period", None) or {}
+            item.update(current_period_start=period.get("start"), current_period_end=period.get("end"))
+        return normalise(result)
+
+    monkeypatch.setitem(stripe_versions.RELEASES, "fig", "2027-03-24")
+    monkeypatch.setattr(stripe_versions, "normalise", fig_normalise)
+
+
+def status_of(world: World, event_id: str) -> str:
+    return str(next(row["status"] for row in world.rows(events) if row["event_id"] == event_id))
+
+
+def test_replay_hands_held_events_back_to_the_worker_once_they_map(world: World,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    held = receive_fig(world)
+    world.map_and_deliver()
+    assert status_of(world, held) == "held" and world.pendo.account_values("acme-corp") == {}
+    mappings = world.mappings()
+    before = replay(world.store, mappings, world.settings, ReplayFilter(status="held"), world.clock())
+    assert (before.selected, before.requeued, before.still_held) == (1, 0, 1)
+    assert "1 held event(s) stay held" in before.render() and status_of(world, held) == "held"
+
+    upgrade_to_fig(monkeypatch)
+    preview = replay(world.store, mappings, world.settings, ReplayFilter(status="held"), world.clock(), dry_run=True)
+    assert "1 held event(s) would be handed back to the worker" in preview.render()
+    assert status_of(world, held) == "held"
+    report = replay(world.store, mappings, world.settings, ReplayFilter(status="held"), world.clock())
+    assert (report.requeued, report.still_held, report.changes) == (1, 0, [])
+    assert status_of(world, held) == "received"
+    world.map_and_deliver()
+    assert status_of(world, held) == "mapped"
+    values = world.pendo.account_values("acme-corp")
+    assert (values["billing_plan"], values["current_period_end"]) == ("Team quarterly", "2025-04-02T02:53:20.000Z")
+    [track] = [json.loads(row["payload"]) for row in world.rows(track_events)]
+    assert track["event"] == "Subscription Created"
+
+
+def test_replay_status_filter_selects_only_that_status(world: World) -> None:
+    world.receive("subscription_created_2024-06-20.json")
+    receive_fig(world)
+    world.map_and_deliver()
+    mappings = world.mappings()
+    assert replay(world.store, mappings, world.settings, ReplayFilter(status="mapped"), world.clock(),
+                  dry_run=True).selected == 1
+    everything = replay(world.store, mappings, world.settings, ReplayFilter(), world.clock(), dry_run=True)
+    assert (everything.selected, everything.still_held) == (2, 1)

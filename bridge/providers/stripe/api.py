@@ -16,10 +16,11 @@ from typing import Any
 import stripe
 
 from bridge.errors import BridgeError, ConfigError
+from bridge.providers.stripe import versions
 from bridge.providers.stripe.enrichment import RateBudget
 
 PAGE_SIZE = 100  # Stripe's largest page
-SYNC_API_VERSION = "2025-09-30.clover"
+SYNC_API_VERSION = versions.NEWEST_KNOWN  # 2026-11-18.endive
 RATE_LIMIT_TRIES = 6
 RATE_LIMIT_MAX_WAIT = 30.0
 
@@ -94,9 +95,9 @@ def client_for(api_key: str | None, api_base: str) -> stripe.StripeClient:
 
 
 def api_version() -> str:
-    """The API version the sync asks for, so objects come in a shape the mappings support.
+    """The API version the sync asks for: the newest this bridge knows, whatever the official client pins.
 
-    The official client would ask for its own pinned version (16.1: `2026-10-28.endive`), newer than the
-    versions bridge maps; clover is the newest supported (bridge/providers/stripe/versions.py).
+    The client would ask for its own pinned version (16.1: `2026-10-28.endive`); a later client may pin a release
+    bridge does not know yet. The Events API ignores it: each event comes in its own version's shape (catch-up).
     """
     return SYNC_API_VERSION

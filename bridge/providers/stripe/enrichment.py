@@ -4,6 +4,9 @@ Customers arrive in the cache from their own `customer.*` events; with `STRIPE_A
 the cache lacks (or holds for longer than a day) is fetched, within a small request budget of its own,
 since Stripe's rate limits are shared with the user's own application. A dispute names only its charge: the
 charge is fetched (and cached) the same way to learn its customer.
+
+Objects from the client are kept as JSON (`to_dict(for_json=True)`): since stripe 15 a plain `to_dict()` turns
+decimal strings such as a price's `unit_amount_decimal` into `decimal.Decimal`, which the cache cannot store.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ class Enricher:
         self._budget.take()
         try:
             price = self._client.v1.prices.retrieve(  # type: ignore[union-attr]
-                price_id, params={"expand": ["tiers"]}).to_dict()
+                price_id, params={"expand": ["tiers"]}).to_dict(for_json=True)
         except stripe.StripeError as exc:
             raise EnrichmentUnavailable(f"Stripe did not answer for a price: {type(exc).__name__}") from None
         self._store.cache_object(price_id, price, self._clock())
@@ -133,9 +136,9 @@ class Enricher:
         assert self._client is not None
         try:
             if kind == "customer":
-                found = self._client.v1.customers.retrieve(object_id).to_dict()
+                found = self._client.v1.customers.retrieve(object_id).to_dict(for_json=True)
             else:
-                found = _trimmed(self._client.v1.charges.retrieve(object_id).to_dict())
+                found = _trimmed(self._client.v1.charges.retrieve(object_id).to_dict(for_json=True))
         except stripe.InvalidRequestError as exc:
             if exc.http_status != 404:
                 raise EnrichmentUnavailable(f"Stripe refused a {kind} look-up ({exc.http_status})") from None

@@ -1,8 +1,10 @@
 """Stripe API-version adapters: one canonical payload shape in front of the mappings, whatever the endpoint's version.
 
 Supported: from `OLDEST_SUPPORTED` (2020-08-27, when subscriptions lost their top-level `plan`, `quantity` and
-`tax_percent`) through the basil (2025-03-31) and clover (2025-09-30) releases. The canonical shape is a
-superset of the shapes, so rules written against either one keep working:
+`tax_percent`) through the basil (2025-03-31), clover (2025-09-30), dahlia (2026-03-25) and endive (2026-09-30)
+releases. Dahlia and endive changed nothing the mappings read (docs/billing.md lists the changelog entries
+checked), so their payloads are the clover shape with more fields. The canonical shape is a superset of the
+shapes, so rules written against either one keep working:
 
 - subscription: `current_period_start/end` on the subscription *and* on every item (basil moved them to the
   items; mixed-interval subscriptions keep their own per-item periods); `discounts` a list holding every
@@ -11,19 +13,50 @@ superset of the shapes, so rules written against either one keep working:
 - invoice: `subscription` and `subscription_details` at the top (basil moved them under `parent`).
 
 `normalise` is pure and returns a new payload; the stored raw payload is never changed.
+
+`admit` decides what an event's version allows. A supported version is mapped. A version of a release after every
+one this bridge knows (a new name, dated after `NEWEST_KNOWN`) is mapped with the newest adapter when its payload
+passes the structural check (`structure`), with a warning, and held for an upgrade when it does not: new releases
+usually only add fields, and a release that moved one the mappings read must not be mapped wrong. Any other
+version (older than supported, malformed, unknown) is stored and not mapped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from bridge.providers.stripe import structure
 
 OLDEST_SUPPORTED = "2020-08-27"
 BASIL = "2025-03-31"
 CLOVER = "2025-09-30"
-RELEASES = {"basil": BASIL, "clover": CLOVER}  # named releases and the first date of each
+DAHLIA = "2026-03-25"
+ENDIVE = "2026-09-30"
+# Named releases and the first date of each; a release's later monthly versions only add fields.
+RELEASES = {"basil": BASIL, "clover": CLOVER, "dahlia": DAHLIA, "endive": ENDIVE}
+NEWEST_RELEASE = "endive"
+NEWEST_KNOWN = "2026-11-18.endive"  # the newest version released on 2026-11-30 (docs.stripe.com/changelog)
 VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.([a-z]+))?$")
+MAX_PROBLEMS = 3  # a warning names the first few; one is enough to hold an event
+
+# What `admit` allows.
+MAP = "map"  # evaluate the mappings
+HOLD = "hold"  # a newer release whose payload fails the structural check: wait for an upgrade
+STORE = "store"  # a version this bridge does not support: stored, not mapped
+
+# Where a version stands (`standing`).
+SUPPORTED, NEWER, UNSUPPORTED = "supported", "newer", "unsupported"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What an event's API version allows, and the warning that goes with it."""
+
+    action: str  # MAP, HOLD or STORE
+    warning: str | None = None
 
 
 def support(api_version: str | None) -> str | None:
@@ -40,7 +73,41 @@ def support(api_version: str | None) -> str | None:
         return None
     if release in RELEASES and date >= RELEASES[release]:
         return None
-    return f"Stripe API version {api_version} is newer than or unknown to this bridge (supported up to clover)"
+    return (f"Stripe API version {api_version} is newer than or unknown to this bridge (supported: "
+            f"{OLDEST_SUPPORTED} through endive)")
+
+
+def newer(api_version: str | None) -> bool:
+    """Whether the version belongs to a release after every one this bridge knows."""
+    found = VERSION.match(api_version.strip()) if api_version else None
+    if not found:
+        return False
+    date, release = found.groups()
+    return release is not None and release not in RELEASES and date > NEWEST_KNOWN[:10]
+
+
+def standing(api_version: str | None) -> str:
+    """SUPPORTED, NEWER (mapped when its payload passes the structural check) or UNSUPPORTED."""
+    if support(api_version) is None:
+        return SUPPORTED
+    return NEWER if newer(api_version) else UNSUPPORTED
+
+
+def admit(api_version: str | None, payload: Mapping[str, Any]) -> Admission:
+    """Whether an event of this version is mapped, held for an upgrade or only stored, and the warning."""
+    unsupported = support(api_version)
+    if unsupported is None:
+        return Admission(MAP)
+    if not newer(api_version):
+        return Admission(STORE, f"{unsupported}: the event is stored, not mapped")
+    head = (f"Stripe API version {api_version} is newer than this bridge knows (newest known: {NEWEST_KNOWN}); "
+            "upgrade bridge")
+    problems = structure.problems(payload)
+    if not problems:
+        return Admission(MAP, f"{head}: mapped as {NEWEST_RELEASE}, since the fields the mappings read are there")
+    shown = "; ".join(problems[:MAX_PROBLEMS]) + ("; …" if len(problems) > MAX_PROBLEMS else "")
+    return Admission(HOLD, f"{head}: held, since the fields the mappings read are not as in {NEWEST_RELEASE} "
+                           f"({shown}); after the upgrade, `bridge replay --status held` maps it")
 
 
 def _mapping(value: Any) -> dict[str, Any] | None:

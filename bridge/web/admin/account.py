@@ -16,7 +16,7 @@ from bridge.web.admin.events import LIST_COLUMNS
 RECENT_EVENTS = 50
 MAX_CUSTOMERS = 20
 TRACKS_SHOWN = 50
-NOT_APPLIED = ("received", "unresolved", "failed", "ignored", "unmapped")
+NOT_APPLIED = ("received", "unresolved", "held", "failed", "ignored", "unmapped")
 
 
 @dataclass

@@ -32,6 +32,7 @@ OUTCOMES = {
     "unmapped": "Not mapped: no rule matches this event",
     "unresolved": "Unresolved: no Pendo account id",
     "failed": "Mapping failed",
+    "held": "Held: a newer API version than bridge reads (upgrade, then retry or `bridge replay --status held`)",
 }
 
 

@@ -1,7 +1,8 @@
 """Failed, held and unresolved rows grouped by their reason, and sending them round again.
 
 A retry puts rows back where the worker picks them up: values and track events `pending` with their attempts reset
-(the last error stays until they are delivered), events `received` to be mapped again. Rows a worker holds right now
+(the last error stays until they are delivered), events `received` to be mapped again (a held event whose API
+version this bridge still cannot read is held again). Rows a worker holds right now
 are left alone, and a row that changed state meanwhile (a newer value arrived) is not touched.
 """
 
@@ -43,7 +44,7 @@ SOURCES = {
     TRACK: Source(TRACK, track_events, track_events.c.state, track_events.c.last_error, track_events.c.created_at,
                   ("failed",), {"state": "pending", "attempts": 0, "next_attempt_at": "now"}),
     EVENT: Source(EVENT, events, events.c.status, events.c.detail, events.c.received_at,
-                  ("failed", "unresolved"), {"status": "received", "attempts": 0, "next_attempt_at": "now"}),
+                  ("failed", "unresolved", "held"), {"status": "received", "attempts": 0, "next_attempt_at": "now"}),
 }
 
 

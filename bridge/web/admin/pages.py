@@ -14,7 +14,7 @@ from bridge.web.admin.auth import refuse
 from bridge.web.admin.console import Console
 from bridge.web.admin.filters import parse_time
 
-STATUSES = ("received", "mapped", "unmapped", "unresolved", "ignored", "failed")
+STATUSES = ("received", "mapped", "unmapped", "unresolved", "held", "ignored", "failed")
 DONE = {  # ?done=… after an action: what happened, in words
     "retried": "{n} row(s) sent round again: the worker picks them up within seconds.",
     "replayed": "Replay queued {n} changed field(s); the worker sends them.",

@@ -435,3 +435,18 @@ def test_tiered_mrr_is_not_sent_without_an_api_key(store: Store, clock: Clock) -
     assert outcome.warnings == [
         "mrr not sent: price price_tiered is tiered: its tiers need the price look-up (STRIPE_API_KEY)"]
     assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_enricher_caches_a_price_with_decimal_amounts_as_stripe_sends_it(store: Store, clock: Clock) -> None:
+    # Stripe always sends `*_decimal` strings; stripe >= 15 reads them as decimal.Decimal, which JSON cannot hold.
+    tiers = [{**tier, "unit_amount_decimal": str(tier["unit_amount"]), "flat_amount_decimal": None} for tier in TIERS]
+    answer = {**tiered_price("graduated"), "unit_amount_decimal": None, "tiers": tiers,
+              "currency_options": {"eur": {"unit_amount_decimal": "950.5", "tax_behavior": "exclusive"}}}
+    responses.get(PRICE_URL, json=answer, match=[matchers.query_param_matcher({"expand[0]": "tiers"})])
+    store.cache_object("cus_1", CUSTOMER, clock.now)
+    updated = event(obj=tiered_subscription("graduated"))
+    enrichment = enricher(store, clock).enrich(updated)
+    assert enrichment["prices"]["price_tiered"] == answer
+    assert store.cached_object("price_tiered") == (answer, 1_700_000_000.0)
+    assert account_values(evaluate(MAPPINGS, updated, enrichment, OPTIONS))["mrr"] == 116.0

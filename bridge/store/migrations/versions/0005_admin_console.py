@@ -1,19 +1,18 @@
 """admin console: indexes for the event list, an event's values and re-sent rows; deliveries per minute
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
 EVENT_INDEXES = {
-    'ix_events_received': ['received_at', 'id'],
     'ix_events_provider_received': ['provider', 'received_at', 'id'],
     'ix_events_status_received': ['status', 'received_at', 'id'],
     'ix_events_type_received': ['type', 'received_at', 'id'],
