@@ -1,4 +1,5 @@
-"""admin console: indexes for the event list, an event's values and re-sent rows; deliveries per minute
+"""admin console: indexes for the event list, the overview's counts, an event's values and re-sent rows;
+deliveries per minute
 
 Revision ID: 0005
 Revises: 0004
@@ -13,6 +14,7 @@ branch_labels = None
 depends_on = None
 
 EVENT_INDEXES = {
+    'ix_events_versions': ['api_version', 'status', 'provider', 'received_at'],
     'ix_events_provider_received': ['provider', 'received_at', 'id'],
     'ix_events_status_received': ['status', 'received_at', 'id'],
     'ix_events_type_received': ['type', 'received_at', 'id'],
