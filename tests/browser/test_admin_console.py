@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,16 @@ class Operator:
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
 
-    def look(self, name: str) -> None:
-        """Screenshot the laptop's page, open the same address on the phone, check it fits, screenshot it."""
+    def look(self, name: str, again: Callable[[Any], None] | None = None) -> None:
+        """Screenshot the laptop's page; on the phone open the same address (or do `again` there), check that the
+        page is laid out for the phone's width and fits it, and screenshot it."""
         self.laptop.screenshot(path=str(self.shots / f"{name}-laptop.png"), full_page=True)
         assert self.laptop.evaluate(UNLABELLED) == []
-        self.phone.goto(self.laptop.url)
+        if again is None:
+            self.phone.goto(self.laptop.url)
+        else:
+            again(self.phone)
+        assert self.phone.evaluate("document.documentElement.clientWidth") == PHONE["width"]
         assert self.phone.evaluate(OVERFLOW) <= 1, f"{name}: the page is wider than a phone's screen"
         self.phone.screenshot(path=str(self.shots / f"{name}-phone.png"), full_page=True)
 
@@ -74,13 +80,14 @@ def test_admin_console_journey(browser: Any, console: Service, pendo: FakePendo,
     page.goto(f"{console.url}/admin/events")
     assert "/admin/login" in page.url
     page.screenshot(path=str(screenshots / "login-laptop.png"), full_page=True)
+    me.phone.goto(page.url)
+    me.phone.screenshot(path=str(screenshots / "login-phone.png"), full_page=True)
     me.log_in(page, "not the password at all")
     assert page.get_by_role("alert").inner_text() == "Wrong password."
     me.log_in(page)
     page.wait_for_url(re.compile(r"/admin/events$"))
-    me.phone.goto(f"{console.url}/admin/login")
     me.log_in(me.phone)
-    me.phone.wait_for_url(re.compile(r"/admin/$"))
+    me.phone.wait_for_url(re.compile(r"/admin/events$"))
 
     # The run's events, newest first; the filter form narrows them.
     rows = page.locator("table.events tbody tr")
@@ -124,6 +131,7 @@ def test_admin_console_journey(browser: Any, console: Service, pendo: FakePendo,
     plan_row = page.locator("tr", has=page.locator("code", has_text=re.compile("^billing_plan$")))
     assert '"pro_monthly"' in plan_row.inner_text() and "Pendo refused it" in plan_row.inner_text()
     assert pendo.account_values("acme")["billing_plan"] == "starter_monthly"
+    me.look("account-refused")
 
     # The fault is gone (fixed): retry the whole group, after a confirmation.
     page.goto(f"{console.url}/admin/failures")
@@ -144,15 +152,19 @@ def test_admin_console_journey(browser: Any, console: Service, pendo: FakePendo,
     me.look("overview")
 
     # A dry run of pasted JSON against the loaded mappings: the rules and the exact request, nothing sent.
-    page.get_by_role("link", name="Mappings").click()
-    sent_before = len(pendo.requests)
-    page.get_by_label("Pasted JSON").check()
     pasted = stripe_event("invoice.paid", invoice(account="initech"))
-    page.get_by_label(re.compile("^Event JSON")).fill(json.dumps(pasted))
-    page.get_by_role("button", name="Dry run").click()
+
+    def dry_run(page: Any) -> None:
+        page.get_by_role("link", name="Mappings").click()
+        page.get_by_label("Pasted JSON").check()
+        page.get_by_label(re.compile("^Event JSON")).fill(json.dumps(pasted))
+        page.get_by_role("button", name="Dry run").click()
+
+    sent_before = len(pendo.requests)
+    dry_run(page)
     result = page.get_by_role("region", name="Dry run result")
     assert "invoice-paid" in result.inner_text() and '"accountId": "initech"' in result.inner_text()
-    me.look("mappings")
+    me.look("mappings", again=dry_run)
     time.sleep(1)
     assert len(pendo.requests) == sent_before
 

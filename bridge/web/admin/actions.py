@@ -72,6 +72,11 @@ def register(blueprint: Blueprint, console: Console) -> None:
         log.info("admin replay of an account", extra={"account_id": account_id, "changes": len(report.changes)})
         return redirect(url_for("admin.account_page", account_id=account_id, done="replayed", n=len(report.changes)))
 
+    @blueprint.get("/mappings/try")
+    def try_again() -> BaseResponse:
+        """A reloaded or bookmarked result: the form is on the Mappings page."""
+        return redirect(url_for("admin.mapping_page") + "#try")
+
     @blueprint.post("/mappings/try")
     def try_mapping() -> Page:
         form = {name: request.form.get(name, "") for name in ("source", "provider", "event_id", "event", "customer")}

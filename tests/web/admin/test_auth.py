@@ -17,7 +17,7 @@ from tests.web.admin.conftest import PASSWORD, Console, csrf_of
 
 PAGES = ["/admin/", "/admin/events", "/admin/events?status=failed", "/admin/events/stripe/evt_1",
          "/admin/accounts?id=acme", "/admin/accounts/acme", "/admin/accounts/acme/replay", "/admin/failures",
-         "/admin/failures/retry?source=metadata&state=failed&reason=x", "/admin/mappings"]
+         "/admin/failures/retry?source=metadata&state=failed&reason=x", "/admin/mappings", "/admin/mappings/try"]
 FORMS = ["/admin/logout", "/admin/failures/retry", "/admin/failures/retry-one", "/admin/accounts/acme/replay",
          "/admin/mappings/try"]
 
