@@ -52,7 +52,8 @@ def register(blueprint: Blueprint, console: Console) -> None:
 
     @blueprint.before_request
     def guard() -> BaseResponse | tuple[str, int] | None:
-        request.max_content_length = console.settings.max_body_bytes + FORM_BYTES
+        # A pasted event may be as big as a webhook body (Flask >= 3.1 sets these per request).
+        request.max_content_length = request.max_form_memory_size = console.settings.max_body_bytes + FORM_BYTES
         if request.endpoint == "admin.static":
             return None
         g.admin_session = console.sessions().decode(request.cookies.get(COOKIE), console.clock())

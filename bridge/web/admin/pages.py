@@ -49,13 +49,14 @@ def event_filter() -> events.EventFilter:
 def register(blueprint: Blueprint, console: Console) -> None:
     engine = console.store.engine
 
+    @blueprint.errorhandler(SQLAlchemyError)
+    def database_down(_exc: SQLAlchemyError) -> tuple[str, int]:
+        return refuse(503, "Database unavailable", "The database does not answer; try again shortly.")
+
     @blueprint.get("/")
     def overview() -> Page:
         now = console.clock()
-        try:
-            snapshot = metrics.collect(console.settings, console.store, now)
-        except SQLAlchemyError:
-            return refuse(503, "Database unavailable", "The database does not answer; try again shortly.")
+        snapshot = metrics.collect(console.settings, console.store, now)
         return render_template("admin/overview.html", snapshot=snapshot, chart=overview_chart(console, now),
                                console=console, now=now)
 

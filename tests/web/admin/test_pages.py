@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bridge.cli.demo import sample
 from bridge.providers.stripe.webhook import StripeProvider
@@ -196,3 +196,20 @@ def test_pages_mappings_dry_run_says_what_is_wrong(signed_in: Console, source: s
     answer = signed_in.client.post("/admin/mappings/try", data={
         "source": source, "event": event, "provider": "stripe", "event_id": "evt_nope", "csrf_token": csrf_of(form)})
     assert answer.status_code == 400 and message in html.unescape(answer.get_data(as_text=True))
+
+
+def test_pages_dry_run_takes_an_event_as_big_as_a_webhook(signed_in: Console) -> None:
+    body = json.loads(sample("invoice.paid.json", int(START)))
+    body["data"]["object"]["metadata"] = {"padding": "x" * 700_000}  # Flask's default form limit is 500 kB
+    form = signed_in.client.get("/admin/mappings")
+    answer = signed_in.client.post("/admin/mappings/try", data={
+        "source": "pasted", "event": json.dumps(body), "customer": "", "csrf_token": csrf_of(form)})
+    assert answer.status_code == 200 and "invoice-paid" in answer.get_data(as_text=True)
+
+
+def test_pages_database_trouble_is_503(signed_in: Console) -> None:
+    with signed_in.store.transaction() as connection:  # a query that fails, as when the database is gone
+        connection.execute(text("ALTER TABLE events RENAME TO events_elsewhere"))
+    for path in ("/admin/", "/admin/events", "/admin/failures"):
+        answer = signed_in.client.get(path)
+        assert answer.status_code == 503 and "Database unavailable" in answer.get_data(as_text=True)
