@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from bridge.mapping import MappingSet
 from bridge.settings import Settings
 from bridge.store.store import Store
+from bridge.web.admin.mappings import CheckCache
 from bridge.web.admin.session import Sessions, derive_key
 from bridge.web.admin.throttle import Throttle
 
@@ -24,6 +25,7 @@ class Console:
     mappings: MappingSet | None
     mapping_error: str | None
     clock: Callable[[], float]
+    checks: CheckCache = field(default_factory=CheckCache, repr=False)
     _sessions: Sessions | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -4,6 +4,7 @@ stored event or pasted JSON against the loaded mappings (nothing is sent)."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,19 +37,36 @@ class MappingsView:
         return self.disk_version is not None and self.disk_version != self.loaded_version
 
 
-def load(settings: Settings, loaded: MappingSet | None, load_error: str | None) -> MappingsView:
+Checked = tuple[str | None, list[str]]  # the version of the files on disk (None with problems), the problems
+
+
+class CheckCache:
+    """`bridge check`'s answer for the files as they are, computed again only when a file changed (it takes ~0.2 s)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[tuple[str, int, int], ...] | None = None
+        self._answer: Checked = (None, [])
+        self._lock = threading.Lock()
+
+    def check(self, settings: Settings, files: list[Path]) -> Checked:
+        key = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+        with self._lock:
+            if key != self._key:
+                checked, problems = check_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
+                self._key, self._answer = key, (checked.version if checked else None, [str(p) for p in problems])
+            return self._answer
+
+
+def load(settings: Settings, loaded: MappingSet | None, load_error: str | None, cache: CheckCache) -> MappingsView:
     """What the service runs with, and `bridge check` on the files as they are now."""
     view = MappingsView(loaded.version if loaded else None, load_error, loaded.rules if loaded else ())
     folders = [("base", settings.mappings_dir)] + ([("overlay", settings.mappings_overlay_dir)]
                                                     if settings.mappings_overlay_dir else [])
     try:
         view.files = [(role, path) for role, folder in folders for path in mapping_files(Path(folder))]
-        checked, problems = check_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
-    except MappingError as exc:
+        view.disk_version, view.problems = cache.check(settings, [path for _, path in view.files])
+    except (MappingError, OSError) as exc:
         view.problems = [str(exc)]
-        return view
-    view.problems = [str(problem) for problem in problems]
-    view.disk_version = checked.version if checked else None
     return view
 
 

@@ -103,7 +103,7 @@ def register(blueprint: Blueprint, console: Console) -> None:
 
 
 def render_mappings(console: Console, **result: Any) -> str:
-    view = mappings.load(console.settings, console.mappings, console.mapping_error)
+    view = mappings.load(console.settings, console.mappings, console.mapping_error, console.checks)
     args = request.args
     form = {"source": "stored", "provider": args.get("provider") or (console.providers or ("stripe",))[0],
             "event_id": args.get("event_id", ""), "event": "", "customer": "", **result.pop("form", {})}

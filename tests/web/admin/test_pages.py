@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -13,6 +15,7 @@ from bridge.cli.demo import sample
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.store.schema import events, field_values
 from bridge.web.admin.pages import DONE
+from tests.conftest import ROOT
 from tests.web.admin.conftest import (
     START,
     Console,
@@ -213,3 +216,20 @@ def test_pages_database_trouble_is_503(signed_in: Console) -> None:
     for path in ("/admin/", "/admin/events", "/admin/failures"):
         answer = signed_in.client.get(path)
         assert answer.status_code == 503 and "Database unavailable" in answer.get_data(as_text=True)
+
+
+def test_pages_mappings_check_sees_files_changed_since_start(console_factory: Callable[..., Console],
+                                                             tmp_path: Path) -> None:
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    shutil.copy(ROOT / "mappings" / "stripe.yaml", folder / "stripe.yaml")
+    console = console_factory(mappings_dir=folder)
+    console.log_in()
+    assert "No problem in the files" in console.page("/admin/mappings")
+    (folder / "ours.yaml").write_text("rules:\n  - name: broken\n    provider: stripe\n    events: [invoice.paid]\n"
+                                      "    account: {plan: \"lookpu('x', 1)\"}\n")
+    text = html.unescape(console.page("/admin/mappings"))
+    assert "ours.yaml:5: rule broken" in text and "unknown function 'lookpu'" in text
+    (folder / "ours.yaml").unlink()
+    (folder / "stripe.yaml").write_text((folder / "stripe.yaml").read_text() + "\n# a comment\n")
+    assert "restart <code>web</code> and <code>worker</code>" in console.page("/admin/mappings")
