@@ -188,4 +188,8 @@ def test_admin_console_reads_without_javascript(browser: Any, console: Service, 
     assert event["id"] in page.locator("h1").inner_text()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # from the top of the content: the first link in it, past the navigation
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+    assert page.evaluate("document.activeElement.textContent") == "Events"  # the breadcrumb
     context.close()
