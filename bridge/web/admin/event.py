@@ -113,7 +113,8 @@ def load(engine: Engine, provider: str, event_id: str, patterns: tuple[str, ...]
     detail, note = _detail(row["detail"])
     view = EventView(row, _pretty(row["payload"], patterns), source_of(row["request_id"]), detail, note)
     view.values = [{**value, "decoded": json.loads(value["value"])} for value in values]
-    view.tracks = [{**track, "pretty": _pretty(track["payload"], patterns)} for track in tracks]
+    view.tracks = [{**track, "pretty": _pretty(track["payload"], patterns), "name": _track_name(track)}
+                   for track in tracks]
     view.timeline = timeline(view)
     view.entities = entities(view.values)
     return view
@@ -164,10 +165,15 @@ def _value_steps(values: list[dict[str, Any]]) -> list[Step]:
     return steps
 
 
+def _track_name(track: RowMapping) -> str:
+    """The event name Pendo shows (the rule's name once retention removed the body)."""
+    return str(json.loads(track["payload"]).get("event", track["rule"])) if track["payload"] else str(track["rule"])
+
+
 def _track_steps(tracks: list[dict[str, Any]]) -> list[Step]:
     steps = []
     for track in tracks:
-        name = json.loads(track["payload"]).get("event", track["rule"]) if track["payload"] else track["rule"]
+        name = track["name"]
         steps.append(Step(track["created_at"], f"track event {name!r} queued (rule {track['rule']})", "queued"))
         lines = [f"Pendo's answer: {track['last_error']}"] if track["last_error"] else []
         if track["attempts"]:
