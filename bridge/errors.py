@@ -8,8 +8,9 @@
     │   ├── PayloadError       the body is not an event of the provider
     │   └── TooLarge           the body is over the size limit
     ├── StoreUnavailable       the database cannot commit (HTTP 503)
+    ├── EventRefused           the database refuses one event's values: the event's fault (HTTP 400)
     └── PendoError             Pendo answered with a failure
-        ├── PendoAuthError     401/403: pauses all sending
+        ├── PendoAuthError     401/403: pauses all sending (track events only, for the track secret)
         └── PendoTransient     connection error, timeout, 409, 429, 5xx: retry later
 
 Messages name the setting or file to fix and never contain a secret or a signature.
@@ -52,6 +53,10 @@ class TooLarge(RequestRejected):
 
 class StoreUnavailable(BridgeError):
     """The database could not commit; the sender should retry."""
+
+
+class EventRefused(BridgeError):
+    """The database refused an event's values (too long, a character it cannot hold): retrying cannot help."""
 
 
 class PendoError(BridgeError):

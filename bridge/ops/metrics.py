@@ -23,6 +23,8 @@ from bridge.store.schema import events
 from bridge.store.store import Store
 
 CONTROL_PAUSE = "pendo_paused"  # the same control name `bridge.pendo.delivery.PAUSE` writes
+CONTROL_PAUSE = "pendo_paused"  # the same control names `bridge.delivery.PAUSE` and `TRACK_PAUSE` write
+CONTROL_TRACK_PAUSE = "pendo_track_paused"
 RECENT_FAILURES = 10
 VERSION_WINDOW_SECONDS = 30 * 86400  # the API versions of the events received in this window are listed
 # Where bridge stands with a provider's API version: supported, newer (mapped after a structural check, else held)
@@ -128,6 +130,7 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
         **outbox_counts,
         "lag_seconds": round(lag_seconds(store, box, now), 3),
         "paused": store.control(CONTROL_PAUSE),
+        "track_paused": store.control(CONTROL_TRACK_PAUSE),
         "possible_duplicates": box.reclaim_count(),
         "budget": {
             "requests_per_second": settings.pendo_requests_per_second,
@@ -193,6 +196,8 @@ def render(snapshot: dict[str, Any]) -> str:
                  [_line("bridge_lag_seconds", snapshot["lag_seconds"])]),
         *_family("bridge_paused", "gauge", "1 while Pendo refuses the credentials and all sending is paused.",
                  [_line("bridge_paused", 1 if snapshot["paused"] else 0)]),
+        *_family("bridge_track_paused", "gauge", "1 while Pendo refuses the track secret and track events are held.",
+                 [_line("bridge_track_paused", 1 if snapshot["track_paused"] else 0)]),
         *_family("bridge_possible_duplicates", "gauge", "Rows re-sent after a worker died mid-flight.",
                  [_line("bridge_possible_duplicates", snapshot["possible_duplicates"])]),
         *_family("bridge_pendo_budget_requests_per_second", "gauge", "The deployment's request budget to Pendo.",

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from bridge.errors import StoreUnavailable
+from bridge.errors import EventRefused, StoreUnavailable
 from bridge.providers import Event
 from bridge.store.db import reading
 from bridge.store.schema import controls, events, field_values, stripe_objects, track_events
@@ -105,11 +105,19 @@ class Store:
         return self.ingest_many([Incoming(event, now, status, detail, raw)])[0]
 
     def ingest_many(self, batch: Sequence[Incoming]) -> list[bool]:
-        """Store several events in one transaction (one disk sync); for each, whether it was a duplicate."""
+        """Store several events in one transaction (one disk sync); for each, whether it was a duplicate.
+
+        Raises EventRefused when the database refuses a value of an event (the whole transaction is rolled
+        back: which event it was is found by storing them one by one), StoreUnavailable when it cannot commit.
+        """
         try:
             with self.engine.begin() as connection:
                 statement = _insert_event(connection)
                 return [connection.execute(statement, _row(item)).first() is None for item in batch]
+        except (DataError, IntegrityError, UnicodeError) as exc:
+            # Too long for its column, a NUL byte PostgreSQL text cannot hold, an unpaired surrogate no
+            # encoder can write: the event's values, not the database.
+            raise EventRefused("the database refused a value of the event") from exc
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the event store could not commit") from exc
 

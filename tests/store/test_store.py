@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from bridge.errors import EventRefused
 from bridge.providers import Event
 from bridge.store import store as st
 from bridge.store.db import make_engine, migrate
-from bridge.store.store import Store
+from bridge.store.store import Incoming, Store
 from tests.conftest import make_settings
 
 
@@ -48,6 +49,14 @@ def test_store_ingest_keeps_the_raw_payload(store: Store) -> None:
     [claimed] = store.claim_events("w1", now=5.0, lease=30, limit=10)
     assert claimed.event.payload["extra"] == {"nested": [1, 2]}
     assert claimed.event.customer_id == "cus_1"
+
+
+def test_store_ingest_refuses_values_the_database_cannot_hold(store: Store, database_url: str) -> None:
+    bad = ["evt_\ud800"] + ([] if database_url.startswith("sqlite") else ["evt_" + "x" * 300, "evt_\u0000"])
+    for event_id in bad:
+        with pytest.raises(EventRefused):
+            store.ingest_many([Incoming(make_event("evt_ok"), 1.0), Incoming(make_event(event_id), 1.0)])
+    assert store.count_by_status() == {}  # the whole transaction rolled back
 
 
 def test_store_claims_in_event_time_order(store: Store) -> None:
