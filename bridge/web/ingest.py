@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bridge.store.db import LOCK_WAIT_SECONDS
 from bridge.errors import StoreUnavailable
+from bridge.store.db import LOCK_WAIT_SECONDS
 from bridge.store.store import Incoming, Store
 
 log = logging.getLogger("bridge.ingest")
