@@ -25,12 +25,14 @@ RECLAIMED = ('field_values', 'track_events')  # partial indexes: the few rows a 
 
 
 def upgrade() -> None:
+    # IF NOT EXISTS: on a big PostgreSQL table an operator may build these first with CREATE INDEX CONCURRENTLY,
+    # which does not hold up webhooks as this transaction does (docs/operations.md, "Database").
     for name, columns in EVENT_INDEXES.items():
-        op.create_index(name, 'events', columns, unique=False)
-    op.drop_index('ix_events_customer', table_name='events')  # ix_events_customer_received serves its look-ups
-    op.create_index('ix_field_values_event', 'field_values', ['event_id'], unique=False)
+        op.create_index(name, 'events', columns, unique=False, if_not_exists=True)
+    op.drop_index('ix_events_customer', table_name='events', if_exists=True)  # ix_events_customer_received serves it
+    op.create_index('ix_field_values_event', 'field_values', ['event_id'], unique=False, if_not_exists=True)
     for table in RECLAIMED:
-        op.create_index(f'ix_{table}_reclaimed', table, ['reclaims'], unique=False,
+        op.create_index(f'ix_{table}_reclaimed', table, ['reclaims'], unique=False, if_not_exists=True,
                         sqlite_where=sa.text('reclaims > 0'), postgresql_where=sa.text('reclaims > 0'))
     op.create_table('delivery_minutes',
     sa.Column('minute', sa.BigInteger(), autoincrement=False, nullable=False),
