@@ -15,7 +15,8 @@ from bridge.store.schema import events, field_values, track_events
 from bridge.web.admin.redaction import redact
 
 # Where an event came from, by the request id it was stored with (bridge/sync/*.py name their runs so).
-SOURCES = (("sync_", "Stripe API: `bridge sync` snapshot"), ("catchup_", "Stripe API: `bridge catchup`"))
+SOURCES = (("sync_", "the provider's API: a `bridge sync` snapshot"),
+           ("catchup_", "the provider's API: `bridge catchup`"))
 
 ANSWERS = {  # what a row's state says about Pendo's answer
     "delivered": "Pendo accepted it",
