@@ -6,7 +6,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.errors import ConfigError
@@ -23,6 +23,10 @@ VISITOR_FALLBACKS = ("skip", "synthetic", "email")
 ACCOUNT_FALLBACKS = ("none", "stripe_customer")
 DATE_FORMATS = ("iso", "epoch_ms")
 DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
+# Field names (globs) whose values the admin console masks in payloads: personal data a support view need not show.
+DEFAULT_REDACT_FIELDS = ("email", "*_email", "name", "*_name", "phone", "*_phone", "address", "*_address",
+                         "shipping", "tax_id*", "tax_ids", "ip_address")
+ADMIN_PASSWORD_MIN_LENGTH = 12
 PROVIDER_SECRETS = ("STRIPE_WEBHOOK_SECRET",)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 DAY, HOUR = 86400.0, 3600.0
@@ -70,6 +74,9 @@ class Settings:
     alert_webhook_url: str | None = None
     lag_alert_seconds: float = 900.0
     alert_every_seconds: float = 600.0
+    # The admin console (docs/admin.md): off unless a password is set.
+    admin_password: str | None = field(default=None, repr=False)
+    redact_fields: tuple[str, ...] = DEFAULT_REDACT_FIELDS
 
     @property
     def is_sqlite(self) -> bool:
@@ -150,6 +157,20 @@ def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(value) if value else None
 
 
+def _admin_password(env: Mapping[str, str]) -> str | None:
+    password = env.get("BRIDGE_ADMIN_PASSWORD", "")
+    if password and len(password) < ADMIN_PASSWORD_MIN_LENGTH:
+        raise ConfigError(f"BRIDGE_ADMIN_PASSWORD must be at least {ADMIN_PASSWORD_MIN_LENGTH} characters long "
+                          "(or unset, which turns the admin console off)")
+    return password or None
+
+
+def _redact_fields(env: Mapping[str, str]) -> tuple[str, ...]:
+    if "BRIDGE_REDACT_FIELDS" not in env:
+        return DEFAULT_REDACT_FIELDS
+    return tuple(name.strip().lower() for name in env["BRIDGE_REDACT_FIELDS"].split(",") if name.strip())
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the `postgres://` form PaaS set and pick the psycopg 3 driver for PostgreSQL."""
     for prefix in ("postgres://", "postgresql://"):
@@ -224,4 +245,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         alert_webhook_url=env.get("ALERT_WEBHOOK_URL", "").strip() or None,
         lag_alert_seconds=_number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0, 7 * DAY),
         alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0, 0.0, DAY),
+        admin_password=_admin_password(env),
+        redact_fields=_redact_fields(env),
     )

@@ -130,3 +130,15 @@ def test_settings_numbers_in_range_are_read(name: str, value: str, attribute: st
     settings = load_settings({**BASE, name: value})
     assert getattr(settings, attribute) == expected
     assert type(getattr(settings, attribute)) is type(expected)
+
+
+def test_settings_admin_console_off_without_a_password_and_never_shows_it() -> None:
+    assert load_settings(BASE).admin_password is None
+    on = load_settings({**BASE, "BRIDGE_ADMIN_PASSWORD": "a long enough password"})
+    assert on.admin_password == "a long enough password" and "a long enough password" not in repr(on)
+
+
+def test_settings_admin_password_too_short_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="BRIDGE_ADMIN_PASSWORD must be at least 12") as caught:
+        load_settings({**BASE, "BRIDGE_ADMIN_PASSWORD": "short-pw"})
+    assert "short-pw" not in str(caught.value)

@@ -203,7 +203,7 @@ class Delivery:
         except Exception as exc:  # not Pendo's answer: a value our code cannot send
             return self._unsendable(kind, create, members, exc)
         self._budget.record_success(METADATA)
-        self.outbox.settle(self.worker_id, self._read_result(kind, members, result))
+        self.outbox.settle(self.worker_id, self._read_result(kind, members, result), now=self.clock())
         return None
 
     def _unsendable(self, kind: str, create: bool, members: list[EntityBatch], exc: Exception) -> None:

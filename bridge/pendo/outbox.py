@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, func, or_, select, tuple_, update
 
 from bridge.mapping.operations import MetadataUpdate
+from bridge.ops import activity
 from bridge.store.db import reading
 from bridge.store.schema import events, field_values, track_events
 from bridge.store.store import per_dialect
@@ -171,8 +172,9 @@ class Outbox:
             readable = [(row, value) for row in rows if (value := _value(connection, row)) is not _UNREADABLE]
         return _group(readable)
 
-    def settle(self, worker: str, settlements: Iterable[Settlement]) -> None:
-        """Record the outcome of claimed fields and release them, in one transaction."""
+    def settle(self, worker: str, settlements: Iterable[Settlement], now: float | None = None) -> None:
+        """Record the outcome of claimed fields and release them, in one transaction; with `now`, the delivered
+        ones are counted in that minute's activity."""
         delivered: list[dict[str, Any]] = []
         with self.engine.begin() as connection:
             for item in settlements:
@@ -186,6 +188,8 @@ class Outbox:
             if delivered:
                 delivered.sort(key=lambda p: (p["b_kind"], p["b_id"], p["b_field"]))
                 connection.execute(_SETTLE_DELIVERED, delivered)  # one executemany for the common outcome
+                if now is not None:
+                    activity.count_delivered(connection, now, len(delivered))
 
     def release_held(self, kind: str, fields: Iterable[str], now: float) -> int:
         """Send held values of fields that now exist in Pendo."""
@@ -227,10 +231,13 @@ class Outbox:
                              request_ids.get(r["event_id"])) for r, payload in payloads if payload is not None]
 
     def settle_track(self, row_id: int, worker: str, state: str, **values: Any) -> None:
+        """Record a claimed track event's outcome; a delivered one (with its `delivered_at`) counts in the activity."""
         with self.engine.begin() as connection:
-            connection.execute(
+            settled = connection.execute(
                 update(track_events).where(track_events.c.id == row_id, track_events.c.claimed_by == worker)
-                .values(claimed_by=None, claimed_until=None, state=state, **values))
+                .values(claimed_by=None, claimed_until=None, state=state, **values)).rowcount
+            if state == DELIVERED and settled and values.get("delivered_at") is not None:
+                activity.count_delivered(connection, values["delivered_at"], settled)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows by state: {"metadata": {...}, "track": {...}}; metadata counted per entity and field."""
@@ -270,9 +277,11 @@ class Outbox:
 
     def reclaim_count(self) -> int:
         """Rows handed to a second worker after the first died: each may have reached Pendo twice."""
-        with reading(self.engine) as connection:
-            fields = connection.execute(select(func.coalesce(func.sum(field_values.c.reclaims), 0))).scalar()
-            tracks = connection.execute(select(func.coalesce(func.sum(track_events.c.reclaims), 0))).scalar()
+        with reading(self.engine) as connection:  # `reclaims > 0` reads the partial indexes only
+            fields = connection.execute(select(func.coalesce(func.sum(field_values.c.reclaims), 0))
+                                        .where(field_values.c.reclaims > 0)).scalar()
+            tracks = connection.execute(select(func.coalesce(func.sum(track_events.c.reclaims), 0))
+                                        .where(track_events.c.reclaims > 0)).scalar()
         return int(fields or 0) + int(tracks or 0)
 
 

@@ -71,6 +71,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     def metrics_view() -> tuple[Response, int]:
         return state.metrics()
 
+    if settings.admin_password:
+        from bridge.web import admin
+
+        admin.install(app, admin.Console(settings, state.store, tuple(state.providers), state.mappings,
+                                         state.mapping_error, clock))
     return app
 
 
