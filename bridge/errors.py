@@ -4,6 +4,7 @@
     ├── ConfigError            a setting is missing or wrong (exit 2, refuse to start)
     │   └── ImportSetupError   an import cannot start: a column, an option, the source (imports.fields)
     ├── MappingError           a mapping file does not load (file, rule, reason)
+    ├── EvaluationError        an event's evaluation went over a bound (rule, field): the event fails
     ├── RequestRejected        a webhook or API request is refused (HTTP 400 / 413)
     │   ├── SignatureError     missing, invalid or stale signature
     │   ├── PayloadError       the body is not an event of the provider
@@ -12,8 +13,9 @@
     ├── KeyProblem             an API key cannot be created or revoked as asked (store.keys)
     ├── SourceError            an import's source failed mid-way; a rerun resumes (imports.sources)
     ├── StoreUnavailable       the database cannot commit (HTTP 503)
+    ├── EventRefused           the database refuses one event's values: the event's fault (HTTP 400)
     └── PendoError             Pendo answered with a failure
-        ├── PendoAuthError     401/403: pauses all sending
+        ├── PendoAuthError     401/403: pauses all sending (track events only, for the track secret)
         └── PendoTransient     connection error, timeout, 409, 429, 5xx: retry later
 
 Messages name the setting or file to fix and never contain a secret or a signature.
@@ -32,6 +34,10 @@ class ConfigError(BridgeError):
 
 class MappingError(BridgeError):
     """A mapping file is invalid; the message names the file, the rule and the reason."""
+
+
+class EvaluationError(BridgeError):
+    """Evaluating an event went over a bound (time, or the size of a value); the message names rule and field."""
 
 
 class RequestRejected(BridgeError):
@@ -56,6 +62,10 @@ class TooLarge(RequestRejected):
 
 class StoreUnavailable(BridgeError):
     """The database could not commit; the sender should retry."""
+
+
+class EventRefused(BridgeError):
+    """The database refused an event's values (too long, a character it cannot hold): retrying cannot help."""
 
 
 class PendoError(BridgeError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.errors import ConfigError
@@ -22,7 +23,13 @@ VISITOR_FALLBACKS = ("skip", "synthetic", "email")
 ACCOUNT_FALLBACKS = ("none", "stripe_customer")
 DATE_FORMATS = ("iso", "epoch_ms")
 DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
+# Field names (globs) whose values the admin console masks in payloads: personal data a support view need not show.
+DEFAULT_REDACT_FIELDS = ("email", "*_email", "name", "*_name", "phone", "*_phone", "address", "*_address",
+                         "shipping", "tax_id*", "tax_ids", "ip_address")
+ADMIN_PASSWORD_MIN_LENGTH = 12
 PROVIDER_SECRETS = ("STRIPE_WEBHOOK_SECRET",)
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+DAY, HOUR = 86400.0, 3600.0
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,12 @@ class Settings:
     alert_webhook_url: str | None = None
     lag_alert_seconds: float = 900.0
     alert_every_seconds: float = 600.0
+    # The admin console (docs/admin.md): off unless a password is set.
+    admin_password: str | None = field(default=None, repr=False)
+    redact_fields: tuple[str, ...] = DEFAULT_REDACT_FIELDS
     # The HTTP API and imports (docs/api.md, docs/import.md).
     api_requests_per_second: float = 50.0
-    import_database_url: str | None = None  # the team's own database for `bridge import --sql`
+    import_database_url: str | None = field(default=None, repr=False)  # `bridge import --sql`: holds a password
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,7 +99,8 @@ def _flag(value: str, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false")
 
 
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+    """A finite number within [minimum, maximum]; the message names the variable, never its value."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -97,8 +108,24 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number")
+    return _within(name, value, minimum, maximum)
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    """A whole number written in digits, within [minimum, maximum]."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not _INTEGER.fullmatch(raw):
+        raise ConfigError(f"{name} must be a whole number, written in digits")
+    return int(_within(name, int(raw), minimum, maximum))
+
+
+def _within(name: str, value: float, minimum: float, maximum: float) -> float:
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}")
     return value
 
 
@@ -110,15 +137,15 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
 
 
 def _batch_size(env: Mapping[str, str]) -> int:
-    size = int(_number(env, "PENDO_METADATA_BATCH_SIZE", 500, 1))
+    size = _integer(env, "PENDO_METADATA_BATCH_SIZE", 500, 1, 1_000_000)
     if size > 1000:
         raise ConfigError("PENDO_METADATA_BATCH_SIZE must be at most 1000 (Pendo's bulk limit as peers observe it)")
     return size
 
 
 def _reconcile_hours(env: Mapping[str, str], api_key: str | None) -> float:
-    hours = _number(env, "BRIDGE_RECONCILE_HOURS", 0.0)
-    if not (hours == 0 or 1 <= hours < math.inf):
+    hours = _number(env, "BRIDGE_RECONCILE_HOURS", 0.0, 0.0, 24 * 366)
+    if not (hours == 0 or hours >= 1):
         raise ConfigError("BRIDGE_RECONCILE_HOURS must be 0 (off) or a number of hours of at least 1 (a full "
                           "sync of a large Stripe account takes minutes)")
     if hours and not api_key:
@@ -131,6 +158,20 @@ def _reconcile_hours(env: Mapping[str, str], api_key: str | None) -> float:
 def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
     value = env.get(name, "").strip()
     return Path(value) if value else None
+
+
+def _admin_password(env: Mapping[str, str]) -> str | None:
+    password = env.get("BRIDGE_ADMIN_PASSWORD", "")
+    if password and len(password) < ADMIN_PASSWORD_MIN_LENGTH:
+        raise ConfigError(f"BRIDGE_ADMIN_PASSWORD must be at least {ADMIN_PASSWORD_MIN_LENGTH} characters long "
+                          "(or unset, which turns the admin console off)")
+    return password or None
+
+
+def _redact_fields(env: Mapping[str, str]) -> tuple[str, ...]:
+    if "BRIDGE_REDACT_FIELDS" not in env:
+        return DEFAULT_REDACT_FIELDS
+    return tuple(name.strip().lower() for name in env["BRIDGE_REDACT_FIELDS"].split(",") if name.strip())
 
 
 def normalise_database_url(url: str) -> str:
@@ -172,12 +213,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
     stripe_api_key = env.get("STRIPE_API_KEY", "").strip() or None
     return Settings(
         database_url=database_url,
-        port=int(_number(env, "PORT", 8000, 1)),
+        port=_integer(env, "PORT", 8000, 1, 65535),
         stripe_webhook_secrets=secrets,
         stripe_mode=_choice(env, "STRIPE_MODE", STRIPE_MODES, "live"),
         stripe_api_key=stripe_api_key,
         stripe_api_base=env.get("STRIPE_API_BASE", "").strip().rstrip("/") or "https://api.stripe.com",
-        stripe_requests_per_second=_number(env, "STRIPE_REQUESTS_PER_SECOND", 5.0, 0.1),
+        stripe_requests_per_second=_number(env, "STRIPE_REQUESTS_PER_SECOND", 5.0, 0.1, 1000.0),
         reconcile_hours=_reconcile_hours(env, stripe_api_key),
         pendo_integration_key=env.get("PENDO_INTEGRATION_KEY", "").strip() or None,
         pendo_track_secret=env.get("PENDO_TRACK_EVENT_SECRET", "").strip() or None,
@@ -185,28 +226,30 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         pendo_data_base=data_base,
         pendo_create_accounts=_flag(env.get("PENDO_CREATE_ACCOUNTS", ""), "PENDO_CREATE_ACCOUNTS"),
         pendo_date_format=_choice(env, "PENDO_DATE_FORMAT", DATE_FORMATS, "iso"),
-        pendo_missing_window_hours=_number(env, "PENDO_MISSING_WINDOW_HOURS", 72.0),
+        pendo_missing_window_hours=_number(env, "PENDO_MISSING_WINDOW_HOURS", 72.0, 0.0, 24 * 366),
         mappings_dir=Path(env.get("BRIDGE_MAPPINGS_DIR", "").strip() or "mappings"),
         mappings_overlay_dir=_optional_path(env, "BRIDGE_MAPPINGS_OVERLAY_DIR"),
-        max_body_bytes=int(_number(env, "BRIDGE_MAX_BODY_BYTES", 1024 * 1024, 1024)),
-        retention_days=_number(env, "BRIDGE_RETENTION_DAYS", 30.0),
+        max_body_bytes=_integer(env, "BRIDGE_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+        retention_days=_number(env, "BRIDGE_RETENTION_DAYS", 30.0, 0.0, 3660.0),
         account_fallback=_choice(env, "BRIDGE_ACCOUNT_FALLBACK", ACCOUNT_FALLBACKS, "none"),
         visitor_fallback=_choice(env, "BRIDGE_VISITOR_FALLBACK", VISITOR_FALLBACKS, "skip"),
         synthetic_visitor_prefix=env.get("BRIDGE_SYNTHETIC_VISITOR_PREFIX", "").strip() or "stripe-customer-",
-        retry_base_seconds=_number(env, "BRIDGE_RETRY_BASE_SECONDS", 2.0, 0.01),
-        retry_max_seconds=_number(env, "BRIDGE_RETRY_MAX_SECONDS", 60.0, 0.01),
-        worker_poll_seconds=_number(env, "BRIDGE_WORKER_POLL_SECONDS", 0.5, 0.01),
-        claim_seconds=_number(env, "BRIDGE_CLAIM_SECONDS", 60.0, 1.0),
+        retry_base_seconds=_number(env, "BRIDGE_RETRY_BASE_SECONDS", 2.0, 0.01, HOUR),
+        retry_max_seconds=_number(env, "BRIDGE_RETRY_MAX_SECONDS", 60.0, 0.01, DAY),
+        worker_poll_seconds=_number(env, "BRIDGE_WORKER_POLL_SECONDS", 0.5, 0.01, 60.0),
+        claim_seconds=_number(env, "BRIDGE_CLAIM_SECONDS", 60.0, 1.0, HOUR),
         dyno=dyno,
         log_format=_choice(env, "BRIDGE_LOG_FORMAT", ("json", "text"), "json"),
         metadata_batch_size=_batch_size(env),
-        metadata_linger_seconds=_number(env, "BRIDGE_METADATA_LINGER_SECONDS", 1.0),
-        pendo_requests_per_second=_number(env, "PENDO_REQUESTS_PER_SECOND", 20.0, 0.1),
-        track_concurrency=int(_number(env, "PENDO_TRACK_CONCURRENCY", 4, 1)),
+        metadata_linger_seconds=_number(env, "BRIDGE_METADATA_LINGER_SECONDS", 1.0, 0.0, 60.0),
+        pendo_requests_per_second=_number(env, "PENDO_REQUESTS_PER_SECOND", 20.0, 0.1, 1000.0),
+        track_concurrency=_integer(env, "PENDO_TRACK_CONCURRENCY", 4, 1, 64),
         metrics_token=env.get("BRIDGE_METRICS_TOKEN", "").strip() or None,
         alert_webhook_url=env.get("ALERT_WEBHOOK_URL", "").strip() or None,
-        lag_alert_seconds=_number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0),
-        alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0),
-        api_requests_per_second=_number(env, "BRIDGE_API_REQUESTS_PER_SECOND", 50.0, 0.01),
+        lag_alert_seconds=_number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0, 7 * DAY),
+        alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0, 0.0, DAY),
+        admin_password=_admin_password(env),
+        redact_fields=_redact_fields(env),
+        api_requests_per_second=_number(env, "BRIDGE_API_REQUESTS_PER_SECOND", 50.0, 0.01, 100_000.0),
         import_database_url=env.get("BRIDGE_IMPORT_DATABASE_URL", "").strip() or None,
     )

@@ -99,11 +99,57 @@ def test_settings_reconcile_hours_bad_values_name_the_variable(value: str) -> No
         load_settings({**BASE, "BRIDGE_RECONCILE_HOURS": value, "STRIPE_API_KEY": "rk_live_x"})
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("BRIDGE_RETENTION_DAYS", "nan"), ("BRIDGE_RETENTION_DAYS", "inf"), ("BRIDGE_CLAIM_SECONDS", "inf"),
+     ("BRIDGE_CLAIM_SECONDS", "-inf"), ("BRIDGE_CLAIM_SECONDS", "1e999"), ("BRIDGE_CLAIM_SECONDS", "86400000"),
+     ("PORT", "nan"), ("PORT", "inf"), ("PORT", "8000.5"), ("PORT", "80e2"), ("PORT", "0"), ("PORT", "65536"),
+     ("PORT", "٨٠٠٠"), ("PORT", "99999999999999999999999999"), ("BRIDGE_MAX_BODY_BYTES", "inf"),
+     ("BRIDGE_MAX_BODY_BYTES", "nan"), ("BRIDGE_MAX_BODY_BYTES", "1e9"), ("BRIDGE_MAX_BODY_BYTES", "1_000_000"),
+     ("BRIDGE_MAX_BODY_BYTES", str(65 * 1024 * 1024)), ("PENDO_TRACK_CONCURRENCY", "1e400"),
+     ("PENDO_TRACK_CONCURRENCY", "1000"), ("PENDO_METADATA_BATCH_SIZE", "nan"), ("PENDO_METADATA_BATCH_SIZE", "2.5"),
+     ("PENDO_REQUESTS_PER_SECOND", "nan"), ("PENDO_REQUESTS_PER_SECOND", "1e6"), ("STRIPE_REQUESTS_PER_SECOND", "inf"),
+     ("BRIDGE_RETRY_BASE_SECONDS", "nan"), ("BRIDGE_RETRY_MAX_SECONDS", "inf"), ("BRIDGE_WORKER_POLL_SECONDS", "inf"),
+     ("BRIDGE_METADATA_LINGER_SECONDS", "nan"), ("PENDO_MISSING_WINDOW_HOURS", "inf"),
+     ("BRIDGE_LAG_ALERT_SECONDS", "nan"), ("BRIDGE_ALERT_EVERY_SECONDS", "inf"), ("BRIDGE_RECONCILE_HOURS", "1e9")],
+)
+def test_settings_numbers_must_be_finite_and_in_range(name: str, value: str) -> None:
+    env = {**BASE, name: value, "STRIPE_API_KEY": "rk_live_x"}
+    with pytest.raises(ConfigError, match=f"^{name} must be") as caught:
+        load_settings(env)
+    assert value not in str(caught.value)  # names the variable, never echoes its value
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "attribute", "expected"),
+    [("PORT", " 8080 ", "port", 8080), ("PORT", "65535", "port", 65535), ("BRIDGE_MAX_BODY_BYTES", "2048",
+     "max_body_bytes", 2048), ("PENDO_TRACK_CONCURRENCY", "64", "track_concurrency", 64),
+     ("BRIDGE_RETENTION_DAYS", "0.5", "retention_days", 0.5), ("BRIDGE_CLAIM_SECONDS", "1e2", "claim_seconds", 100.0)],
+)
+def test_settings_numbers_in_range_are_read(name: str, value: str, attribute: str, expected: float) -> None:
+    settings = load_settings({**BASE, name: value})
+    assert getattr(settings, attribute) == expected
+    assert type(getattr(settings, attribute)) is type(expected)
+
+
+def test_settings_admin_console_off_without_a_password_and_never_shows_it() -> None:
+    assert load_settings(BASE).admin_password is None
+    on = load_settings({**BASE, "BRIDGE_ADMIN_PASSWORD": "a long enough password"})
+    assert on.admin_password == "a long enough password" and "a long enough password" not in repr(on)
+
+
+def test_settings_admin_password_too_short_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="BRIDGE_ADMIN_PASSWORD must be at least 12") as caught:
+        load_settings({**BASE, "BRIDGE_ADMIN_PASSWORD": "short-pw"})
+    assert "short-pw" not in str(caught.value)
+
+
 def test_settings_api_rate_and_import_database() -> None:
     settings = load_settings(BASE)
     assert settings.api_requests_per_second == 50 and settings.import_database_url is None
     custom = load_settings({**BASE, "BRIDGE_API_REQUESTS_PER_SECOND": "5",
                             "BRIDGE_IMPORT_DATABASE_URL": " postgres://ro@db/app "})
     assert custom.api_requests_per_second == 5 and custom.import_database_url == "postgres://ro@db/app"
+    assert "ro@db" not in repr(custom)  # the URL may hold a password
     with pytest.raises(ConfigError, match="BRIDGE_API_REQUESTS_PER_SECOND"):
         load_settings({**BASE, "BRIDGE_API_REQUESTS_PER_SECOND": "0"})

@@ -23,10 +23,12 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 def _purge(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.db import make_engine
-    from bridge.store.store import Store
+    from bridge.store.purge import purge_customer
 
-    count = Store(make_engine(settings)).purge_customer(args.customer)
-    print(f"removed the stored payloads of {count} events of customer {args.customer}")
+    done = purge_customer(make_engine(settings), args.customer)
+    print(f"removed the stored data of customer {args.customer}: {done.events} events, {done.track_events} track "
+          f"events, {done.field_values} field values, {done.subscriptions} subscriptions, {done.cached_objects} "
+          "cached Stripe objects (docs/operations.md: what stays)")
     return 0
 
 
@@ -35,6 +37,6 @@ def register(commands: Any) -> None:
                                  "the request budget")
     status.add_argument("--json", action="store_true", help="one line of JSON")
     status.set_defaults(run=_status, settings="optional")
-    purge = commands.add_parser("purge", help="remove a customer's stored payloads")
+    purge = commands.add_parser("purge", help="remove what is stored about a customer (payloads, values, cache)")
     purge.add_argument("--customer", required=True, help="the provider's customer id, e.g. cus_...")
     purge.set_defaults(run=_purge, settings="optional")

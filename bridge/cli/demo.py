@@ -88,10 +88,17 @@ def _post_samples(url: str, secret: str) -> None:
 def _mappings_dir() -> Path:
     """`mappings/` here, else the one shipped beside the package (an editable install)."""
     here = Path("mappings")
-    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "mappings"
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "mappings"
 
 
-def run_demo(port: int) -> int:
+def _admin_line(url: str, settings: Settings) -> str:
+    if settings.admin_password:
+        return f"Admin console: {url}/admin (log in with the password in BRIDGE_ADMIN_PASSWORD)."
+    return "Admin console: off; set BRIDGE_ADMIN_PASSWORD (12 characters or more) to open it at /admin."
+
+
+def run_demo(port: int, admin: Settings | None = None) -> int:
+    """The demo; `admin` carries BRIDGE_ADMIN_PASSWORD and BRIDGE_REDACT_FIELDS from the environment, if set."""
     standin = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
     threading.Thread(target=standin.serve_forever, daemon=True).start()
     pendo_url = f"http://127.0.0.1:{standin.server_address[1]}"
@@ -101,12 +108,15 @@ def run_demo(port: int) -> int:
         stripe_webhook_secrets=(secret,), pendo_integration_key=secrets.token_hex(8),
         pendo_track_secret=secrets.token_hex(8), pendo_api_base=pendo_url, pendo_data_base=pendo_url,
         stripe_mode="both", log_format="text", worker_poll_seconds=0.2, mappings_dir=_mappings_dir(),
+        admin_password=admin.admin_password if admin else None,
+        redact_fields=admin.redact_fields if admin else Settings.redact_fields,
     )
     configure("text")
     migrate(settings)
     url = f"http://127.0.0.1:{port}"
     print(f"bridge demo on {url} (database bridge-demo.db, stand-in Pendo on {pendo_url}).\n"
-          f"Webhook secret for this run: {secret}\nCtrl-C stops.", file=sys.stderr, flush=True)
+          f"Webhook secret for this run: {secret}\n{_admin_line(url, settings)}\nCtrl-C stops.",
+          file=sys.stderr, flush=True)
     threading.Thread(target=_post_samples, args=(url, secret), daemon=True).start()
     serve(settings, bind=f"127.0.0.1:{port}")
     return 0

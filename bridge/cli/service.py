@@ -35,10 +35,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(_settings: Settings, args: argparse.Namespace) -> int:
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.cli.demo import run_demo
 
-    return run_demo(args.port)
+    return run_demo(args.port, settings)
 
 
 def register(commands: Any) -> None:
@@ -50,4 +50,4 @@ def register(commands: Any) -> None:
     serve.set_defaults(run=_serve)
     demo = commands.add_parser("demo", help="run locally with a generated secret and a local stand-in for Pendo")
     demo.add_argument("--port", type=int, default=8000)
-    demo.set_defaults(run=_demo, settings="none")
+    demo.set_defaults(run=_demo, settings="optional")  # only the admin console's settings are read

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, EvaluationError
 from bridge.mapping.document import DocumentError, read_document
 from bridge.mapping.dryrun import parse_event, read_json
 from bridge.mapping.evaluate import EvalOptions, evaluate
@@ -90,7 +90,11 @@ def run_case(file: str, index: int, raw: Any, base: Path, mappings: MappingSet,
     except (BridgeError, DocumentError, TypeError, ValueError) as exc:
         result.failures.append(f"event: {exc}")
         return result
-    outcome = evaluate(mappings, event, enrichment, options)
+    try:
+        outcome = evaluate(mappings, event, enrichment, options)
+    except EvaluationError as exc:
+        result.failures.append(f"the event fails: {exc}")
+        return result
     result.matched = list(outcome.matched)
     result.failures += compare(outcome, raw.get("expect") or {})
     return result

@@ -2,6 +2,10 @@
 
 A field whose value is None is omitted: null means "this event carries no value for it", never "clear
 the field in Pendo". A field whose expression fails is omitted with a warning; the other fields still go.
+An expression that goes over a bound (`bridge.mapping.bounds`: the event's CPU time, the size of a value)
+raises EvaluationError naming its rule and field instead: the event fails, the worker goes on.
+
+Warnings quote an error's message only when its kind never carries the event's values.
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from jinja2.exceptions import SecurityError, UndefinedError
+
 from bridge.billing import rollup
+from bridge.errors import EvaluationError
+from bridge.mapping import bounds
+from bridge.mapping.bounds import LimitExceeded
 from bridge.mapping.functions import Functions
 from bridge.mapping.loader import MappingSet, Rule
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
@@ -32,6 +41,18 @@ class EvalOptions:
     account_fallback: str = "none"
     visitor_fallback: str = "skip"
     synthetic_prefix: str = "stripe-customer-"
+    evaluation_seconds: float = bounds.EVALUATION_SECONDS  # CPU time per event
+
+
+# Errors whose messages name types, attributes or bounds, never values (Python's, the sandbox's and Missing's).
+QUOTED_ERRORS = (SecurityError, UndefinedError, TypeError, ArithmeticError, RecursionError)
+
+
+def describe(exc: Exception) -> str:
+    """An error as a warning may show it: its kind, and its message only when that cannot quote the event."""
+    if isinstance(exc, QUOTED_ERRORS):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__} (its message is not shown: it may quote the event)"
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -131,8 +152,10 @@ class _Run:
             return None
         try:
             value = expression(self.variables)
-        except Exception as exc:  # any failure of user code is a warning, never a crash
-            self.outcome.warnings.append(f"rule {self.rule.name}: field {label}: {type(exc).__name__}: {exc}")
+        except LimitExceeded as exc:
+            raise EvaluationError(f"rule {self.rule.name}: field {label}: {exc}") from None
+        except Exception as exc:  # any other failure of user code is a warning, never a crash
+            self.outcome.warnings.append(f"rule {self.rule.name}: field {label}: {describe(exc)}")
             return None
         if not _is_json(value):
             self.outcome.warnings.append(f"rule {self.rule.name}: field {label}: not a JSON value")
@@ -225,7 +248,13 @@ def _admitted(event: Event) -> Outcome:
 def evaluate(
     mappings: MappingSet, event: Event, enrichment: Mapping[str, Any], options: EvalOptions
 ) -> Outcome:
-    """Every rule against one event: the operations to send, and why rules matched or not."""
+    """Every rule against one event: the operations to send, and why rules matched or not. Raises
+    EvaluationError when the event goes over a bound."""
+    with bounds.evaluation(options.evaluation_seconds):
+        return _evaluate(mappings, event, enrichment, options)
+
+
+def _evaluate(mappings: MappingSet, event: Event, enrichment: Mapping[str, Any], options: EvalOptions) -> Outcome:
     outcome = _admitted(event)
     if outcome.admission != stripe_versions.MAP:
         why = "held: newer API version" if outcome.admission == stripe_versions.HOLD else "unsupported API version"

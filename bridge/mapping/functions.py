@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.billing import lifecycle, money
+from bridge.mapping import bounds
 from bridge.providers.stripe import billing as stripe_billing
 
 FUNCTION_NAMES = (
@@ -82,11 +83,11 @@ class Functions:
 
     def upper(self, value: Any) -> str | None:
         """Upper case text."""
-        return None if value is None else str(value).upper()
+        return None if value is None else bounds.stringify(value, "the text for upper").upper()
 
     def lower(self, value: Any) -> str | None:
         """Lower case text."""
-        return None if value is None else str(value).lower()
+        return None if value is None else bounds.stringify(value, "the text for lower").lower()
 
     def stripe_mrr(self, subscription: Any) -> float | None:
         """MRR in major units: 0 unless active or past due, None when a price is tiered."""

@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import TemplateError, meta, nodes
 
 from bridge.errors import MappingError
+from bridge.mapping.bounds import over_bounds
 from bridge.mapping.document import Document, DocumentError, read_document
 from bridge.mapping.fieldtypes import DEFAULT_TYPE, PENDO_TYPES, infer_type, literal_type
 from bridge.mapping.functions import FUNCTION_NAMES, is_function
@@ -40,6 +41,7 @@ FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 GLOB = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]+$")
 TRACK_EVENT_MAX = 200
+QUOTE_MAX = 80  # characters of an expression quoted in a problem
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,9 @@ class _Checker:
                 self._infer(label, infer_type(tree))
                 return compile_expression(self.environment, source)
         except TemplateError as exc:
-            reasons = [f"invalid expression {source!r}: {exc.message or exc}"]
+            reasons = [f"invalid expression {_quoted(source)}: {exc.message or exc}"]
+        except (RecursionError, SyntaxError, MemoryError):  # Python's own limits, met compiling the expression
+            reasons = [f"invalid expression {_quoted(source)}: too large or nested too deeply to compile"]
         for reason in reasons:
             self.fail(f"{label}: {reason}", *where)
         return None
@@ -136,6 +140,7 @@ class _Checker:
 
     def _static_problems(self, tree: nodes.Template) -> list[str]:
         reasons = [f"access to {name!r} is not allowed (it would leave the sandbox)" for name in forbidden_names(tree)]
+        reasons += [f"{reason}: every event would fail" for reason in over_bounds(tree)]
         called = {call.node.name for call in tree.find_all(nodes.Call) if isinstance(call.node, nodes.Name)}
         for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_NAMES):
             kind = "function" if name in called else "name"
@@ -251,6 +256,11 @@ class _Checker:
             self.fail(f"{key}: must be true or false", key)
             return default
         return value
+
+
+def _quoted(source: str) -> str:
+    """An expression as problems quote it: shortened, so that a huge one does not flood the output."""
+    return repr(source) if len(source) <= QUOTE_MAX else repr(source[:QUOTE_MAX]) + "…"
 
 
 def _problem(document: Document, where: tuple[Any, ...], message: str, rule: str = "-") -> Problem:

@@ -1,38 +1,35 @@
 """The expression sandbox: a Jinja2 environment that reads JSON data and calls only our functions.
 
 Expressions see plain dicts and lists; `a.b` reads the key "b" (never a dict method), a missing or null
-path is `Missing` (chainable, equal to none, None as a result), and every operation whose cost grows with
-its operands (`**`, `*`, `%`, `join`, `replace`, `sum`) is bounded so that no expression can hang.
+path is `Missing` (chainable, equal to none, None as a result). Every hook the compiled code goes through —
+reading a key, calling, `*`, `+`, `**`, `%`, `~`, filters and tests — keeps to the bounds of
+`bridge.mapping.bounds`: what it builds has a size limit, and the event's evaluation a CPU-time deadline.
+
+Messages of errors raised here name the attribute or the operation, never a value: values come from the
+event, and the messages end up in warnings the worker stores and logs.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import ChainableUndefined, Undefined, nodes, pass_environment
-from jinja2.environment import Environment, TemplateExpression
-from jinja2.exceptions import SecurityError
-from jinja2.filters import FILTERS
+from jinja2 import ChainableUndefined, Undefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.tests import TESTS
+
+from bridge.mapping import bounds, filters
 
 __all__ = ["Expression", "Missing", "SandboxEnvironment", "SecurityError"]
 
-MAX_EXPONENT = 64
-MAX_POWER_DIGITS = 30  # an integer power's result stays below 10**30
-MAX_PRODUCT_BITS = 65536
-MAX_ITEMS = 10_000  # repetition of strings and lists
-MAX_TEXT = 100_000  # characters out of join and replace
+MAX_NESTING = 50  # levels of the syntax tree; the shipped rules use under 10
+_TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
 SAFE_STRING_METHODS = frozenset({"lower", "upper", "strip", "startswith", "endswith"})
-KEPT_FILTERS = (
-    "default", "lower", "upper", "title", "trim", "round", "int", "float", "string", "length", "first",
-    "last", "abs", "min", "max", "map", "select", "reject", "selectattr", "rejectattr", "list", "sort",
-    "unique", "truncate", "tojson",
-)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class Missing(ChainableUndefined):
@@ -49,85 +46,66 @@ class Missing(ChainableUndefined):
     def __hash__(self) -> int:
         return hash(None)
 
-
-def _bounded_join(value: Iterable[Any], separator: str = "", attribute: str | None = None) -> str:
-    items = [str(item if attribute is None else item.get(attribute)) for item in value]
-    if sum(map(len, items)) + len(separator) * max(len(items) - 1, 0) > MAX_TEXT:
-        raise SecurityError(f"join would be longer than {MAX_TEXT} characters")
-    return separator.join(items)
-
-
-def _bounded_replace(value: Any, old: str, new: str, count: int | None = None) -> str:
-    text = str(value)
-    times = text.count(old) if count is None else min(count, text.count(old))
-    if len(text) + times * (len(new) - len(old)) > MAX_TEXT:
-        raise SecurityError(f"replace would be longer than {MAX_TEXT} characters")
-    return text.replace(old, new, -1 if count is None else count)
+    @property
+    def _undefined_message(self) -> str:
+        """Names the attribute of `a.b` (written in the rule); an item `a[k]`'s key may be the event's data."""
+        name = self._undefined_name
+        what = repr(name) if isinstance(name, str) else "a value"
+        return f"{what} is missing (absent or null)"
 
 
-@pass_environment
-def _numeric_sum(environment: Environment, value: Iterable[Any], attribute: str | None = None,
-                 start: float = 0) -> float:
-    items: list[Any] = [item if attribute is None else environment.getitem(item, attribute) for item in value]
-    if not all(isinstance(item, int | float) and not isinstance(item, bool) for item in [start, *items]):
-        raise SecurityError("sum adds numbers only")
-    total: float = sum(items, start)
-    return total
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja2's code generator, with `~` going through the environment like the other operators."""
 
-
-def _is_none(value: Any) -> bool:
-    return value is None or isinstance(value, Undefined)
-
-
-def _is_text_or_sequence(value: Any) -> bool:
-    return isinstance(value, str | list | tuple)
-
-
-def _check_power(left: Any, right: Any) -> None:
-    if not isinstance(right, int | float) or not isinstance(left, int | float):
-        return
-    if abs(right) > MAX_EXPONENT:
-        raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
-    digits = right * math.log10(abs(left)) if isinstance(left, int) and abs(left) > 1 else 0
-    if digits > MAX_POWER_DIGITS:
-        raise SecurityError(f"the power would be larger than 10**{MAX_POWER_DIGITS}")
-
-
-def _check_product(left: Any, right: Any) -> None:
-    if _is_text_or_sequence(left) or _is_text_or_sequence(right):
-        sequence, times = (left, right) if _is_text_or_sequence(left) else (right, left)
-        if isinstance(times, int) and len(sequence) * times > MAX_ITEMS:
-            raise SecurityError(f"repetition would make more than {MAX_ITEMS} items")
-    elif isinstance(left, int) and isinstance(right, int):
-        if left.bit_length() + right.bit_length() > MAX_PRODUCT_BITS:
-            raise SecurityError("the product would be too large")
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.call_concat((")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class SandboxEnvironment(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox, narrowed to data access and our functions."""
+    """Jinja2's immutable sandbox, narrowed to data access and our functions, within bounds."""
 
-    intercepted_binops = frozenset({"**", "*", "%"})
+    intercepted_binops = frozenset({"**", "*", "%", "+"})
+    code_generator_class = _BoundedCodeGenerator
 
     def __init__(self, is_function: Callable[[Any], bool]) -> None:
         super().__init__(undefined=Missing, autoescape=False)
         self._is_function = is_function
         self.globals = {}
-        self.filters = {name: FILTERS[name] for name in KEPT_FILTERS}
-        self.filters.update(join=_bounded_join, replace=_bounded_replace, sum=_numeric_sum)
-        self.tests = {**TESTS, "none": _is_none}
+        self.filters = filters.filters()
+        self.tests = filters.tests()  # type: ignore[assignment]  # Jinja2 declares them as bare functions
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Refuse powers, repetitions and products too costly to compute, and %-formatting of strings."""
+        """Refuse powers, repetitions, products and concatenations too costly to compute, and %-formatting."""
+        bounds.tick()
+        built = 0
         if operator == "**":
-            _check_power(left, right)
+            bounds.check_power(left, right)
         elif operator == "*":
-            _check_product(left, right)
+            built = bounds.check_product(left, right)
+        elif operator == "+":
+            built = bounds.check_sum(left, right)
         elif isinstance(left, str):
             raise SecurityError("string formatting with % is not allowed")
+        bounds.charge(built)
         return super().call_binop(context, operator, left, right)
+
+    def call_concat(self, values: tuple[Any, ...]) -> str:
+        """`a ~ b`: the texts of the values joined, within bounds."""
+        bounds.tick()
+        texts = ["" if isinstance(value, Undefined) else bounds.stringify(value, "a text joined with ~")
+                 for value in values]
+        if sum(map(len, texts)) > bounds.MAX_VALUE:
+            raise bounds.LimitExceeded(f"~ would build more than {bounds.MAX_VALUE} characters")
+        bounds.charge(sum(map(len, texts)))
+        return "".join(texts)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """`a.b`: the key "b" of a dict, a few string methods, else Missing; private names are refused."""
+        bounds.tick()
         if attribute.startswith("_"):
             raise SecurityError(f"access to attribute {attribute!r} is not allowed")
         if isinstance(obj, Mapping):
@@ -139,26 +117,26 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        """`a[k]`: a dict key, a list or string index or slice, else Missing."""
+        """`a[k]`: a dict key, a list or string index or slice, else Missing (which never quotes `k`)."""
+        bounds.tick()
         if isinstance(obj, Mapping):
             found = obj.get(argument) if isinstance(argument, str | int | float) else None
-            return self._value(found, obj, argument)
+            return self._value(found, obj, None)
         if isinstance(obj, list | tuple | str) and isinstance(argument, int | slice):
             try:
-                return self._value(obj[argument], obj, argument)
+                return self._value(obj[argument], obj, None)
             except IndexError:
-                return self.undefined(obj=obj, name=str(argument))
-        if isinstance(argument, str) and not isinstance(obj, Undefined):
-            return self.getattr(obj, argument)
-        return self.undefined(obj=obj, name=str(argument))
+                return self.undefined(obj=obj)
+        return self.undefined(obj=obj)
 
-    def _value(self, value: Any, obj: Any, name: Any) -> Any:
-        return self.undefined(obj=obj, name=str(name)) if value is None else value
+    def _value(self, value: Any, obj: Any, name: str | None) -> Any:
+        return self.undefined(obj=obj, name=name) if value is None else value
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Call only our functions and the safe string methods; Missing arguments arrive as None."""
+        bounds.tick()
         if not (__self._is_function(__obj) or _is_safe_string_method(__obj)):
-            raise SecurityError(f"{__obj!r} is not a function expressions may call")
+            raise SecurityError(f"a {type(__obj).__name__} value is not a function expressions may call")
         args = tuple(None if isinstance(arg, Undefined) else arg for arg in args)
         kwargs = {key: None if isinstance(value, Undefined) else value for key, value in kwargs.items()}
         return __obj(*args, **kwargs)
@@ -177,25 +155,47 @@ class Expression:
         self._compiled = compiled
 
     def __call__(self, variables: Mapping[str, Any]) -> Any:
-        """The expression's value; Missing becomes None."""
+        """The expression's value; Missing becomes None. Runs under the evaluation's bounds (its own, alone)."""
         if self._compiled is None:
             return self.source
+        if not bounds.active():
+            with bounds.evaluation():
+                return self(variables)
         result = self._compiled(variables)
-        return None if isinstance(result, Undefined) else result
+        if isinstance(result, Undefined):
+            return None
+        if not isinstance(result, _SCALARS):
+            bounds.check(result, "the expression's value")
+        return result
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
 
 
 def parse(environment: SandboxEnvironment, source: str) -> nodes.Template:
-    """The syntax tree of one expression (raises TemplateSyntaxError)."""
-    parser = Parser(environment, source, state="variable")
-    expression = parser.parse_expression()
-    if not parser.stream.eos:
-        parser.fail("unexpected text after the expression")
+    """The syntax tree of one expression (raises TemplateSyntaxError, also when it nests too deeply to handle)."""
+    try:
+        parser = Parser(environment, source, state="variable")
+        expression = parser.parse_expression()
+        if not parser.stream.eos:
+            parser.fail("unexpected text after the expression")
+    except RecursionError:
+        raise TemplateSyntaxError(_TOO_DEEP, 1) from None
+    if _depth(expression) > MAX_NESTING:
+        raise TemplateSyntaxError(_TOO_DEEP, 1)
     tree = nodes.Template([nodes.Output([expression])], lineno=1)
     tree.set_environment(environment)
     return tree
+
+
+def _depth(root: nodes.Node) -> int:
+    """How deep the syntax tree nests (a loop: the tree may be deeper than Python's recursion limit)."""
+    deepest, pending = 0, [(root, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending += [(child, depth + 1) for child in node.iter_child_nodes()]
+    return deepest
 
 
 def forbidden_names(tree: nodes.Template) -> list[str]:

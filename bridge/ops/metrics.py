@@ -25,6 +25,8 @@ from bridge.store.schema import events
 from bridge.store.store import Store
 
 CONTROL_PAUSE = "pendo_paused"  # the same control name `bridge.pendo.delivery.PAUSE` writes
+CONTROL_PAUSE = "pendo_paused"  # the same control names `bridge.delivery.PAUSE` and `TRACK_PAUSE` write
+CONTROL_TRACK_PAUSE = "pendo_track_paused"
 RECENT_FAILURES = 10
 VERSION_WINDOW_SECONDS = 30 * 86400  # the API versions of the events received in this window are listed
 # Where bridge stands with a provider's API version: supported, newer (mapped after a structural check, else held)
@@ -43,6 +45,8 @@ def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int
         "failed": metadata.get(ob.FAILED, 0) + track.get(ob.FAILED, 0) + event_counts.get(st.FAILED, 0),
         "delivered": metadata.get(ob.DELIVERED, 0) + track.get(ob.DELIVERED, 0),
         "ignored": event_counts.get(st.IGNORED, 0) + event_counts.get(st.UNMAPPED, 0),
+        "expired": track.get(ob.EXPIRED, 0) + event_counts.get(st.EXPIRED, 0),
+        "purged": track.get(ob.PURGED, 0) + event_counts.get(st.PURGED, 0),
     }
 
 
@@ -130,6 +134,7 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
         **outbox_counts,
         "lag_seconds": round(lag_seconds(store, box, now), 3),
         "paused": store.control(CONTROL_PAUSE),
+        "track_paused": store.control(CONTROL_TRACK_PAUSE),
         "possible_duplicates": box.reclaim_count(),
         "budget": {
             "requests_per_second": settings.pendo_requests_per_second,
@@ -147,6 +152,20 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
         "sources": box.counts_by_source(),
         "api_keys": {key.name: key.usage() for key in keys.list_keys(store.engine)},
         "imports": import_runs.summary(store.engine),
+        "retention": retention(settings, store, now),
+    }
+
+
+def retention(settings: Settings, store: Store, now: float) -> dict[str, Any]:
+    """The retention rule in force and the payloads it has still to delete (docs/operations.md)."""
+    stored = store.stored_payloads()
+    oldest = stored["oldest_final_at"]
+    return {
+        "days": settings.retention_days,
+        "deletes": "payloads of mapped, unmapped and ignored events once everything they produced is settled, and "
+                   "of unresolved and failed events, BRIDGE_RETENTION_DAYS after they became final",
+        "stored_payloads": stored["by_status"],
+        "oldest_final_payload_days": None if oldest is None else round((now - oldest) / 86400, 2),
     }
 
 
@@ -199,6 +218,8 @@ def render(snapshot: dict[str, Any]) -> str:
                  [_line("bridge_lag_seconds", snapshot["lag_seconds"])]),
         *_family("bridge_paused", "gauge", "1 while Pendo refuses the credentials and all sending is paused.",
                  [_line("bridge_paused", 1 if snapshot["paused"] else 0)]),
+        *_family("bridge_track_paused", "gauge", "1 while Pendo refuses the track secret and track events are held.",
+                 [_line("bridge_track_paused", 1 if snapshot["track_paused"] else 0)]),
         *_family("bridge_possible_duplicates", "gauge", "Rows re-sent after a worker died mid-flight.",
                  [_line("bridge_possible_duplicates", snapshot["possible_duplicates"])]),
         *_family("bridge_pendo_budget_requests_per_second", "gauge", "The deployment's request budget to Pendo.",

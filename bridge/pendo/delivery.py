@@ -1,7 +1,11 @@
 """Sends the outbox to Pendo and reads Pendo's answer per row.
 
-- A 401/403 is deployment-wide (wrong key, read-only key, wrong region): all sending pauses, rows stay
-  pending, one error line is logged, and sending resumes once the token verifies again.
+- A 401/403 from the metadata API is deployment-wide (wrong key, read-only key, wrong region): all sending
+  pauses, rows stay pending, one error line is logged, and sending resumes once the token verifies again.
+- A 401/403 from `/data/track` is the track secret, which token/verify does not check: track events alone are
+  held (metadata goes on), one error line is logged, and they resume only when Pendo accepts a track event
+  again — the worker sends the oldest due one as a probe, every RESUME_CHECK_SECONDS.
+- Pendo out of reach (connection error, timeout, 5xx) is never a pause: it is retried like any transient failure.
 - Ids Pendo reports missing wait (`waiting_for_pendo`) for the configured window: a new customer often
   pays before Pendo has seen their account.
 - A field Pendo does not know is a configuration fault: its values are held, not failed, and released
@@ -13,6 +17,8 @@
   linger so that changes arriving together go out as one bulk request; track events go out through a small
   thread pool, never coalesced.
 - Permanent failures, auth faults and configuration faults raise alerts (`bridge.ops.alerts`).
+- A row our own code cannot send (an exception that is not Pendo's answer) fails alone, with the reason; the
+  rows claimed with it go on.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import PendoAuthError, PendoError, PendoTransient
 from bridge.ops import alerts, backoff
@@ -37,7 +45,9 @@ from bridge.store.store import Store
 
 log = logging.getLogger("bridge.delivery")
 
-PAUSE = "pendo_paused"
+PAUSE = "pendo_paused"  # the integration key: all sending waits
+TRACK_PAUSE = "pendo_track_paused"  # the track secret: track events wait
+MAX_EXPIRED_PER_PROBE = 1000  # expired track events settled while looking for one to probe with
 MAX_FAILED_ATTEMPTS = 10  # rows Pendo counts failed without saying why
 METADATA, TRACK = "metadata", "track"  # the budget's endpoint names
 MAX_SLOT_TRIES = 200  # bounds the wait for a budget slot, with the deadline below
@@ -93,6 +103,17 @@ class Delivery:
                               "key verifies again", reason=reason)
         self.store.set_control(PAUSE, reason, self.clock())
 
+    def tracks_paused(self) -> str | None:
+        return self.store.control(TRACK_PAUSE)
+
+    def pause_tracks(self, reason: str) -> None:
+        if self.tracks_paused() is None:
+            self.alerter.fire(alerts.AUTH_FAULT, "Pendo refused the track secret (check PENDO_TRACK_EVENT_SECRET): "
+                              "track events are held until Pendo accepts one again", reason=reason)
+        else:
+            log.info("Pendo still refuses the track secret: track events stay held")
+        self.store.set_control(TRACK_PAUSE, reason, self.clock())
+
     # The shared budget.
     def _slot_deadline(self, claimed_at: float) -> float:
         """Rows claimed at `claimed_at` give their slots up by then, well inside the claim's lease."""
@@ -123,9 +144,16 @@ class Delivery:
         return until
 
     def try_resume(self) -> bool:
-        """Verify the integration key; clear the pause when it is valid and can write."""
+        """Verify the integration key; clear the pause when it is valid and can write. True when sending may go on.
+
+        Pendo out of reach says nothing about the key: an existing pause stays, and without one sending goes on
+        (its own failures are retried as usual, and a 401/403 would pause it)."""
         try:
             status = self.client.verify_token()
+        except PendoTransient as exc:
+            log.warning("Pendo could not be reached to verify PENDO_INTEGRATION_KEY: a network fault, checked again "
+                        "later", extra={"reason": str(exc)})
+            return self.paused() is None
         except PendoError as exc:
             self.pause(str(exc))
             return False
@@ -170,24 +198,44 @@ class Delivery:
     def _send_group(self, kind: str, create: bool, members: list[EntityBatch]) -> None:
         try:
             result = self.client.send_metadata(kind, [(b.entity_id, b.values) for b in members], create=create)
-        except PendoAuthError as exc:
+        except PendoError as exc:
+            return self._refused(kind, members, exc)
+        except Exception as exc:  # not Pendo's answer: a value our code cannot send
+            return self._unsendable(kind, create, members, exc)
+        self._budget.record_success(METADATA)
+        self.outbox.settle(self.worker_id, self._read_result(kind, members, result), now=self.clock())
+        return None
+
+    def _unsendable(self, kind: str, create: bool, members: list[EntityBatch], exc: Exception) -> None:
+        """A request that could not even be made: alone, the account or visitor fails with the reason; in a group,
+        each is sent alone, so that one bad row does not fail the others."""
+        if len(members) > 1:
+            for member in members:
+                if self.stop.is_set() or not self._take_slot(METADATA, self._slot_deadline(self.clock())):
+                    self.outbox.settle(self.worker_id, [Settlement(member, outbox.PENDING)])
+                else:
+                    self._send_group(kind, create, [member])
+            return
+        reason = f"could not be sent: {type(exc).__name__}: {exc}"
+        log.error("metadata values could not be sent: marked failed", exc_info=exc,
+                  extra={"kind": kind, "event_id": members[0].event_id})
+        self.outbox.settle(self.worker_id, [Settlement(members[0], outbox.FAILED, values={"last_error": reason})])
+
+    def _refused(self, kind: str, members: list[EntityBatch], exc: PendoError) -> None:
+        """Settle a metadata request Pendo failed: a pause, a shared wait, or values failed for good."""
+        if isinstance(exc, PendoAuthError):
             self.pause(str(exc))
             self.outbox.settle(self.worker_id, [Settlement(b, outbox.PENDING) for b in members])
-            return
-        except PendoTransient as exc:
+        elif isinstance(exc, PendoTransient):
             until = self._back_off(METADATA, exc)
             self.outbox.settle(self.worker_id, [self._retry(b, str(exc), until) for b in members])
-            return
-        except PendoError as exc:
+        else:
             self.alerter.fire(alerts.PERMANENT_FAILURE, "Pendo refused a metadata request: its values failed",
                               kind=kind, rows=len(members), status=exc.status, reason=str(exc),
                               event_id=members[0].event_id if len(members) == 1 else None,
                               sources=sorted({b.source or outbox.WEBHOOKS for b in members}))
             self.outbox.settle(self.worker_id, [
                 Settlement(b, outbox.FAILED, values={"last_error": str(exc)}) for b in members])
-            return
-        self._budget.record_success(METADATA)
-        self.outbox.settle(self.worker_id, self._read_result(kind, members, result))
 
     def _read_result(self, kind: str, members: list[EntityBatch], result: BulkResult) -> list[Settlement]:
         missing = set(result.missing)
@@ -277,22 +325,60 @@ class Delivery:
             future.result()
         return len(claimed)
 
+    def probe_tracks(self) -> bool:
+        """While track events are held: send the oldest due one; resume them all when Pendo takes it past its
+        authentication (delivered, or refused for its own content). True when track events may go on."""
+        now = self.clock()
+        track = self._claim_probe(now)
+        if track is None:
+            return False
+        if not self._take_slot(TRACK, self._slot_deadline(now)):
+            self.outbox.settle_track(track.row_id, self.worker_id, outbox.PENDING)
+            return False
+        with bound(event_id=track.event_id, request_id=track.request_id):
+            if not self._send_track(track):
+                return False
+        log.info("Pendo accepts the track secret again: track events resume")
+        self.store.set_control(TRACK_PAUSE, None, self.clock())
+        return True
+
+    def _claim_probe(self, now: float) -> ClaimedTrack | None:
+        """The oldest due track event that is still within Pendo's window (older ones are marked expired)."""
+        for _ in range(MAX_EXPIRED_PER_PROBE):
+            claimed = self.outbox.claim_tracks(self.worker_id, now, self.settings.claim_seconds, 1)
+            if not claimed:
+                return None
+            if not is_expired(claimed[0].timestamp_ms, int(now * 1000)):
+                return claimed[0]
+            self.outbox.settle_track(claimed[0].row_id, self.worker_id, outbox.EXPIRED)
+        return None
+
     def _track_task(self, track: ClaimedTrack, halt: threading.Event, deadline: float) -> None:
         with bound(event_id=track.event_id, request_id=track.request_id):
-            if is_expired(track.timestamp_ms, int(self.clock() * 1000)):
-                log.warning("track event older than Pendo's 7-day window: marked expired, not sent")
-                self.outbox.settle_track(track.row_id, self.worker_id, outbox.EXPIRED)
-            elif halt.is_set() or self.stop.is_set() or not self._take_slot(TRACK, deadline) or halt.is_set():
-                self.outbox.settle_track(track.row_id, self.worker_id, outbox.PENDING)
-            elif not self._send_track(track):
-                halt.set()
+            try:
+                self._track_step(track, halt, deadline)
+            except SQLAlchemyError:
+                raise  # the database, not the row: the worker retries the step
+            except Exception as exc:  # a row our code cannot send: it fails alone, the others go on
+                log.error("track event could not be sent: marked failed", exc_info=exc)
+                self.outbox.settle_track(track.row_id, self.worker_id, outbox.FAILED,
+                                         last_error=f"could not be sent: {type(exc).__name__}: {exc}")
+
+    def _track_step(self, track: ClaimedTrack, halt: threading.Event, deadline: float) -> None:
+        if is_expired(track.timestamp_ms, int(self.clock() * 1000)):
+            log.warning("track event older than Pendo's 7-day window: marked expired, not sent")
+            self.outbox.settle_track(track.row_id, self.worker_id, outbox.EXPIRED)
+        elif halt.is_set() or self.stop.is_set() or not self._take_slot(TRACK, deadline) or halt.is_set():
+            self.outbox.settle_track(track.row_id, self.worker_id, outbox.PENDING)
+        elif not self._send_track(track):
+            halt.set()
 
     def _send_track(self, track: ClaimedTrack) -> bool:
         """Send one track event and record the outcome; False when the others should not be tried now."""
         try:
             self.client.send_track(track.payload)
         except PendoAuthError as exc:
-            self.pause(f"track events: {exc} (check PENDO_TRACK_EVENT_SECRET)")
+            self.pause_tracks(str(exc))
             self.outbox.settle_track(track.row_id, self.worker_id, outbox.PENDING)
             return False
         except PendoTransient as exc:

@@ -2,7 +2,8 @@
 
 A metadata value replaces the stored one only when its (source_time, rank) is higher: an older event
 never overwrites a newer value, whatever the order of arrival. A value equal to the one Pendo already
-has is not sent again.
+has is not sent again. A claimed row whose stored value or payload cannot be read is marked failed with the
+reason, in the claim's transaction: one bad row never stops the others.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, func, or_, select, tuple_, update
 
 from bridge.mapping.operations import MetadataUpdate
+from bridge.ops import activity
 from bridge.store.db import reading
 from bridge.store.schema import events, field_values, track_events
 from bridge.store.store import one_of, per_dialect
@@ -26,6 +28,8 @@ WAITING = "waiting_for_pendo"  # Pendo does not know the id yet
 HELD = "held"  # Pendo has no such custom field: a configuration fault
 FAILED = "failed"
 EXPIRED = "expired"  # a track event older than Pendo's 7-day window
+PURGED = "purged"  # a track event of a purged customer, never sent
+UNREADABLE = "its stored payload is missing or not a JSON object"
 WEBHOOKS = "webhooks"  # the source shown for rows the mapped webhook events made (`source` NULL)
 
 
@@ -247,10 +251,12 @@ class Outbox:
                 .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
                 .returning(*field_values.c)
             ).mappings().all()
-        return _group(rows)
+            readable = [(row, value) for row in rows if (value := _value(connection, row)) is not _UNREADABLE]
+        return _group(readable)
 
-    def settle(self, worker: str, settlements: Iterable[Settlement]) -> None:
-        """Record the outcome of claimed fields and release them, in one transaction."""
+    def settle(self, worker: str, settlements: Iterable[Settlement], now: float | None = None) -> None:
+        """Record the outcome of claimed fields and release them, in one transaction; with `now`, the delivered
+        ones are counted in that minute's activity."""
         delivered: list[dict[str, Any]] = []
         with self.engine.begin() as connection:
             for item in settlements:
@@ -264,6 +270,8 @@ class Outbox:
             if delivered:
                 delivered.sort(key=lambda p: (p["b_kind"], p["b_id"], p["b_field"]))
                 connection.execute(_SETTLE_DELIVERED, delivered)  # one executemany for the common outcome
+                if now is not None:
+                    activity.count_delivered(connection, now, len(delivered))
 
     def release_held(self, kind: str, fields: Iterable[str], now: float) -> int:
         """Send held values of fields that now exist in Pendo."""
@@ -299,15 +307,20 @@ class Outbox:
                                            track_events.c.claimed_until == now + lease)
                 .order_by(track_events.c.timestamp_ms)
             ).mappings().all()
+            payloads = [(row, _payload(connection, row)) for row in rows]
             request_ids = _request_ids(connection, {r["event_id"] for r in rows})
-        return [ClaimedTrack(r["id"], json.loads(r["payload"]), r["timestamp_ms"], r["attempts"], r["event_id"],
-                             request_ids.get(r["event_id"]), r["source"]) for r in rows]
+        return [ClaimedTrack(r["id"], payload, r["timestamp_ms"], r["attempts"], r["event_id"],
+                             request_ids.get(r["event_id"]), r["source"])
+                for r, payload in payloads if payload is not None]
 
     def settle_track(self, row_id: int, worker: str, state: str, **values: Any) -> None:
+        """Record a claimed track event's outcome; a delivered one (with its `delivered_at`) counts in the activity."""
         with self.engine.begin() as connection:
-            connection.execute(
+            settled = connection.execute(
                 update(track_events).where(track_events.c.id == row_id, track_events.c.claimed_by == worker)
-                .values(claimed_by=None, claimed_until=None, state=state, **values))
+                .values(claimed_by=None, claimed_until=None, state=state, **values)).rowcount
+            if state == DELIVERED and settled and values.get("delivered_at") is not None:
+                activity.count_delivered(connection, values["delivered_at"], settled)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows by state: {"metadata": {...}, "track": {...}}; metadata counted per entity and field."""
@@ -359,9 +372,11 @@ class Outbox:
 
     def reclaim_count(self) -> int:
         """Rows handed to a second worker after the first died: each may have reached Pendo twice."""
-        with reading(self.engine) as connection:
-            fields = connection.execute(select(func.coalesce(func.sum(field_values.c.reclaims), 0))).scalar()
-            tracks = connection.execute(select(func.coalesce(func.sum(track_events.c.reclaims), 0))).scalar()
+        with reading(self.engine) as connection:  # `reclaims > 0` reads the partial indexes only
+            fields = connection.execute(select(func.coalesce(func.sum(field_values.c.reclaims), 0))
+                                        .where(field_values.c.reclaims > 0)).scalar()
+            tracks = connection.execute(select(func.coalesce(func.sum(track_events.c.reclaims), 0))
+                                        .where(track_events.c.reclaims > 0)).scalar()
         return int(fields or 0) + int(tracks or 0)
 
 
@@ -400,14 +415,45 @@ def _settle_field(connection: Connection, worker: str, item: Settlement, name: s
         attempts=0, last_error=None, first_missing_at=None, **released))
 
 
-def _group(rows: Iterable[Any]) -> list[EntityBatch]:
+_UNREADABLE = object()
+
+
+def _value(connection: Connection, row: Any) -> Any:
+    """A claimed field's stored value; one that is not JSON is marked failed (and `_UNREADABLE` returned)."""
+    try:
+        return json.loads(row["value"])
+    except (TypeError, ValueError):
+        fv = field_values.c
+        connection.execute(update(field_values).where(
+            fv.kind == row["kind"], fv.entity_id == row["entity_id"], fv.field == row["field"],
+        ).values(state=FAILED, last_error="its stored value is not JSON", claimed_by=None, claimed_until=None))
+        return _UNREADABLE
+
+
+def _payload(connection: Connection, row: Any) -> dict[str, Any] | None:
+    """A claimed track event's payload; one that is missing or unreadable is marked failed (and None returned)."""
+    try:
+        payload = json.loads(row["payload"])
+    except (TypeError, ValueError):
+        payload = None
+    if isinstance(payload, dict):
+        return payload
+    connection.execute(update(track_events).where(track_events.c.id == row["id"])
+                       .values(state=FAILED, last_error=UNREADABLE, claimed_by=None, claimed_until=None))
+    return None
+
+
+def _group(rows: Iterable[tuple[Any, Any]]) -> list[EntityBatch]:
+    """Claimed fields with their read values, as one batch per account or visitor."""
     grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in rows:
+    values: dict[tuple[str, str, str], Any] = {}
+    for row, value in rows:
         grouped[(row["kind"], row["entity_id"])].append(row)
+        values[(row["kind"], row["entity_id"], row["field"])] = value
     return [
         EntityBatch(
             kind=kind, entity_id=entity_id,
-            values={r["field"]: json.loads(r["value"]) for r in members},
+            values={r["field"]: values[(kind, entity_id, r["field"])] for r in members},
             versions={r["field"]: r["version"] for r in members},
             create=any(r["create_allowed"] for r in members),
             attempts=max(r["attempts"] for r in members),

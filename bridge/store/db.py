@@ -32,8 +32,17 @@ def reading(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
+def describe(exc: BaseException) -> str:
+    """The driver's first line about a database error, for a log line: without the statement and the row values
+    SQLAlchemy appends (they may hold customer data)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first}"[:200]
+
+
 def make_engine(settings: Settings, pool_size: int = 3) -> Engine:
-    """An engine for `settings.database_url`, tuned for the backend."""
+    """An engine for `settings.database_url`, tuned for the backend. Its errors never carry the statement's
+    parameters (event payloads, customer data), so a logged database error cannot leak them."""
     if settings.is_sqlite:
         return _sqlite_engine(settings.database_url)
     return create_engine(
@@ -42,13 +51,14 @@ def make_engine(settings: Settings, pool_size: int = 3) -> Engine:
         max_overflow=2,
         pool_pre_ping=True,
         pool_recycle=300,
+        hide_parameters=True,
     )
 
 
 def _sqlite_engine(url: str) -> Engine:
     # The pysqlite driver's own transaction handling is switched off so that every transaction
     # starts with BEGIN IMMEDIATE: writers queue on the busy timeout instead of failing to upgrade.
-    engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+    engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from bridge.errors import StoreUnavailable
+from bridge.errors import EventRefused, StoreUnavailable
 from bridge.providers import Event
 from bridge.store.db import reading
 from bridge.store.schema import controls, events, field_values, stripe_objects, track_events
@@ -30,6 +30,9 @@ UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; 
 IGNORED = "ignored"  # another Stripe mode, or a thin event: stored, never mapped
 FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
 HELD = "held"  # an API version newer than bridge, its payload not as the mappings read it: replayed after an upgrade
+PURGED = "purged"  # its customer was purged before it was mapped: never mapped
+EXPIRED = "expired"  # unresolved for BRIDGE_RETENTION_DAYS: its payload is deleted, it is never mapped
+UNSETTLED = ("pending", "waiting_for_pendo", "held")  # `bridge.outbox` states of rows still to be sent
 
 
 Built = TypeVar("Built")
@@ -115,11 +118,19 @@ class Store:
         return self.ingest_many([Incoming(event, now, status, detail, raw)])[0]
 
     def ingest_many(self, batch: Sequence[Incoming]) -> list[bool]:
-        """Store several events in one transaction (one disk sync); for each, whether it was a duplicate."""
+        """Store several events in one transaction (one disk sync); for each, whether it was a duplicate.
+
+        Raises EventRefused when the database refuses a value of an event (the whole transaction is rolled
+        back: which event it was is found by storing them one by one), StoreUnavailable when it cannot commit.
+        """
         try:
             with self.engine.begin() as connection:
                 statement = _insert_event(connection)
                 return [connection.execute(statement, _row(item)).first() is None for item in batch]
+        except (DataError, IntegrityError, UnicodeError) as exc:
+            # Too long for its column, a NUL byte PostgreSQL text cannot hold, an unpaired surrogate no
+            # encoder can write: the event's values, not the database.
+            raise EventRefused("the database refused a value of the event") from exc
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the event store could not commit") from exc
 
@@ -141,7 +152,8 @@ class Store:
                                      events.c.claimed_until == now + lease)
                 .order_by(events.c.created, events.c.id)
             ).mappings().all()
-        return [StoredEvent(row["id"], event_from_row(row), row["attempts"], row["request_id"]) for row in rows]
+            claimed = [(row, _event_or_none(connection, row)) for row in rows]
+        return [StoredEvent(row["id"], event, row["attempts"], row["request_id"]) for row, event in claimed if event]
 
     def finish_event(self, connection: Connection, row_id: int, worker: str, **values: Any) -> bool:
         """Record the outcome of mapping inside the caller's transaction; False if the lease was lost."""
@@ -152,7 +164,8 @@ class Store:
     def requeue_unresolved(self, connection: Connection, customer_id: str, now: float) -> int:
         """Send a customer's unresolved events back to mapping (their metadata may now resolve)."""
         result = connection.execute(
-            update(events).where(events.c.status == UNRESOLVED, events.c.customer_id == customer_id)
+            update(events).where(events.c.status == UNRESOLVED, events.c.customer_id == customer_id,
+                                 events.c.payload.is_not(None))
             .values(status=RECEIVED, next_attempt_at=now)
         )
         return result.rowcount
@@ -179,8 +192,12 @@ class Store:
             ).first()
         return (json.loads(row[0]), row[1]) if row else None
 
-    def cache_object(self, object_id: str, payload: dict[str, Any], now: float) -> None:
+    def cache_object(self, object_id: str, payload: dict[str, Any], now: float,
+                     claim: tuple[int, str] | None = None) -> None:
+        """Cache a Stripe object; with `claim` (event row id, worker) only while that worker holds the event."""
         with self.engine.begin() as connection:
+            if claim is not None and not _still_claimed(connection, *claim):
+                return
             statement = insert_for(connection, stripe_objects).values(
                 object_id=object_id, payload=json.dumps(payload), fetched_at=now)
             connection.execute(statement.on_conflict_do_update(
@@ -215,35 +232,37 @@ class Store:
             ).rowcount == 1
 
     # Retention.
-    def purge_delivered(self, before: float) -> int:
-        """Drop payloads of events settled before `before` whose operations are all delivered."""
-        pending_track = select(track_events.c.id).where(
-            track_events.c.event_id == events.c.event_id, track_events.c.state == "pending")
-        pending_fields = select(field_values.c.field).where(
-            field_values.c.event_id == events.c.event_id, field_values.c.state != "delivered")
+    def expire_payloads(self, before: float) -> int:
+        """Delete the payloads of events that became final before `before` (docs/operations.md, "Retention"):
+        mapped, unmapped and ignored ones once nothing they produced is still to be sent, unresolved and failed ones
+        as they are. An unresolved event whose payload goes is `expired`: it can no longer be mapped."""
+        final_at = func.coalesce(events.c.processed_at, events.c.received_at)
+        open_tracks = select(track_events.c.id).where(
+            track_events.c.event_id == events.c.event_id, track_events.c.state.in_(UNSETTLED))
+        open_fields = select(field_values.c.field).where(
+            field_values.c.event_id == events.c.event_id, field_values.c.state.in_(UNSETTLED))
+        settled = and_(events.c.status.in_([MAPPED, UNMAPPED, IGNORED]), ~open_tracks.exists(), ~open_fields.exists())
         with self.engine.begin() as connection:
             connection.execute(
-                update(track_events).where(track_events.c.state != "pending",
+                update(track_events).where(track_events.c.payload.is_not(None), track_events.c.state.not_in(UNSETTLED),
                                            track_events.c.created_at < before).values(payload=None))
             result = connection.execute(
                 update(events).where(
-                    events.c.payload.is_not(None), events.c.processed_at < before,
-                    events.c.status.in_([MAPPED, UNMAPPED, IGNORED]),
-                    ~pending_track.exists(), ~pending_fields.exists(),
-                ).values(payload=None)
+                    events.c.payload.is_not(None), final_at < before,
+                    or_(settled, events.c.status.in_([UNRESOLVED, FAILED])),
+                ).values(payload=None, status=case((events.c.status == UNRESOLVED, EXPIRED), else_=events.c.status))
             )
         return result.rowcount
 
-    def purge_customer(self, customer_id: str) -> int:
-        """Remove every stored payload of one customer (events, track events, cache)."""
-        with self.engine.begin() as connection:
-            ids = select(events.c.event_id).where(events.c.customer_id == customer_id)
-            connection.execute(
-                update(track_events).where(track_events.c.event_id.in_(ids)).values(payload=None))
-            connection.execute(delete(stripe_objects).where(stripe_objects.c.object_id == customer_id))
-            result = connection.execute(
-                update(events).where(events.c.customer_id == customer_id).values(payload=None))
-        return result.rowcount
+    def stored_payloads(self) -> dict[str, Any]:
+        """Events whose payload is still stored, by status, and when the oldest final one became final."""
+        final = events.c.status.not_in([RECEIVED])
+        with reading(self.engine) as connection:
+            counts = connection.execute(select(events.c.status, func.count()).where(events.c.payload.is_not(None))
+                                        .group_by(events.c.status)).all()
+            oldest = connection.execute(select(func.min(func.coalesce(events.c.processed_at, events.c.received_at)))
+                                        .where(events.c.payload.is_not(None), final)).scalar()
+        return {"by_status": {status: count for status, count in counts}, "oldest_final_at": oldest}
 
 
 @per_dialect
@@ -255,8 +274,32 @@ def _insert_event(insert: Callable[[Table], Any]) -> Any:
 _FINISH = update(events).where(events.c.id == bindparam("b_id"), events.c.claimed_by == bindparam("b_worker"))
 
 
+def _still_claimed(connection: Connection, row_id: int, worker: str) -> bool:
+    """Whether `worker` still holds event row `row_id` (on PostgreSQL the row is share-locked to commit, so a purge
+    waits for this transaction or this transaction for the purge)."""
+    query = select(events.c.id).where(events.c.id == row_id, events.c.claimed_by == worker)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    return connection.execute(query).first() is not None
+
+
 def _free(table: Table, now: float) -> Any:
     return or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+
+
+def _event_or_none(connection: Connection, row: Any) -> Event | None:
+    """A claimed row as an event; a row without a payload (purged) or with one that is not JSON is settled instead,
+    so that the worker is never handed a row it cannot map."""
+    if row["payload"] is None:
+        outcome = {"status": PURGED, "detail": json.dumps({"purged": True})}
+    else:
+        try:
+            return event_from_row(row)
+        except (TypeError, ValueError) as exc:
+            outcome = {"status": FAILED, "detail": json.dumps({"error": f"the stored payload is not JSON: {exc}"})}
+    connection.execute(update(events).where(events.c.id == row["id"])
+                       .values(claimed_by=None, claimed_until=None, **outcome))
+    return None
 
 
 def event_from_row(row: Any) -> Event:

@@ -11,18 +11,17 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.errors import BridgeError, MappingError, RequestRejected, StoreUnavailable, TooLarge
+from bridge.errors import BridgeError, EventRefused, MappingError, RequestRejected, StoreUnavailable, TooLarge
 from bridge.mapping import MappingSet, load_mappings
 from bridge.ops.logs import configure
 from bridge.providers import Provider
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.settings import Settings, load_settings
-from bridge.store.db import make_engine
+from bridge.store.db import describe, make_engine
 from bridge.store.store import Incoming, Store
 from bridge.web import api
 from bridge.web.ingest import GroupCommit
@@ -74,6 +73,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         return state.metrics()
 
     api.register(app, settings, state.store.engine, clock)  # /v1/...: the HTTP API (docs/api.md)
+    if settings.admin_password:
+        from bridge.web import admin
+
+        admin.install(app, admin.Console(settings, state.store, tuple(state.providers), state.mappings,
+                                         state.mapping_error, clock))
     return app
 
 
@@ -83,7 +87,7 @@ class _State:
     def __init__(self, settings: Settings, store: Store, providers: dict[str, Provider],
                  clock: Callable[[], float]):
         self.settings, self.store, self.providers, self.clock = settings, store, providers, clock
-        self.ingestion = GroupCommit(store)
+        self.ingestion = GroupCommit(store, clock)
         self.mappings: MappingSet | None = None
         self.mapping_error: str | None = None
         try:
@@ -107,6 +111,10 @@ class _State:
             log.warning("webhook rejected", extra={"provider": name, "reason": str(exc),
                                                    "request_id": g.request_id})
             return _error(str(exc), exc.status)
+        except EventRefused as exc:
+            log.warning("webhook rejected: the database refuses a value of the event", extra={
+                "provider": name, "request_id": g.request_id, "reason": describe(exc.__cause__ or exc)})
+            return _error("the event has a value the store cannot hold", 400)
         except StoreUnavailable as exc:
             log.error("webhook not stored: the database cannot commit", extra={
                 "provider": name, "request_id": g.request_id, "reason": repr(exc.__cause__)[:300]})
@@ -129,16 +137,26 @@ class _State:
         return b"".join(chunks)
 
     def readiness(self) -> tuple[Response, int]:
-        checks: dict[str, Any] = {}
+        """Ready or not, with one short word per check: the endpoint is public, the details go to the log."""
+        checks = {"database": self._database_check(), "mappings": "ok" if self.mappings else "failed",
+                  "ingest": self._ingest_check()}
+        ready = all(value == "ok" for value in checks.values())
+        return jsonify(ready=ready, checks=checks), 200 if ready else 503
+
+    def _database_check(self) -> str:
         try:
             self.store.ping()
-            checks["database"] = "ok"
         except BridgeError as exc:
-            checks["database"] = str(exc)
-        checks["mappings"] = self.mappings.version if self.mappings else self.mapping_error
-        ready = checks["database"] == "ok" and self.mappings is not None
-        return jsonify(ready=ready, **checks), 200 if ready else 503
+            log.warning("not ready: the database does not answer", extra={"reason": describe(exc.__cause__ or exc)})
+            return "failed"
+        return "ok"
 
+    def _ingest_check(self) -> str:
+        if not self.ingestion.stuck():
+            return "ok"
+        log.error("not ready: a webhook commit has been running too long", extra={
+            "commit_seconds": round(self.ingestion.commit_age(), 1)})
+        return "stuck"
 
     def metrics(self) -> tuple[Response, int]:
         """Prometheus text; 404 unless BRIDGE_METRICS_TOKEN is set, then only with `Authorization: Bearer`."""

@@ -26,7 +26,7 @@ from bridge.pendo.delivery import Delivery
 from bridge.pendo.outbox import Outbox
 from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
 from bridge.settings import Settings
-from bridge.store.db import make_engine
+from bridge.store.db import describe, make_engine
 from bridge.store.store import Store
 from bridge.sync.reconcile import Reconciler
 from bridge.worker.mapper import Mapper
@@ -38,6 +38,38 @@ HOUSEKEEPING_SECONDS = 60.0
 LAG_CHECK_SECONDS = 30.0
 RECONCILE_JOIN_SECONDS = 10.0  # within a PaaS's 30 s before SIGKILL, after the step in flight
 MAP_BATCH = 100
+OUTAGE_MAX_WAIT_SECONDS = 5.0  # between steps while the database fails them: a restart is noticed within this
+OUTAGE_WARNING_SECONDS = 30.0
+
+
+@dataclass
+class DatabaseOutage:
+    """Worker steps failing on the database one after another: a growing wait between them, and one ERROR line
+    when it starts, a WARNING at most every OUTAGE_WARNING_SECONDS, an INFO line when it ends (not one per step)."""
+
+    since: float | None = None
+    failures: int = 0
+    next_warning: float = 0.0
+
+    def failed(self, exc: Exception, now: float) -> None:
+        self.failures += 1
+        if self.since is None:
+            self.since, self.next_warning = now, now + OUTAGE_WARNING_SECONDS
+            log.error("a worker step failed on the database; retrying with backoff", exc_info=exc)
+        elif now >= self.next_warning:
+            self.next_warning = now + OUTAGE_WARNING_SECONDS
+            log.warning("the database still fails the worker's steps", extra={
+                "failing_seconds": round(now - self.since, 1), "failures": self.failures, "reason": describe(exc)})
+
+    def recovered(self, now: float) -> None:
+        if self.since is not None:
+            log.info("the database answers again: the worker goes on", extra={
+                "outage_seconds": round(now - self.since, 1), "failures": self.failures})
+            self.since, self.failures = None, 0
+
+    def wait(self, poll: float) -> float:
+        """How long to wait before the next step: the poll interval, doubled per failure up to a few seconds."""
+        return min(poll * 2 ** min(self.failures, 10), max(poll, OUTAGE_MAX_WAIT_SECONDS)) if self.failures else poll
 
 
 @dataclass
@@ -51,8 +83,11 @@ class Worker:
     clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
     reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
+    outage: DatabaseOutage = field(default_factory=DatabaseOutage)
     _next_resume_check: float = 0.0
+    _next_track_probe: float = 0.0
     _next_housekeeping: float = 0.0
+    _next_retention: float = 0.0
     _next_lag_check: float = 0.0
     _lagging: bool = False
 
@@ -68,13 +103,18 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     done = self.run_once()
-                except SQLAlchemyError:
-                    # A database hiccup (a lost connection, a deadlock victim): rows stay claimed until their
-                    # lease runs out, nothing is lost; the next step starts afresh.
-                    log.exception("a worker step failed on the database; retrying shortly")
+                except SQLAlchemyError as exc:
+                    # A database hiccup (a lost connection, a restart, a deadlock victim): rows stay claimed until
+                    # their lease runs out, nothing is lost; the next step starts afresh, after a backoff.
+                    self.outage.failed(exc, self.clock())
                     done = 0
+                except Exception:  # a fault of our own code: logged, and the worker keeps serving the rest
+                    log.exception("a worker step failed; retrying shortly")
+                    done = 0
+                else:
+                    self.outage.recovered(self.clock())
                 if not done:
-                    self.stop.wait(self.settings.worker_poll_seconds)
+                    self.stop.wait(self.outage.wait(self.settings.worker_poll_seconds))
         finally:
             self.delivery.close()
             if self.reconciler and not self.reconciler.join(RECONCILE_JOIN_SECONDS):
@@ -82,7 +122,7 @@ class Worker:
         log.info("worker stopped", extra={"worker": self.mapper.worker_id})
 
     def start_up(self) -> None:
-        """Check the Pendo key once before sending anything."""
+        """Check the Pendo key once before sending anything (Pendo out of reach is no reason to wait)."""
         if not self.settings.track_enabled:
             log.warning("PENDO_TRACK_EVENT_SECRET is not set: track rules are off, only metadata is sent")
         if not self.settings.pendo_integration_key:
@@ -92,17 +132,29 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass over every step; returns how much work was done."""
-        done = self.map_batch()
+        done = self._step("mapping", self.map_batch)
         self._check_lag()
         if self.reconciler:
             self.reconciler.poll()  # starts a due reconcile on its own thread
+        self._expire_payloads()  # whether or not Pendo takes requests: retention is about what is stored here
         if self.stop.is_set() or not self._sending_allowed():
             return done
-        done += self.delivery.send_metadata()
-        if not self.stop.is_set():
-            done += self.delivery.send_tracks()
+        done += self._step("metadata", self.delivery.send_metadata)
+        if not self.stop.is_set() and self._tracks_allowed():
+            done += self._step("track events", self.delivery.send_tracks)
         self._housekeeping()
         return done
+
+    def _step(self, name: str, step: Callable[[], int]) -> int:
+        """Run one step; a fault of our own code in it is logged and the other steps still run. (Rows are settled
+        one by one, so such a fault is a bug, not a bad row; database errors go to `run`.)"""
+        try:
+            return step()
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("a worker step failed; the other steps go on", extra={"step": name})
+            return 0
 
     def map_batch(self) -> int:
         """Map a batch of stored events (each log line about one carries its event id and request id)."""
@@ -135,15 +187,31 @@ class Worker:
         self._next_resume_check = now + RESUME_CHECK_SECONDS
         return self.delivery.try_resume()
 
+    def _tracks_allowed(self) -> bool:
+        """Track events go unless the track secret was refused; then one probe per RESUME_CHECK_SECONDS."""
+        if self.delivery.tracks_paused() is None:
+            return True
+        now = self.clock()
+        if now < self._next_track_probe:
+            return False
+        self._next_track_probe = now + RESUME_CHECK_SECONDS
+        return self.delivery.probe_tracks()
+
     def _housekeeping(self) -> None:
         now = self.clock()
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + HOUSEKEEPING_SECONDS
         self.delivery.release_held()
-        purged = self.store.purge_delivered(now - self.settings.retention_days * 86400)
-        if purged:
-            log.info("payloads past retention deleted", extra={"events": purged})
+
+    def _expire_payloads(self) -> None:
+        now = self.clock()
+        if now < self._next_retention:
+            return
+        self._next_retention = now + HOUSEKEEPING_SECONDS
+        expired = self.store.expire_payloads(now - self.settings.retention_days * 86400)
+        if expired:
+            log.info("payloads past retention deleted", extra={"events": expired})
 
 
 def worker_id() -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.errors import EvaluationError
 from bridge.mapping import EvalOptions, MappingSet, evaluate
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.ops import alerts, backoff
@@ -110,17 +111,28 @@ class Mapper:
 
     def map_events(self, claimed: Sequence[StoredEvent]) -> None:
         """Map claimed events in their order, several per transaction where the database allows it."""
-        ready = [item for stored in claimed if (item := self._ready(stored)) is not None]
+        ready = [item for stored in claimed if (item := self._ready_or_failed(stored)) is not None]
         if self.store.engine.dialect.name != "sqlite":
             self._write_each(ready)
             return
         for start in range(0, len(ready), EVENTS_PER_TRANSACTION):
             self._write_planned(ready[start:start + EVENTS_PER_TRANSACTION])
 
+    def _ready_or_failed(self, stored: StoredEvent) -> Ready | None:
+        """`_ready`, or None with the event marked failed when our code fails on it: one event never stops a batch."""
+        try:
+            return self._ready(stored)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            self._give_up(stored, exc)
+            return None
+
     def _ready(self, stored: StoredEvent) -> Ready | None:
         """The event with its enrichment and options; None when Stripe could not be reached (retried later)."""
         event = stored.event
-        with bound(event_id=event.id, request_id=stored.request_id):
+        with bound(event_id=event.id, request_id=stored.request_id), self.enricher.claimed(stored.row_id,
+                                                                                        self.worker_id):
             self.enricher.remember(event)
             try:
                 enrichment = self.enricher.enrich(event)
@@ -151,11 +163,13 @@ class Mapper:
         read has changed meanwhile. A chunk holds independent events (see `_plan`); on any surprise its events
         go the locked way instead, which reads and writes in one transaction."""
         try:
-            plans, rest = self._plan(chunk)
+            plans, rest, failed = self._plan(chunk)
         except SQLAlchemyError:
             raise
         except Exception:
             return self._write_each(chunk)  # the locked way finds the event the mapping code fails on
+        for item, error in failed:
+            self._give_up(item.stored, error)
         items = [plan.item for plan in plans]
         try:
             with self.store.transaction() as connection:
@@ -170,11 +184,13 @@ class Mapper:
             self._write_planned(rest)
         return None
 
-    def _plan(self, chunk: list[Ready]) -> tuple[list[Plan], list[Ready]]:
+    def _plan(self, chunk: list[Ready]) -> tuple[list[Plan], list[Ready], list[tuple[Ready, EvaluationError]]]:
         """Evaluate events from one read snapshot (no write lock), stopping before the first one of a subscription
         or account an earlier one writes: it must see that write, so it starts the rest. (A link an earlier event
-        changes is caught by `_apply`'s check.)"""
+        changes is caught by `_apply`'s check.) Events over an evaluation bound come back apart, to be marked
+        failed: evaluating them again would only go over the bound again."""
         plans: list[Plan] = []
+        failed: list[tuple[Ready, EvaluationError]] = []
         seen: set[tuple[str, str]] = set()
         with reading(self.store.engine) as reader:
             for index, item in enumerate(chunk):
@@ -182,12 +198,16 @@ class Mapper:
                 keys = {(kind, value) for kind, value in (("subscription", _subscription_id(item.stored.event)),
                                                           ("account", account_id)) if value}
                 if keys & seen:
-                    return plans, chunk[index:]
+                    return plans, chunk[index:], failed
                 seen |= keys
                 now = self.clock()
-                outcome, state = self._evaluate(reader, item, enrichment, account_id, now, lock=False)
+                try:
+                    outcome, state = self._evaluate(reader, item, enrichment, account_id, now, lock=False)
+                except EvaluationError as exc:
+                    failed.append((item, exc))
+                    continue
                 plans.append(Plan(item, outcome, state, link, now))
-        return plans, []
+        return plans, [], failed
 
     def _apply(self, connection: Connection, plan: Plan) -> tuple[Outcome, str]:
         event = plan.item.stored.event
@@ -247,9 +267,11 @@ class Mapper:
             self._write([item])
 
     def _give_up(self, stored: StoredEvent, exc: Exception) -> None:
-        """An event the mapping code fails on is marked failed, not retried in a loop that stops the others."""
-        log.error("the event could not be mapped: marked failed", exc_info=exc,
-                  extra={"event_id": stored.event.id, "request_id": stored.request_id})
+        """An event the mapping code fails on, or whose evaluation goes over a bound, is marked failed, not retried in
+        a loop that stops the others."""
+        log.error("the event could not be mapped: marked failed",
+                  exc_info=None if isinstance(exc, EvaluationError) else exc,
+                  extra={"event_id": stored.event.id, "request_id": stored.request_id, "reason": str(exc)})
         with self.store.transaction() as connection:
             self.store.finish_event(connection, stored.row_id, self.worker_id, status=store.FAILED,
                                     processed_at=self.clock(),

@@ -2,6 +2,7 @@ import textwrap
 
 import pytest
 
+from bridge.errors import BridgeError
 from bridge.mapping import EvalOptions, evaluate, load_mappings
 from bridge.mapping.evaluate import context_variables
 from bridge.mapping.loader import CONTEXT_NAMES
@@ -253,3 +254,68 @@ def test_context_variables_are_the_names_the_loader_knows():
 def test_evaluate_ranks_updates_by_event_type_and_status(tmp_path):
     deleted = event({**SUBSCRIPTION, "status": "canceled"}, "customer.subscription.deleted")
     assert run(tmp_path, BASIC, deleted).operations[0].rank == 208
+
+
+SECRET = "Jane Roe, +1 555 0100"
+LEAKY = {
+    "call": "object.metadata.secret()",
+    "method": "object.metadata.secret.format()",
+    "item_of_text": "object.metadata.secret[object.metadata.secret] + 1",
+    "missing_key": "object.metadata[object.metadata.secret] + 1",
+    "missing_index": "object.items.data[object.metadata.secret] + 1",
+    "date": "date(object.metadata.secret)",
+    "lookup": "lookup(object.metadata.secret, 'x')",
+    "number": "object.metadata.secret | int + object.metadata.secret",
+}
+
+
+def test_evaluate_warnings_never_quote_the_event(tmp_path):
+    obj = {**SUBSCRIPTION, "metadata": {**SUBSCRIPTION["metadata"], "secret": SECRET, "count": 123456789}}
+    fields = "".join(f"      {name}: \"{source}\"\n" for name, source in LEAKY.items())
+    text = f"""
+    rules:
+      - name: leaky
+        provider: stripe
+        events: ["*"]
+        account:
+{textwrap.indent(fields, "    ")}"""
+    outcome = run(tmp_path, text, event(obj))
+    assert len(outcome.warnings) == len(LEAKY)
+    for warning in outcome.warnings:
+        assert SECRET not in warning and "Jane" not in warning and "123456789" not in warning, warning
+    assert "rule leaky: field date: ValueError (its message is not shown: it may quote the event)" in outcome.warnings
+    power = text.replace("account:", 'account:\n          power: "2 ** object.metadata.count"', 1)
+    with pytest.raises(BridgeError) as caught:
+        run(tmp_path, power, event(obj))
+    assert type(caught.value).__name__ == "EvaluationError"
+    assert str(caught.value) == "rule leaky: field power: an exponent is larger than 64"
+
+
+HEAVY = """
+rules:
+  - name: light
+    provider: stripe
+    events: ["*"]
+    account: {status: "object.status"}
+  - name: heavy
+    provider: stripe
+    events: ["*"]
+    account:
+      status: "object.status"
+      huge: "([[object.status] * 10000] * 10000) | tojson | length"
+"""
+
+
+def test_evaluate_over_a_bound_fails_the_event_naming_rule_and_field(tmp_path):
+    with pytest.raises(BridgeError) as caught:
+        run(tmp_path, HEAVY)
+    assert type(caught.value).__name__ == "EvaluationError"
+    assert str(caught.value).startswith("rule heavy: field huge: a repetition would build more than")
+
+
+def test_evaluate_past_its_cpu_time_fails_the_event_naming_rule_and_field(tmp_path):
+    obj = {**SUBSCRIPTION, "numbers": list(range(20_000))}
+    text = HEAVY.replace("([[object.status] * 10000] * 10000) | tojson | length",
+                         "object.numbers | select('in', object.numbers) | list | length")
+    with pytest.raises(BridgeError, match=r"^rule heavy: field huge: evaluating the event took more than 0.05 s"):
+        run(tmp_path, text, event(obj), evaluation_seconds=0.05)

@@ -111,6 +111,10 @@ def test_load_mappings_names_the_setting_when_there_is_nothing_to_load(tmp_path,
          "m.yaml: rule r1: track.properties: invalid name 'a_property_name_longer_than_32_chars'"),
         (rule(track='{event: X, when: "nope"}'), "m.yaml: rule r1: track.when: unknown name 'nope'"),
         (rule(account_id="true"), "m.yaml: rule r1: account_id: must be an expression"),
+        (rule(account="""{x: "([['a' * 10000] * 10000] * 10000) | map('string') | map('length') | sum"}"""),
+         "m.yaml: rule r1: account.x: builds about 1000100010000 characters and items, more than the 2000000"),
+        (rule(account="""{x: "object.id ~ ('x' * 10 ** 9)"}"""),
+         "m.yaml: rule r1: account.x: a repetition would make more than 10000 items: every event would fail"),
         ("rules:\n  - just a string\n", "m.yaml: rule #1: must be a mapping"),
         ("rules:\n  - {provider: stripe, events: [x]}\n", "m.yaml: rule #1: name: required"),
         ("rules: {a: 1}\n", "m.yaml: rules: must be a list"),
@@ -146,3 +150,32 @@ def test_load_mappings_refuses_duplicate_rule_names_across_files(tmp_path):
 def test_load_mappings_refuses_duplicate_lookup_tables_across_files(tmp_path):
     write(tmp_path, "a.yaml", "lookups: {plans: {a: 1}}\n")
     assert "m.yaml: lookups: table 'plans' is defined twice" in load_problems(tmp_path, "lookups: {plans: {}}\n")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(" * 3000 + "object.id" + ")" * 3000,
+        "not " * 3000 + "object.id",
+        "- " * 3000 + "1",
+        "object" + ".a" * 3000,
+        "object.id" + " | string" * 3000,
+        "1" + " + 1" * 3000,
+        "[" * 3000 + "]" * 3000,
+        "(" * 60 + "object.id" + ")" * 60 + ".a" * 60,
+    ],
+)
+def test_load_mappings_reports_a_deeply_nested_expression_as_a_problem(tmp_path, source):
+    write(tmp_path, "m.yaml", rule(account=f'{{plan: "{source}"}}'))
+    with pytest.raises(MappingError) as caught:
+        load_mappings(tmp_path)
+    [line] = str(caught.value).splitlines()
+    prefix = re.escape(f"{tmp_path}/m.yaml:5: rule r1: account.plan: invalid expression ")
+    reason = "(nested more than 50 levels deep|too large or nested too deeply to compile)"
+    assert re.fullmatch(prefix + r".{1,120}: " + reason, line)
+
+
+def test_load_mappings_refuses_an_alias_bomb_with_file_and_line(tmp_path):
+    bomb = "".join(f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 12))
+    text = RULE + "lookups:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + bomb
+    assert "m.yaml: aliases expand to more than 10000 nodes" in load_problems(tmp_path, text)

@@ -100,6 +100,13 @@ def test_expression_cannot_leave_the_sandbox(source):
         "([1] * 10000) | join('x' * 100)",
         "([[1]] * 10000) | sum(start=[])",
         "'%0999999999d' % 1",
+        "([['a' * 10000] * 10000] * 10000) | map('string') | map('length') | sum",
+        "([['a' * 10000] * 10000] * 10000) | tojson | length",
+        "([[object.name] * 10000] * 10000) | map('string') | map('length') | sum",
+        "([[object.name] * 10000] * 10000) | tojson | length",
+        "(([object.name] * 10000) ~ ([[object.name] * 10000] * 10000)) | length",
+        "upper([[object.name] * 10000] * 10000)",
+        "object.amounts[0] | round(-100000000)",
     ],
 )
 def test_expression_of_huge_cost_fails_fast(source):
@@ -141,3 +148,25 @@ def test_compile_expression_does_not_fold_constants():
     assert time.monotonic() - started < 1.0
     with pytest.raises(SecurityError):
         expression({})
+
+
+SECRET = "Jane Roe, +1 555 0100"  # a customer's name and phone in the event
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "object.secret()",
+        "object.secret.format()",
+        "object.secret[object.secret]",
+        "object.secret['__class__']",
+        "object.metadata[object.secret] + 1",
+        "object.amounts[object.secret] + 1",
+        "object.amounts[0] ** object.big",
+    ],
+)
+def test_expression_error_messages_never_quote_the_event(source):
+    with pytest.raises(Exception) as caught:
+        value = run(source, object={**OBJECT, "secret": SECRET, "metadata": {}, "big": 10**6})
+        run("x + 1", x=value)  # a Missing result fails where it is used
+    assert SECRET not in str(caught.value) and "1000000" not in str(caught.value)

@@ -124,10 +124,10 @@ def test_outbox_store_purge_keeps_payloads_with_pending_values(database_url: str
     with store.transaction() as connection:
         ob.enqueue_metadata(connection, MetadataUpdate("account", "acme", {"mrr": 1}, 1000), "evt_1", "v", 2.0)
         store.finish_event(connection, claimed.row_id, "w1", status="mapped", processed_at=2.0)
-    assert store.purge_delivered(before=100.0) == 0
+    assert store.expire_payloads(before=100.0) == 0
     [batch] = claim_all(box, now=3.0)
     box.settle("w1", [Settlement(batch, ob.DELIVERED)])
-    assert store.purge_delivered(before=100.0) == 1
+    assert store.expire_payloads(before=100.0) == 1
 
 
 def test_outbox_claim_takes_the_longest_waiting_entities_first(box: Outbox) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bridge.store import db
 from bridge.store.db import make_engine, migrate
@@ -74,3 +74,11 @@ def test_db_a_reading_transaction_does_not_wait_for_the_write_lock(
     with pytest.raises(OperationalError, match="locked"), reader.begin():
         pass
     thread.join()
+
+
+def test_db_errors_never_carry_the_statements_parameters(database_url: str) -> None:
+    engine = make_engine(make_settings(database_url))
+    with pytest.raises(DBAPIError) as caught, engine.connect() as connection:  # no such table
+        connection.execute(text("SELECT :value FROM no_such_table"), {"value": "cus_private_value"})
+    assert "cus_private_value" not in str(caught.value)
+    assert "cus_private_value" not in db.describe(caught.value)

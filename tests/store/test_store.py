@@ -7,11 +7,14 @@ import threading
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bridge.errors import EventRefused
 from bridge.providers import Event
 from bridge.store import store as st
 from bridge.store.db import make_engine, migrate
-from bridge.store.store import Store
+from bridge.store.schema import events
+from bridge.store.store import Incoming, Store
 from tests.conftest import make_settings
 
 
@@ -48,6 +51,14 @@ def test_store_ingest_keeps_the_raw_payload(store: Store) -> None:
     [claimed] = store.claim_events("w1", now=5.0, lease=30, limit=10)
     assert claimed.event.payload["extra"] == {"nested": [1, 2]}
     assert claimed.event.customer_id == "cus_1"
+
+
+def test_store_ingest_refuses_values_the_database_cannot_hold(store: Store, database_url: str) -> None:
+    bad = ["evt_\ud800"] + ([] if database_url.startswith("sqlite") else ["evt_" + "x" * 300, "evt_\u0000"])
+    for event_id in bad:
+        with pytest.raises(EventRefused):
+            store.ingest_many([Incoming(make_event("evt_ok"), 1.0), Incoming(make_event(event_id), 1.0)])
+    assert store.count_by_status() == {}  # the whole transaction rolled back
 
 
 def test_store_claims_in_event_time_order(store: Store) -> None:
@@ -100,29 +111,40 @@ def test_store_requeue_unresolved_only_for_that_customer(store: Store) -> None:
     assert store.count_by_status() == {st.RECEIVED: 1, st.UNRESOLVED: 1}
 
 
-def test_store_purge_customer_removes_payloads_keeps_ledger(store: Store) -> None:
-    store.ingest(make_event("evt_a", customer="cus_a"), now=1.0)
-    store.ingest(make_event("evt_b", customer="cus_b"), now=1.0)
-    store.cache_object("cus_a", {"id": "cus_a", "email": "a@example.com"}, now=1.0)
-    assert store.purge_customer("cus_a") == 1
-    assert store.cached_object("cus_a") is None
-    claimed = {c.event.id: c.event for c in store.claim_events("w1", now=5.0, lease=30, limit=10)}
-    assert claimed["evt_a"].payload == {}
-    assert claimed["evt_b"].payload["id"] == "evt_b"
-    assert store.ingest(make_event("evt_a", customer="cus_a"), now=6.0) is True  # still deduplicated
+def test_store_claim_settles_rows_it_cannot_hand_to_the_worker(store: Store) -> None:
+    for event_id in ("evt_purged", "evt_garbled", "evt_ok"):
+        store.ingest(make_event(event_id), now=1.0)
+    with store.transaction() as connection:
+        connection.execute(events.update().where(events.c.event_id == "evt_purged").values(payload=None))
+        connection.execute(events.update().where(events.c.event_id == "evt_garbled").values(payload="{not json"))
+    assert [c.event.id for c in store.claim_events("w1", now=5.0, lease=30, limit=10)] == ["evt_ok"]
+    assert store.count_by_status() == {st.PURGED: 1, st.FAILED: 1, st.RECEIVED: 1}
+    assert store.claim_events("w2", now=50.0, lease=30, limit=10)[0].event.id == "evt_ok"  # its lease ran out
 
 
-def test_store_purge_delivered_spares_recent_and_pending(store: Store) -> None:
-    store.ingest(make_event("evt_old"), now=1.0)
-    store.ingest(make_event("evt_recent"), now=1.0)
-    store.ingest(make_event("evt_waiting"), now=1.0)
+def test_store_expire_payloads_spares_recent_and_pending(store: Store) -> None:
+    for event_id in ("evt_old", "evt_recent", "evt_unresolved", "evt_failed", "evt_received"):
+        store.ingest(make_event(event_id), now=1.0)
     claimed = {c.event.id: c for c in store.claim_events("w1", now=5.0, lease=30, limit=10)}
     with store.transaction() as connection:
-        store.finish_event(connection, claimed["evt_old"].row_id, "w1", status=st.MAPPED, processed_at=10.0)
-        store.finish_event(connection, claimed["evt_recent"].row_id, "w1", status=st.MAPPED, processed_at=500.0)
-        store.finish_event(connection, claimed["evt_waiting"].row_id, "w1", status=st.UNRESOLVED,
-                           processed_at=10.0)
-    assert store.purge_delivered(before=100.0) == 1
+        for event_id, status, at in (("evt_old", st.MAPPED, 10.0), ("evt_recent", st.MAPPED, 500.0),
+                                     ("evt_unresolved", st.UNRESOLVED, 10.0), ("evt_failed", st.FAILED, 10.0)):
+            store.finish_event(connection, claimed[event_id].row_id, "w1", status=status, processed_at=at)
+        connection.execute(events.update().where(events.c.event_id == "evt_received").values(claimed_by=None))
+    assert store.expire_payloads(before=100.0) == 3
+    with store.engine.connect() as connection:
+        found = {row.event_id: (row.status, row.payload is None) for row in connection.execute(select(events))}
+    assert found == {"evt_old": (st.MAPPED, True), "evt_recent": (st.MAPPED, False),
+                     "evt_unresolved": (st.EXPIRED, True), "evt_failed": (st.FAILED, True),
+                     "evt_received": (st.RECEIVED, False)}
+    with store.transaction() as connection:  # an expired event is not mapped again when its customer changes
+        assert store.requeue_unresolved(connection, "cus_1", now=200.0) == 0
+
+
+def test_store_expire_payloads_of_ignored_events_counts_from_their_arrival(store: Store) -> None:
+    store.ingest(make_event("evt_ignored"), now=1.0, status=st.IGNORED)
+    assert store.expire_payloads(before=0.5) == 0
+    assert store.expire_payloads(before=2.0) == 1
 
 
 def test_store_controls_set_read_and_clear(store: Store) -> None:

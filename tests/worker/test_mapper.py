@@ -320,6 +320,33 @@ def test_mapper_an_event_the_mapping_code_fails_on_is_marked_failed_and_the_rest
     assert record.event_id == "evt_acct-b" and "marked failed" in record.getMessage()
 
 
+HEAVY_RULE = """\
+rules:
+  - name: heavy
+    provider: stripe
+    events: ["customer.subscription.*"]
+    when: "object.metadata.pendo_account_id == 'acct-b'"
+    account:
+      huge: "([[object.id] * 10000] * 10000) | map('string') | map('length') | sum"
+"""
+
+
+def test_mapper_an_event_over_an_evaluation_bound_is_failed_naming_rule_and_field_and_the_rest_mapped(
+    mapper: Mapper, clock: Clock, tmp_path: Any,
+) -> None:
+    (tmp_path / "heavy.yaml").write_text(HEAVY_RULE)
+    mapper.mappings = load_mappings(ROOT / "mappings", tmp_path)
+    mapper.store.ingest_many([st.Incoming(event, clock()) for event in subscriptions_for("acct-a", "acct-b", "acct-c")])
+    started = time.monotonic()
+    assert mapper.run_batch() == 3
+    assert time.monotonic() - started < 5
+    by_id = {row["event_id"]: row for row in rows(mapper.store, events)}
+    assert [by_id[f"evt_acct-{name}"]["status"] for name in "abc"] == [st.MAPPED, st.FAILED, st.MAPPED]
+    error = json.loads(by_id["evt_acct-b"]["detail"])["error"]
+    assert error.startswith("EvaluationError: rule heavy: field huge: a repetition would build more than")
+    assert {r["entity_id"] for r in rows(mapper.store, field_values)} == {"acct-a", "acct-c"}
+
+
 STRIPE_BASE = "http://stripe.test"
 
 

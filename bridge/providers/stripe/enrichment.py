@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import stripe
@@ -64,13 +65,27 @@ class Enricher:
     def __init__(self, store: Store, client: stripe.StripeClient | None, budget: RateBudget,
                  clock: Callable[[], float] = time.time):
         self._store, self._client, self._budget, self._clock = store, client, budget, clock
+        self._claim: tuple[int, str] | None = None
+
+    @contextmanager
+    def claimed(self, row_id: int, worker: str) -> Iterator[None]:
+        """Cache what the enclosed look-ups find only while `worker` still holds event row `row_id`: a customer
+        purged meanwhile (which releases the claim) is not cached again."""
+        self._claim = (row_id, worker)
+        try:
+            yield
+        finally:
+            self._claim = None
+
+    def _cache(self, object_id: str, payload: dict[str, Any]) -> None:
+        self._store.cache_object(object_id, payload, self._clock(), claim=self._claim)
 
     def remember(self, event: Event) -> None:
         """Refresh the cache from events that carry a whole customer."""
         obj = event.payload.get("data", {}).get("object", {})
         if event.type.startswith("customer.") and obj.get("object") == "customer" and obj.get("id"):
             if event.type != "customer.deleted":
-                self._store.cache_object(obj["id"], obj, self._clock())
+                self._cache(obj["id"], obj)
 
     def enrich(self, event: Event, fetch: bool = True) -> dict[str, Any]:
         """The enrichment dict for evaluation: {"customer": {...}} when known (and {"charge": {...}} for an object
@@ -117,7 +132,7 @@ class Enricher:
                 price_id, params={"expand": ["tiers"]}).to_dict(for_json=True)
         except stripe.StripeError as exc:
             raise EnrichmentUnavailable(f"Stripe did not answer for a price: {type(exc).__name__}") from None
-        self._store.cache_object(price_id, price, self._clock())
+        self._cache(price_id, price)
         return price
 
     def _object(self, kind: str, object_id: str, fetch: bool) -> dict[str, Any] | None:
@@ -128,7 +143,7 @@ class Enricher:
         if not fetch:
             return None
         found = self._fetch(kind, object_id)
-        self._store.cache_object(object_id, found, self._clock())
+        self._cache(object_id, found)
         return found
 
     def _fetch(self, kind: str, object_id: str) -> dict[str, Any]:

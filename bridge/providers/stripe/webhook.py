@@ -1,20 +1,62 @@
-"""Stripe: `Stripe-Signature` verification with the official library, and event parsing."""
+"""Stripe: `Stripe-Signature` verification and event parsing.
+
+The header is read once, by `read_signature_header`: exactly one timestamp `t` and its `v1` signatures (other
+schemes are ignored). The tolerance and the HMAC-SHA256 of `"{t}.{body}"` are both checked against that one
+`t`, so no second reading of the header can disagree with the first. The scheme is Stripe's
+(docs.stripe.com/webhooks/signatures); the official `stripe` library signs in the tests, as the oracle.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import stripe
-
 from bridge.errors import PayloadError, SignatureError
-from bridge.providers import Event
+from bridge.providers import Event, storable
+
+MAX_DEPTH = 64  # nesting levels of a body; Stripe's events use about ten
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+@dataclass(frozen=True)
+class SignatureHeader:
+    """A `Stripe-Signature` header, read: its one timestamp and its `v1` signatures."""
+
+    timestamp: int
+    signatures: tuple[str, ...]
+
+
+def read_signature_header(header: str) -> SignatureHeader:
+    """Read `t=…,v1=…[,v1=…]`; raise SignatureError unless there is exactly one valid `t` and a `v1`."""
+    timestamps, signatures = [], []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            timestamps.append(value.strip())
+        elif key == "v1":
+            signatures.append(value.strip())
+    if len(timestamps) > 1:
+        raise SignatureError("Stripe-Signature header has more than one timestamp")
+    if not timestamps or not _TIMESTAMP.fullmatch(timestamps[0]):
+        raise SignatureError("Stripe-Signature header has no valid timestamp")
+    if not signatures:
+        raise SignatureError("Stripe-Signature header has no v1 signature")
+    return SignatureHeader(int(timestamps[0]), tuple(signatures))
+
+
+def sign(body: bytes, timestamp: int, secret: str) -> str:
+    """The v1 signature Stripe computes: HMAC-SHA256 of `"{t}.{body}"` keyed with the whole secret, in hex."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 class StripeProvider:
-    """Verifies Stripe's signature over the raw body against any configured secret."""
+    """Verifies Stripe's signature over the raw body against any configured secret; parses its events."""
 
     name = "stripe"
 
@@ -26,18 +68,20 @@ class StripeProvider:
         header = headers.get("stripe-signature", "")
         if not header:
             raise SignatureError("missing Stripe-Signature header")
-        self._check_time(_timestamp(header), now)
+        signed = read_signature_header(header)
+        self._check_time(signed.timestamp, now)
         try:
-            text = body.decode("utf-8")
+            body.decode("utf-8")
         except UnicodeDecodeError:
             raise PayloadError("body is not UTF-8") from None
-        for secret in self._secrets:
-            try:
-                stripe.WebhookSignature.verify_header(text, header, secret, tolerance=None)
-                return
-            except stripe.SignatureVerificationError:
-                continue
-        raise SignatureError("no v1 signature matches a configured STRIPE_WEBHOOK_SECRET")
+        if not self._matches(body, signed):
+            raise SignatureError("no v1 signature matches a configured STRIPE_WEBHOOK_SECRET")
+
+    def _matches(self, body: bytes, signed: SignatureHeader) -> bool:
+        """Any v1 signature against any secret (several while a secret is rolled), each compared in constant time."""
+        offered = [signature.encode() for signature in signed.signatures]
+        expected = [sign(body, signed.timestamp, secret).encode() for secret in self._secrets]
+        return any(hmac.compare_digest(e, o) for e in expected for o in offered)
 
     def _check_time(self, timestamp: int, now: float) -> None:
         if timestamp < now - self._tolerance:
@@ -46,10 +90,9 @@ class StripeProvider:
             raise SignatureError(f"signature timestamp is more than {self._tolerance} s in the future")
 
     def parse(self, body: bytes) -> Event:
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise PayloadError("body is not JSON") from None
+        return storable(self._event(_json(body)))
+
+    def _event(self, payload: Any) -> Event:
         if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
             raise PayloadError("body is not a Stripe event: no event id")
         if payload.get("object") == "v2.core.event" or _is_thin(payload):
@@ -59,14 +102,11 @@ class StripeProvider:
         data = payload.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
             raise PayloadError("body is not a Stripe event: no data.object")
-        created = payload.get("created")
-        if not isinstance(created, int | float) or isinstance(created, bool):
-            raise PayloadError("body is not a Stripe event: created is not a unix time")
         return Event(
             provider=self.name,
             id=payload["id"],
             type=payload["type"],
-            created=float(created),
+            created=_unix_time(payload.get("created")),
             livemode=_bool_or_none(payload.get("livemode")),
             api_version=_str_or_none(payload.get("api_version")),
             connect_account=_str_or_none(payload.get("account")),
@@ -85,15 +125,40 @@ def customer_of(obj: Mapping[str, Any]) -> str | None:
     return _str_or_none(customer)
 
 
-def _timestamp(header: str) -> int:
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t":
-            try:
-                return int(value)
-            except ValueError:
-                break
-    raise SignatureError("Stripe-Signature header has no valid timestamp")
+def _json(body: bytes) -> Any:
+    """The body's JSON, no deeper than MAX_DEPTH; the C parser raises RecursionError well before the stack ends."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise PayloadError("body is not JSON") from None
+    if _depth_over(payload, MAX_DEPTH):
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit`, walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _unix_time(created: object) -> float:
+    if not isinstance(created, int | float) or isinstance(created, bool):
+        raise PayloadError("body is not a Stripe event: created is not a unix time")
+    try:
+        return float(created)
+    except OverflowError:  # an integer of hundreds of digits
+        raise PayloadError("body is not a Stripe event: created is not a unix time") from None
 
 
 def _is_thin(payload: Mapping[str, Any]) -> bool:
@@ -104,7 +169,7 @@ def _thin_event(payload: Mapping[str, Any]) -> Event:
     """A v2 'thin' event notification: stored, not mapped (it carries no object snapshot)."""
     try:
         created = datetime.fromisoformat(str(payload.get("created")).replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         raise PayloadError("thin event has no valid created time") from None
     return Event(
         provider="stripe",
