@@ -111,6 +111,8 @@ class RowReader:
         if not isinstance(raw, str) or not raw.strip():
             raise BadRow(f"{row.where}: the {id_name} is empty")
         entity = raw.strip()
+        if "\x00" in entity:
+            raise BadRow(f"{row.where}: the {id_name} holds a NUL character, which the database cannot keep")
         if self.kind == "visitor" and len(entity.encode()) > VISITOR_ID_MAX_BYTES:
             raise BadRow(f"{row.where}: the visitorId is over {VISITOR_ID_MAX_BYTES} bytes (Pendo truncates it)")
         if len(entity) > ID_MAX_CHARS:

@@ -83,9 +83,19 @@ class CsvFile:
 
     @staticmethod
     def _rows(reader: Any, header: list[str]) -> Iterator[Row]:
-        for number, cells in enumerate(reader, start=1):
+        number = 0
+        while True:
+            number += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a NUL byte, an unterminated quote: the row is bad, the file goes on
+                yield Row(number, f"row {number} (line {reader.line_num})", {}, f"is not CSV: {exc}")
+                continue
             where = f"row {number} (line {reader.line_num})"
             if not cells:
+                number -= 1
                 continue
             if len(cells) != len(header):
                 yield Row(number, where, {}, f"has {len(cells)} cells; the header names {len(header)} columns")

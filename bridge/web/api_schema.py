@@ -28,10 +28,16 @@ PROPERTY_NAME = "^[A-Za-z_][A-Za-z0-9_]{0,31}$"
 FIELD_NAME = FIELD_NAME_RULE
 
 
-def _text(max_chars: int, description: str, max_bytes: int | None = None) -> dict[str, Any]:
+NO_NUL = "^[^\\u0000]*$"  # the database keeps no NUL character in an id
+
+
+def _text(max_chars: int, description: str, max_bytes: int | None = None, key: bool = False) -> dict[str, Any]:
+    """A non-empty string; a `key` (an id the store indexes) also without NUL characters."""
     node: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_chars, "description": description}
     if max_bytes is not None:
         node["x-maxBytes"] = max_bytes
+    if key:
+        node.update(pattern=NO_NUL, description=description + ", without NUL characters")
     return node
 
 
@@ -42,9 +48,9 @@ _TIME = {
               {"type": "string", "pattern": ISO_8601, "description": "an ISO 8601 time with its zone, e.g. "
                                                                      "2026-01-31T09:30:00Z"}],
 }
-_VISITOR_ID = _text(VISITOR_ID_MAX_BYTES, f"at most {VISITOR_ID_MAX_BYTES} bytes of UTF-8 (Pendo truncates longer "
-                    "ids)", VISITOR_ID_MAX_BYTES)
-_ACCOUNT_ID = _text(ID_MAX_CHARS, f"at most {ID_MAX_CHARS} characters")
+_VISITOR_ID = _text(VISITOR_ID_MAX_BYTES, f"text of at most {VISITOR_ID_MAX_BYTES} bytes of UTF-8 (Pendo truncates "
+                    "longer ids)", VISITOR_ID_MAX_BYTES, key=True)
+_ACCOUNT_ID = _text(ID_MAX_CHARS, f"text of at most {ID_MAX_CHARS} characters", key=True)
 _VALUE = {
     "description": f"text (at most {TEXT_MAX_CHARS} characters), a number or a boolean",
     "anyOf": [{"type": "string", "maxLength": TEXT_MAX_CHARS}, {"type": "number"}, {"type": "boolean"}],
@@ -71,7 +77,7 @@ TRACK_EVENT: dict[str, Any] = {
                                      "description": "a flat value: text, number, boolean or null"},
         },
         "messageId": _text(MESSAGE_ID_MAX_CHARS, "your id for this event: the same id from the same key is "
-                           "stored once"),
+                           "stored once", key=True),
     },
 }
 

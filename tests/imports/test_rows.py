@@ -37,6 +37,7 @@ def test_rows_times_naive_sql_times_are_utc(when: Any, expected: int) -> None:
     ({"visitorId": "u", "logins": "many"}, "logins: 'many' is not a number (the field logins is number, by --type)"),
     ({"visitorId": "u", "bad name": 1}, "not a Pendo field name"),
     ({"visitorId": "u", "seen": "2999-01-01T00:00:00Z", "logins": 1}, "future"),
+    ({"visitorId": "u\x00v", "logins": 1}, "NUL character"),
 ])
 def test_rows_bad_rows_say_where_and_why(cells: dict[str, Any], fragment: str) -> None:
     with pytest.raises(BadRow, match=re.escape(fragment)):

@@ -82,3 +82,17 @@ def test_api_ingest_pace_and_revocation_are_decided_at_commit(engine: Engine) ->
     keys.revoke(engine, "app", 100.0)
     assert ingest.submit(Submission("app", "r3", track=[track("3")])).status == REVOKED
     assert count(engine, track_events) == 1
+
+
+def test_api_ingest_nul_characters_inside_values_are_stored_escaped(engine: Engine) -> None:
+    """The schema keeps NUL out of ids; inside a value or an event's name it is stored as JSON escapes it."""
+    ingest = ApiIngest(engine, FAST, lambda: 100.0)
+    row = TrackRow("m-nul", {"type": "track", "event": "Report\x00Exported", "visitorId": "u", "timestamp": 1,
+                             "properties": {"p": "a\x00b"}, "context": {}}, 1)
+    assert ingest.submit(Submission("app", "r1", track=[row])).accepted == 1
+    assert ingest.submit(Submission("app", "r2", metadata=[
+        MetadataUpdate("account", "a", {"notes": "x\x00y"}, 1000)])).accepted == 1
+    with engine.connect() as connection:
+        assert json.loads(connection.execute(select(field_values.c.value)).scalar_one()) == "x\x00y"
+        payload = json.loads(connection.execute(select(track_events.c.payload)).scalar_one())
+    assert payload["event"] == "Report\x00Exported"

@@ -69,6 +69,8 @@ TRACK: list[Any] = [
     ev(timestamp="2026-11-30"), ev(timestamp="yesterday"), ev(timestamp=None), [], [ev()] * 501, "event", None, 7,
     ev(messageId=""), ev(messageId="m" * 201), ev(messageId=7), ev(accountId="a" * 256), ev(accountId=""),
     ev(event="e" * 256), ev(event="e" * 255), [ev(), {"event": "x"}], [ev(), "x"],
+    ev(visitorId="a\x00b"), ev(messageId="m\x00"), ev(accountId="\x00"), ev(event="Report\x00Exported"),
+    ev(properties={"p": "nul\x00inside"}),
 ]
 ACCOUNTS: list[Any] = [
     [acct()], [acct(timestamp=NOW_MS)], [acct(timestamp="2026-11-30T00:00:00Z")], [acct(timestamp=0)],
@@ -80,6 +82,7 @@ ACCOUNTS: list[Any] = [
     [acct(values={"f" * 256: 1})], [{"values": {"x": 1}}], [{"accountId": "acme"}], [acct(accountId="")],
     [acct(accountId=5)], [acct(accountId="a" * 256)], [acct(extra=1)], acct(), [], [acct(timestamp="soon")],
     [acct(accountId=f"a{i}") for i in range(1001)], [vis()], [acct(values="x")],
+    [acct(accountId="a\x00")], [acct(values={"notes": "a\x00b"})],
 ]
 VISITORS: list[Any] = [
     [vis()], [vis(visitorId="é" * 64)], [vis(visitorId="é" * 65)], [vis(visitorId="v" * 129)], [acct()],
