@@ -92,8 +92,8 @@ def _update(id_key: str, id_schema: dict[str, Any]) -> dict[str, Any]:
             "values": {
                 "type": "object", "minProperties": 1,
                 "description": "custom field values; each replaces the stored one only if its timestamp is newer",
-                "propertyNames": {"pattern": FIELD_NAME, "description": "a Pendo field name: letters, digits and "
-                                  "_, not starting with a digit"},
+                "propertyNames": {"pattern": FIELD_NAME, "description": "letters, digits and _, not starting "
+                                  "with a digit (a Pendo field name)"},
                 "additionalProperties": _VALUE,
             },
             "timestamp": {**_TIME, "description": "when the values were true (default: when bridge received them): "
