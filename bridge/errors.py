@@ -2,12 +2,16 @@
 
     BridgeError
     ├── ConfigError            a setting is missing or wrong (exit 2, refuse to start)
+    │   └── ImportSetupError   an import cannot start: a column, an option, the source (imports.fields)
     ├── MappingError           a mapping file does not load (file, rule, reason)
     ├── EvaluationError        an event's evaluation went over a bound (rule, field): the event fails
-    ├── RequestRejected        a webhook request is refused (HTTP 400 / 413)
+    ├── RequestRejected        a webhook or API request is refused (HTTP 400 / 413)
     │   ├── SignatureError     missing, invalid or stale signature
     │   ├── PayloadError       the body is not an event of the provider
+    │   ├── BodyInvalid        an API body: every problem with its JSON path (web.api_bodies)
     │   └── TooLarge           the body is over the size limit
+    ├── KeyProblem             an API key cannot be created or revoked as asked (store.keys)
+    ├── SourceError            an import's source failed mid-way; a rerun resumes (imports.sources)
     ├── StoreUnavailable       the database cannot commit (HTTP 503)
     ├── EventRefused           the database refuses one event's values: the event's fault (HTTP 400)
     └── PendoError             Pendo answered with a failure

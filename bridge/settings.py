@@ -77,6 +77,9 @@ class Settings:
     # The admin console (docs/admin.md): off unless a password is set.
     admin_password: str | None = field(default=None, repr=False)
     redact_fields: tuple[str, ...] = DEFAULT_REDACT_FIELDS
+    # The HTTP API and imports (docs/api.md, docs/import.md).
+    api_requests_per_second: float = 50.0
+    import_database_url: str | None = field(default=None, repr=False)  # `bridge import --sql`: holds a password
 
     @property
     def is_sqlite(self) -> bool:
@@ -247,4 +250,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0, 0.0, DAY),
         admin_password=_admin_password(env),
         redact_fields=_redact_fields(env),
+        api_requests_per_second=_number(env, "BRIDGE_API_REQUESTS_PER_SECOND", 50.0, 0.01, 100_000.0),
+        import_database_url=env.get("BRIDGE_IMPORT_DATABASE_URL", "").strip() or None,
     )

@@ -142,3 +142,14 @@ def test_settings_admin_password_too_short_is_refused_without_echoing_it() -> No
     with pytest.raises(ConfigError, match="BRIDGE_ADMIN_PASSWORD must be at least 12") as caught:
         load_settings({**BASE, "BRIDGE_ADMIN_PASSWORD": "short-pw"})
     assert "short-pw" not in str(caught.value)
+
+
+def test_settings_api_rate_and_import_database() -> None:
+    settings = load_settings(BASE)
+    assert settings.api_requests_per_second == 50 and settings.import_database_url is None
+    custom = load_settings({**BASE, "BRIDGE_API_REQUESTS_PER_SECOND": "5",
+                            "BRIDGE_IMPORT_DATABASE_URL": " postgres://ro@db/app "})
+    assert custom.api_requests_per_second == 5 and custom.import_database_url == "postgres://ro@db/app"
+    assert "ro@db" not in repr(custom)  # the URL may hold a password
+    with pytest.raises(ConfigError, match="BRIDGE_API_REQUESTS_PER_SECOND"):
+        load_settings({**BASE, "BRIDGE_API_REQUESTS_PER_SECOND": "0"})

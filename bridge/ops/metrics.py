@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from bridge.imports import runs as import_runs
 from bridge.pendo import outbox as ob
 from bridge.pendo.budget import ALL, ENDPOINTS, Budget
 from bridge.pendo.outbox import Outbox
 from bridge.providers.stripe import versions as stripe_versions
 from bridge.settings import Settings
+from bridge.store import keys
 from bridge.store import store as st
 from bridge.store.db import reading
 from bridge.store.schema import events
@@ -146,6 +148,10 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
             },
         },
         "recent_failures": box.recent_failures(RECENT_FAILURES),
+        # Where the outbox's rows came from (webhooks, each API key by name, imports) and each API key's use.
+        "sources": box.counts_by_source(),
+        "api_keys": {key.name: key.usage() for key in keys.list_keys(store.engine)},
+        "imports": import_runs.summary(store.engine),
         "retention": retention(settings, store, now),
     }
 
@@ -226,5 +232,20 @@ def render(snapshot: dict[str, Any]) -> str:
         *_family("bridge_pendo_wait_seconds", "gauge", "Remaining shared wait (Retry-After, backoff) per endpoint.",
                  (_line("bridge_pendo_wait_seconds", e["wait_seconds"], {"endpoint": name})
                   for name, e in sorted(endpoints.items()))),
+        *_family("bridge_source_rows", "gauge", "Metadata field values and track events by source and state.",
+                 (_line("bridge_source_rows", n, {"source": source, "outbox": box, "state": s})
+                  for source, boxes in sorted(snapshot["sources"].items())
+                  for box, states in sorted(boxes.items()) for s, n in sorted(states.items()))),
+        *_family("bridge_key_requests_total", "counter", "HTTP API requests per key: stored, rate-limited (429), "
+                 "refused as invalid (400).",
+                 (_line("bridge_key_requests_total", key[counter], {"key": name, "outcome": outcome})
+                  for name, key in sorted(snapshot["api_keys"].items())
+                  for outcome, counter in (("stored", "requests"), ("limited", "limited"), ("rejected", "rejected")))),
+        *_family("bridge_key_items_total", "counter", "Items the HTTP API received per key: accepted or duplicates.",
+                 (_line("bridge_key_items_total", key[outcome], {"key": name, "outcome": outcome})
+                  for name, key in sorted(snapshot["api_keys"].items()) for outcome in ("accepted", "duplicates"))),
+        *_family("bridge_key_last_used_timestamp_seconds", "gauge", "When each HTTP API key last sent a request.",
+                 (_line("bridge_key_last_used_timestamp_seconds", key["last_used_at"], {"key": name})
+                  for name, key in sorted(snapshot["api_keys"].items()) if key["last_used_at"] is not None)),
     ]
     return "\n".join(lines) + "\n"

@@ -232,7 +232,8 @@ class Delivery:
         else:
             self.alerter.fire(alerts.PERMANENT_FAILURE, "Pendo refused a metadata request: its values failed",
                               kind=kind, rows=len(members), status=exc.status, reason=str(exc),
-                              event_id=members[0].event_id if len(members) == 1 else None)
+                              event_id=members[0].event_id if len(members) == 1 else None,
+                              sources=sorted({b.source or outbox.WEBHOOKS for b in members}))
             self.outbox.settle(self.worker_id, [
                 Settlement(b, outbox.FAILED, values={"last_error": str(exc)}) for b in members])
 
@@ -242,7 +243,8 @@ class Delivery:
         if unknown:
             self.alerter.fire(alerts.CONFIG_FAULT, "Pendo has no such custom fields: their values are held until "
                               "the fields exist (create them in Pendo, or run `bridge pendo setup`)",
-                              kind=kind, fields=sorted(unknown))
+                              kind=kind, fields=sorted(unknown), sources=sorted(
+                                  {b.source or outbox.WEBHOOKS for b in members if set(b.values) & unknown}))
         failed = result.failed_ids()
         # Rows that failed together retry together: one jittered delay for all of them.
         retry_at = self.clock() + backoff.delay(max((b.attempts for b in members), default=0) + 1,
@@ -271,7 +273,8 @@ class Delivery:
         first = batch.first_missing_at or now
         if now - first > self.settings.pendo_missing_window_hours * 3600:
             self.alerter.fire(alerts.PERMANENT_FAILURE, "Pendo still does not know this id after the waiting "
-                              "window: values failed", kind=batch.kind, id=batch.entity_id, event_id=batch.event_id)
+                              "window: values failed", kind=batch.kind, id=batch.entity_id, event_id=batch.event_id,
+                              source=batch.source or outbox.WEBHOOKS)
             return Settlement(batch, outbox.FAILED, fields, {"last_error": "id unknown to Pendo"})
         delay = backoff.delay(batch.attempts + 1, self.settings.retry_base_seconds, 3600)
         return Settlement(batch, outbox.WAITING, fields, {
@@ -285,7 +288,7 @@ class Delivery:
         if state == outbox.FAILED:
             self.alerter.fire(alerts.PERMANENT_FAILURE, "Pendo kept counting these values failed: given up",
                               kind=batch.kind, id=batch.entity_id, attempts=attempts, reason=reason,
-                              event_id=batch.event_id)
+                              event_id=batch.event_id, source=batch.source or outbox.WEBHOOKS)
         return Settlement(batch, state, fields, {"attempts": attempts, "next_attempt_at": retry_at,
                                                  "last_error": reason})
 
@@ -303,6 +306,8 @@ class Delivery:
     # Track events.
     def send_tracks(self, limit: int | None = None) -> int:
         """Send due track events one per request, a few at a time, each with a budget slot."""
+        if not self.settings.track_enabled:
+            return 0  # the API's track events wait, pending, for PENDO_TRACK_EVENT_SECRET (the worker warned at start)
         now = self.clock()
         if self._budget.ready_in(TRACK, now) > 0:
             return 0
@@ -383,7 +388,8 @@ class Delivery:
             return False
         except PendoError as exc:
             self.alerter.fire(alerts.PERMANENT_FAILURE, "Pendo refused a track event: it failed",
-                              status=exc.status, reason=str(exc))
+                              status=exc.status, reason=str(exc), event_id=track.event_id,
+                              source=track.source or outbox.WEBHOOKS)
             self.outbox.settle_track(track.row_id, self.worker_id, outbox.FAILED, last_error=str(exc))
             return True
         self._budget.record_success(TRACK)

@@ -20,7 +20,7 @@ from bridge.mapping.operations import MetadataUpdate
 from bridge.ops import activity
 from bridge.store.db import reading
 from bridge.store.schema import events, field_values, track_events
-from bridge.store.store import per_dialect
+from bridge.store.store import one_of, per_dialect
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -30,6 +30,7 @@ FAILED = "failed"
 EXPIRED = "expired"  # a track event older than Pendo's 7-day window
 PURGED = "purged"  # a track event of a purged customer, never sent
 UNREADABLE = "its stored payload is missing or not a JSON object"
+WEBHOOKS = "webhooks"  # the source shown for rows the mapped webhook events made (`source` NULL)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class EntityBatch:
     attempts: int
     first_missing_at: float | None
     event_id: str | None = None  # the newest event behind these values, for log lines and alerts
+    source: str | None = None  # who sent the newest value (an API key's name, an import); None: webhooks
 
 
 @dataclass(frozen=True)
@@ -64,19 +66,38 @@ class ClaimedTrack:
     attempts: int
     event_id: str | None = None
     request_id: str | None = None
+    source: str | None = None
 
 
-def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id: str, version: str,
-                     now: float) -> None:
-    """Upsert each field of `update_op`, guarded by (source_time, rank), in one executemany."""
-    rows = [{
+def field_row(update_op: MetadataUpdate, name: str, value: Any, event_id: str | None, version: str | None,
+              now: float, source: str | None = None) -> dict[str, Any]:
+    """The outbox row of one field value of `update_op`."""
+    return {
         "kind": update_op.kind, "entity_id": update_op.id, "field": name, "value": json.dumps(value, sort_keys=True),
         "source_time": update_op.source_time, "rank": update_op.rank, "event_id": event_id,
         "mapping_version": version, "create_allowed": update_op.create, "version": 1, "sent_version": 0,
-        "state": PENDING, "attempts": 0, "next_attempt_at": now, "updated_at": now, "reclaims": 0,
-    } for name, value in sorted(update_op.values.items())]  # rows lock in key order everywhere: no deadlocks
-    if rows:
-        connection.execute(_upsert(connection), rows)
+        "state": PENDING, "attempts": 0, "next_attempt_at": now, "updated_at": now, "reclaims": 0, "source": source,
+    }
+
+
+def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id: str, version: str,
+                     now: float, source: str | None = None) -> None:
+    """Upsert each field of `update_op`, guarded by (source_time, rank), in one executemany."""
+    enqueue_fields(connection, [field_row(update_op, name, value, event_id, version, now, source)
+                                for name, value in update_op.values.items()])
+
+
+def enqueue_fields(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert field rows (`field_row`), each guarded by (source_time, rank), in one executemany; of two rows for
+    one field only the newer one is written."""
+    newest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["kind"], row["entity_id"], row["field"])
+        known = newest.get(key)
+        if known is None or (known["source_time"], known["rank"]) <= (row["source_time"], row["rank"]):
+            newest[key] = row
+    if newest:  # rows lock in key order everywhere: no deadlocks
+        connection.execute(_upsert(connection), [newest[k] for k in sorted(newest)])
 
 
 @per_dialect
@@ -90,7 +111,7 @@ def _upsert(insert: Callable[[Table], Any]) -> Any:
         set_={
             "value": new.value, "source_time": new.source_time, "rank": new.rank,
             "event_id": new.event_id, "mapping_version": new.mapping_version,
-            "create_allowed": new.create_allowed, "updated_at": now,
+            "create_allowed": new.create_allowed, "updated_at": now, "source": new.source,
             "version": case((unchanged, field_values.c.version), else_=field_values.c.version + 1),
             "state": case((unchanged, DELIVERED), else_=PENDING),
             "attempts": case((unchanged, field_values.c.attempts), else_=0),
@@ -106,19 +127,85 @@ def _upsert(insert: Callable[[Table], Any]) -> Any:
     )
 
 
+def track_row(event_id: str, rule: str, payload: dict[str, Any], timestamp_ms: int, version: str | None,
+              now: float, state: str = PENDING, source: str | None = None) -> dict[str, Any]:
+    """The outbox row of one track event."""
+    return {
+        "event_id": event_id, "rule": rule, "payload": json.dumps(payload), "timestamp_ms": timestamp_ms,
+        "mapping_version": version, "state": state, "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "reclaims": 0, "source": source,
+    }
+
+
 def enqueue_track(connection: Connection, event_id: str, rule: str, payload: dict[str, Any],
                   timestamp_ms: int, version: str, now: float, state: str = PENDING) -> None:
     """Add one track event; the same (event, rule) is only ever added once."""
-    connection.execute(_insert_track(connection), {
-        "event_id": event_id, "rule": rule, "payload": json.dumps(payload), "timestamp_ms": timestamp_ms,
-        "mapping_version": version, "state": state, "attempts": 0, "next_attempt_at": now, "created_at": now,
-        "reclaims": 0,
-    })
+    connection.execute(_insert_track(connection), track_row(event_id, rule, payload, timestamp_ms, version, now,
+                                                            state))
+
+
+def enqueue_tracks(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """Add track events (`track_row`) in one statement; the number that were new (an (event, rule) is added once)."""
+    if not rows:
+        return 0
+    return len(connection.execute(_insert_new_tracks(connection), rows).all())
 
 
 @per_dialect
 def _insert_track(insert: Callable[[Table], Any]) -> Any:
     return insert(track_events).on_conflict_do_nothing(index_elements=["event_id", "rule"])
+
+
+@per_dialect
+def _insert_new_tracks(insert: Callable[[Table], Any]) -> Any:
+    return insert(track_events).on_conflict_do_nothing(index_elements=["event_id", "rule"]).returning(
+        track_events.c.id)
+
+
+DUE_SCAN_WINDOWS = (4, 64)  # rows read per entity wanted, first try then second, before the aggregate
+
+
+def _due_entities(connection: Connection, now: float, limit: int) -> list[tuple[str, str, float]]:
+    """Up to `limit` (kind, entity_id, oldest due time) with due values, the longest waiting first.
+
+    Due rows are read in order of `next_attempt_at` through `ix_field_values_state_due`, a bounded range of that
+    index per state, and the first `limit` entities among them taken: an aggregate over every due row cost seconds
+    a claim, under the write lock, once an import had queued a million values. Only when entities have so many due
+    fields that the larger window holds fewer than `limit` of them is the aggregate used.
+    """
+    fv = field_values.c
+    free = or_(fv.claimed_until.is_(None), fv.claimed_until < now)
+    for factor in DUE_SCAN_WINDOWS:
+        window, exhausted = limit * factor, True
+        rows: list[Any] = []
+        for state in (PENDING, WAITING):
+            found = connection.execute(
+                select(fv.kind, fv.entity_id, fv.next_attempt_at)
+                .where(fv.state == state, fv.next_attempt_at <= now, free)
+                .order_by(fv.next_attempt_at).limit(window)).all()
+            rows += found
+            exhausted = exhausted and len(found) < window
+        firsts: dict[tuple[str, str], float] = {}
+        for kind, entity_id, at in sorted(rows, key=lambda r: r[2]):
+            firsts.setdefault((kind, entity_id), at)
+            if len(firsts) == limit:
+                break
+        if len(firsts) == limit or exhausted:
+            return [(kind, entity_id, at) for (kind, entity_id), at in firsts.items()]
+    oldest = func.min(fv.next_attempt_at)
+    return [(r[0], r[1], r[2]) for r in connection.execute(
+        select(fv.kind, fv.entity_id, oldest).where(_due(field_values, now))
+        .group_by(fv.kind, fv.entity_id).order_by(oldest).limit(limit)).all()]
+
+
+def _entities_in(connection: Connection, entities: Iterable[Any]) -> Any:
+    """(kind, entity_id) among `entities`, as one list of ids per kind: PostgreSQL plans a list of row values as a
+    chain of ORs, minutes for a claim of 500 entities over a backlog of 30,000 values."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for entity in entities:
+        by_kind[entity[0]].append(entity[1])
+    return or_(*(and_(field_values.c.kind == kind, one_of(connection, field_values.c.entity_id, ids))
+                 for kind, ids in sorted(by_kind.items())))
 
 
 def _due(table: Any, now: float) -> Any:
@@ -145,29 +232,24 @@ class Outbox:
         `linger` seconds: changes arriving meanwhile join the same bulk request.
         """
         due = _due(field_values, now)
-        key = tuple_(field_values.c.kind, field_values.c.entity_id)
-        oldest = func.min(field_values.c.next_attempt_at)
         with self.engine.begin() as connection:
-            entities = connection.execute(
-                select(field_values.c.kind, field_values.c.entity_id, oldest).where(due)
-                .group_by(field_values.c.kind, field_values.c.entity_id)
-                .order_by(oldest).limit(limit)
-            ).all()
+            entities = _due_entities(connection, now, limit)
             if not entities or (len(entities) < limit and entities[0][2] > now - linger):
                 return []
             # Lock in key order and skip rows another transaction holds (PostgreSQL; SQLite has one writer):
             # a claim never waits on a lock, so it cannot deadlock with the mapper or another worker.
             fv = field_values.c
             claimable = (select(fv.kind, fv.entity_id, fv.field)
-                         .where(key.in_([(e[0], e[1]) for e in entities]), due)
+                         .where(_entities_in(connection, entities), due)
                          .order_by(fv.kind, fv.entity_id, fv.field).with_for_update(skip_locked=True))
-            connection.execute(
-                update(field_values).where(tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable), due)
-                .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
-            )
+            # The rows are found through the key (the entities' ids again); whether they are due is the subquery's
+            # test, made once more by PostgreSQL on every row it locks. With `state` and `next_attempt_at` in this
+            # WHERE too, SQLite walked the due index — every pending value of a large import — for each claim.
             rows = connection.execute(
-                select(field_values).where(field_values.c.claimed_by == worker,
-                                           field_values.c.claimed_until == now + lease)
+                update(field_values).where(_entities_in(connection, entities),
+                                           tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable))
+                .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
+                .returning(*field_values.c)
             ).mappings().all()
             readable = [(row, value) for row in rows if (value := _value(connection, row)) is not _UNREADABLE]
         return _group(readable)
@@ -228,7 +310,8 @@ class Outbox:
             payloads = [(row, _payload(connection, row)) for row in rows]
             request_ids = _request_ids(connection, {r["event_id"] for r in rows})
         return [ClaimedTrack(r["id"], payload, r["timestamp_ms"], r["attempts"], r["event_id"],
-                             request_ids.get(r["event_id"])) for r, payload in payloads if payload is not None]
+                             request_ids.get(r["event_id"]), r["source"])
+                for r, payload in payloads if payload is not None]
 
     def settle_track(self, row_id: int, worker: str, state: str, **values: Any) -> None:
         """Record a claimed track event's outcome; a delivered one (with its `delivered_at`) counts in the activity."""
@@ -248,6 +331,17 @@ class Outbox:
                 select(track_events.c.state, func.count()).group_by(track_events.c.state)).all()
         return {"metadata": dict(fields), "track": dict(tracks)}
 
+    def counts_by_source(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Rows by source and state: {source: {"metadata": {...}, "track": {...}}}; webhooks' rows as "webhooks"."""
+        found: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: {"metadata": {}, "track": {}})
+        with reading(self.engine) as connection:
+            for box, table in (("metadata", field_values), ("track", track_events)):
+                rows = connection.execute(select(table.c.source, table.c.state, func.count())
+                                          .group_by(table.c.source, table.c.state))
+                for source, state, count in rows:
+                    found[source or WEBHOOKS][box][state] = count
+        return dict(found)
+
     def oldest_pending(self) -> float | None:
         """When the oldest change still waiting for Pendo (pending or waiting_for_pendo) was made."""
         with reading(self.engine) as connection:
@@ -263,16 +357,17 @@ class Outbox:
         fv, te = field_values.c, track_events.c
         with reading(self.engine) as connection:
             fields = connection.execute(
-                select(fv.kind, fv.entity_id, fv.field, fv.state, fv.event_id, fv.last_error, fv.updated_at)
+                select(fv.kind, fv.entity_id, fv.field, fv.state, fv.event_id, fv.last_error, fv.updated_at, fv.source)
                 .where(fv.state.in_([FAILED, HELD])).order_by(fv.updated_at.desc()).limit(limit)).mappings().all()
             tracks = connection.execute(
-                select(te.event_id, te.rule, te.state, te.last_error, te.created_at)
+                select(te.event_id, te.rule, te.state, te.last_error, te.created_at, te.source)
                 .where(te.state == FAILED).order_by(te.created_at.desc()).limit(limit)).mappings().all()
         found = [{"outbox": "metadata", "kind": r["kind"], "id": r["entity_id"], "field": r["field"],
-                  "state": r["state"], "event_id": r["event_id"], "reason": r["last_error"], "at": r["updated_at"]}
-                 for r in fields]
+                  "state": r["state"], "event_id": r["event_id"], "reason": r["last_error"], "at": r["updated_at"],
+                  "source": r["source"] or WEBHOOKS} for r in fields]
         found += [{"outbox": "track", "rule": r["rule"], "state": r["state"], "event_id": r["event_id"],
-                   "reason": r["last_error"], "at": r["created_at"]} for r in tracks]
+                   "reason": r["last_error"], "at": r["created_at"], "source": r["source"] or WEBHOOKS}
+                  for r in tracks]
         return sorted(found, key=lambda f: f["at"], reverse=True)[:limit]
 
     def reclaim_count(self) -> int:
@@ -363,7 +458,9 @@ def _group(rows: Iterable[tuple[Any, Any]]) -> list[EntityBatch]:
             create=any(r["create_allowed"] for r in members),
             attempts=max(r["attempts"] for r in members),
             first_missing_at=min((r["first_missing_at"] for r in members if r["first_missing_at"]), default=None),
-            event_id=max(members, key=lambda r: (r["source_time"], r["rank"]))["event_id"],
+            event_id=newest["event_id"],
+            source=newest["source"],
         )
         for (kind, entity_id), members in grouped.items()
+        for newest in [max(members, key=lambda r: (r["source_time"], r["rank"]))]
     ]

@@ -88,6 +88,7 @@ field_values = Table(
     Column("reclaims", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("updated_at", Float, nullable=False),
+    Column("source", String(64)),  # who sent the newest value: an API key's name or "import:…"; NULL for webhooks
     Index("ix_field_values_state_due", "state", "next_attempt_at"),
     Index("ix_field_values_event", "event_id"),  # an event's values, for the admin console
     Index("ix_field_values_reclaimed", "reclaims", sqlite_where=text("reclaims > 0"),
@@ -112,6 +113,7 @@ track_events = Table(
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float),
+    Column("source", String(64)),  # an API key's name; NULL for webhooks
     UniqueConstraint("event_id", "rule", name="uq_track_events_event_rule"),
     Index("ix_track_events_state_due", "state", "next_attempt_at"),
     Index("ix_track_events_reclaimed", "reclaims", sqlite_where=text("reclaims > 0"),
@@ -210,4 +212,25 @@ delivery_minutes = Table(
     metadata,
     Column("minute", BigInteger, primary_key=True, autoincrement=False),
     Column("delivered", Integer, nullable=False, default=0),
+)
+
+# Keys of the HTTP API (`/v1/...`): only a hash of each key is kept. `tat` paces the key's requests (GCRA, like
+# `pendo_budget`), the counters show its use in `bridge status` (`bridge.store.keys`).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("key_id", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Column("tat", Float, nullable=False, default=0.0),
+    Column("requests", BigInteger, nullable=False, default=0),
+    Column("accepted", BigInteger, nullable=False, default=0),
+    Column("duplicates", BigInteger, nullable=False, default=0),
+    Column("rejected", BigInteger, nullable=False, default=0),
+    Column("limited", BigInteger, nullable=False, default=0),
+    Column("last_used_at", Float),
+    UniqueConstraint("key_id", name="uq_api_keys_key_id"),
 )

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
@@ -55,6 +55,16 @@ def per_dialect(build: Callable[[Callable[[Table], Any]], Built]) -> Callable[[C
             built[name] = build(postgresql.insert if name == "postgresql" else sqlite.insert)
         return built[name]
     return get
+
+
+def one_of(connection: Connection, column: Any, values: Sequence[str]) -> Any:
+    """`column IN values`; on PostgreSQL `column IN (SELECT unnest(array))`, which the planner joins. psycopg prepares
+    a statement run five times, PostgreSQL may then keep a generic plan made while a table was small, and in a
+    generic plan a long IN list (or `= ANY`) compares every row with every value: a look-up of 500 ids took 0.5 s
+    instead of 10 ms over an outbox grown by an import."""
+    if connection.dialect.name == "postgresql":
+        return column.in_(select(func.unnest(bindparam(None, list(values), type_=postgresql.ARRAY(String)))))
+    return column.in_(values)
 
 
 @dataclass(frozen=True)

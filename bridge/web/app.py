@@ -23,6 +23,7 @@ from bridge.providers.stripe.webhook import StripeProvider
 from bridge.settings import Settings, load_settings
 from bridge.store.db import describe, make_engine
 from bridge.store.store import Incoming, Store
+from bridge.web import api
 from bridge.web.ingest import GroupCommit
 from bridge.web.triage import triage
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     def metrics_view() -> tuple[Response, int]:
         return state.metrics()
 
+    api.register(app, settings, state.store.engine, clock)  # /v1/...: the HTTP API (docs/api.md)
     if settings.admin_password:
         from bridge.web import admin
 

@@ -42,7 +42,9 @@ def test_auth_refusal_holds_everything_until_the_key_works(service: Service, pen
     assert pendo.account_values("acct-0") == {}
     pendo.set_auth_ok(True)
     wait_until(lambda: pendo.account_values("acct-0"), timeout=40)
-    wait_until(pendo.track_events, timeout=10)
+    # A track event refused first holds the track events on their own: they resume at the next probe, up to
+    # RESUME_CHECK_SECONDS (15 s) after the metadata.
+    wait_until(pendo.track_events, timeout=25)
     assert service.log_text().count("all sending is paused") == 1
 
 

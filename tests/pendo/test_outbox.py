@@ -128,3 +128,23 @@ def test_outbox_store_purge_keeps_payloads_with_pending_values(database_url: str
     [batch] = claim_all(box, now=3.0)
     box.settle("w1", [Settlement(batch, ob.DELIVERED)])
     assert store.expire_payloads(before=100.0) == 1
+
+
+def test_outbox_claim_takes_the_longest_waiting_entities_first(box: Outbox) -> None:
+    for n, entity in enumerate(["c", "a", "d", "b"]):
+        with box.engine.begin() as connection:
+            ob.enqueue_metadata(connection, MetadataUpdate("account", entity, {"x": n, "y": n}, 1000 + n), "e", "v1",
+                                now=1.0 + n)
+    batches = box.claim_entities("w1", now=10.0, lease=30, limit=2)
+    assert sorted(b.entity_id for b in batches) == ["a", "c"]
+
+
+def test_outbox_claim_finds_enough_entities_behind_one_with_many_fields(box: Outbox) -> None:
+    """An entity with more due fields than the scan windows hold does not make the claim come up short."""
+    with box.engine.begin() as connection:
+        ob.enqueue_metadata(connection, MetadataUpdate("account", "wide", {f"f{i}": i for i in range(200)}, 1),
+                            "e", "v1", now=1.0)
+        ob.enqueue_metadata(connection, MetadataUpdate("account", "narrow", {"x": 1}, 1), "e", "v1", now=2.0)
+    batches = box.claim_entities("w1", now=10.0, lease=30, limit=2)
+    assert sorted(b.entity_id for b in batches) == ["narrow", "wide"]
+    assert len(next(b for b in batches if b.entity_id == "wide").values) == 200
