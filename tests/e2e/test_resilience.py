@@ -37,7 +37,9 @@ def test_429_with_retry_after_is_waited_out(service: Service, pendo: FakePendo) 
 def test_auth_refusal_holds_everything_until_the_key_works(service: Service, pendo: FakePendo) -> None:
     pendo.set_auth_ok(False)
     assert service.post(accounts(1)[0]).status_code == 200
-    wait_until(lambda: any(r.status == 403 for r in pendo.requests))
+    # Whichever Pendo refuses first (a track event, the metadata or the key's check), all sending pauses before
+    # the key works again.
+    wait_until(lambda: "all sending is paused" in service.log_text(), timeout=30)
     time.sleep(1)
     assert pendo.account_values("acct-0") == {}
     pendo.set_auth_ok(True)
