@@ -117,6 +117,15 @@ def test_acacia_discount_ids_in_discounts_are_the_expanded_discount_once():
     assert sb.subscription_mrr(sub) == 120.0
 
 
+def test_acacia_discount_ids_beyond_the_expanded_one_leave_mrr_unknown_with_a_warning():
+    payload = body("subscription_shapes_acacia.json")
+    payload["data"]["object"]["discounts"] = ["di_1SmLoyal", "di_1SmWelcome"]
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(payload), {}, EvalOptions())
+    [update] = [op for op in outcome.operations if isinstance(op, MetadataUpdate)]
+    assert "mrr" not in update.values and update.values["billing_plan"] == "growth_seat"
+    assert any("not expanded" in warning for warning in outcome.warnings)
+
+
 def test_acacia_items_without_periods_get_the_subscription_period():
     sub = sv.normalise(body("subscription_created_acacia.json"))["data"]["object"]
     assert [(item["current_period_start"], item["current_period_end"]) for item in sub["items"]["data"]] == [
