@@ -1,10 +1,11 @@
 """Stripe API-version adapters: one canonical payload shape in front of the mappings, whatever the endpoint's version.
 
 Supported: from `OLDEST_SUPPORTED` (2020-08-27, when subscriptions lost their top-level `plan`, `quantity` and
-`tax_percent`) through the basil (2025-03-31), clover (2025-09-30), dahlia (2026-03-25) and endive (2026-09-30)
-releases. Dahlia and endive changed nothing the mappings read (docs/billing.md lists the changelog entries
-checked), so their payloads are the clover shape with more fields. The canonical shape is a superset of the
-shapes, so rules written against either one keep working:
+`tax_percent`) through the acacia (2024-09-30), basil (2025-03-31), clover (2025-09-30), dahlia (2026-03-25) and
+endive (2026-09-30) releases. Acacia changed nothing the mappings read, so its payloads are the 2024-06-20 shape
+with more fields (top-level periods, `discount` beside `discounts`); dahlia and endive changed nothing either, so
+theirs are the clover shape with more fields (docs/billing.md lists the changelog entries checked). The
+canonical shape is a superset of the shapes, so rules written against either one keep working:
 
 - subscription: `current_period_start/end` on the subscription *and* on every item (basil moved them to the
   items; mixed-interval subscriptions keep their own per-item periods); `discounts` a list holding every
@@ -31,12 +32,13 @@ from typing import Any
 from bridge.providers.stripe import structure
 
 OLDEST_SUPPORTED = "2020-08-27"
+ACACIA = "2024-09-30"
 BASIL = "2025-03-31"
 CLOVER = "2025-09-30"
 DAHLIA = "2026-03-25"
 ENDIVE = "2026-09-30"
 # Named releases and the first date of each; a release's later monthly versions only add fields.
-RELEASES = {"basil": BASIL, "clover": CLOVER, "dahlia": DAHLIA, "endive": ENDIVE}
+RELEASES = {"acacia": ACACIA, "basil": BASIL, "clover": CLOVER, "dahlia": DAHLIA, "endive": ENDIVE}
 NEWEST_RELEASE = "endive"
 NEWEST_KNOWN = "2026-11-18.endive"  # the newest version released on 2026-11-30 (docs.stripe.com/changelog)
 VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.([a-z]+))?$")

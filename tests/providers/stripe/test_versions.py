@@ -11,7 +11,11 @@ from bridge.providers.stripe import versions as sv
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "stripe"
-SHAPES = ["subscription_shapes_pre_basil.json", "subscription_shapes_basil.json", "subscription_shapes_clover.json"]
+SHAPES = ["subscription_shapes_pre_basil.json", "subscription_shapes_acacia.json", "subscription_shapes_basil.json",
+          "subscription_shapes_clover.json"]
+# Subscriptions before basil have one period, on the subscription; from basil on each item has its own.
+PERIOD_ON_THE_SUBSCRIPTION = ("pre_basil", "acacia")
+ACACIA_VERSIONS = ["2024-09-30.acacia", "2024-12-18.acacia", "2025-02-24.acacia"]
 NEWER_VERSIONS = ["2026-03-25.dahlia", "2026-08-26.dahlia", "2026-10-28.endive"]
 # The clover event, and the same event as dahlia and endive send it (tests/fixtures/stripe/*_dahlia|endive.json).
 # The created, updated and invoice-paid events come from the basil fixtures, whose objects have no field that clover
@@ -42,7 +46,8 @@ def test_normalise_gives_one_shape_for_every_api_version(name):
     raw = body(name)
     sub = sv.normalise(raw)["data"]["object"]
     assert raw == body(name)  # the raw payload is untouched
-    assert sub["current_period_end"] == (1759300000 if "pre_basil" in name else 1785500000)
+    periods_on_top = any(shape in name for shape in PERIOD_ON_THE_SUBSCRIPTION)
+    assert sub["current_period_end"] == (1759300000 if periods_on_top else 1785500000)
     assert all(item["current_period_end"] for item in sub["items"]["data"])
     assert [d["coupon"]["id"] for d in sub["discounts"]] == ["LOYAL20"]
     assert (sb.subscription_mrr(sub), sb.plan_name(sub), sb.seats(sub), sb.interval(sub)) == (
@@ -64,7 +69,7 @@ def labelled(name, api_version):
 
 
 def newer_shape(clover_name, api_version):
-    """The dahlia or endive fixture of the same event, labelled with `api_version`."""
+    """The acacia, dahlia or endive fixture of the same event, labelled with `api_version`."""
     release = api_version.rsplit(".", 1)[1]
     return labelled(clover_name.replace("_clover", "").replace("_basil", "").replace(".json", f"_{release}.json"),
                     api_version)
@@ -82,6 +87,49 @@ def test_dahlia_and_endive_events_map_exactly_like_clover(kind, api_version):
     assert any(isinstance(op, TrackEvent) for op in clover.operations)
     assert newer.operations == clover.operations
     assert (newer.matched, newer.unresolved, newer.warnings) == (clover.matched, clover.unresolved, clover.warnings)
+
+
+@pytest.mark.parametrize("api_version", ACACIA_VERSIONS)
+@pytest.mark.parametrize("kind", [kind for kind in SAME_EVENTS if kind != "subscription shapes"])
+def test_acacia_events_map_exactly_like_clover(kind, api_version):
+    # The acacia fixtures carry the periods on the subscription (created: there only; updated: on the items too, as
+    # acacia payloads of 2025 do), `discount` beside `discounts`, `plan` on the items and the invoice's subscription at
+    # the top. The shapes fixture is left out: before basil a subscription has one period, so its mixed-interval
+    # subscription ends when its monthly items do, not when the annual one does.
+    mappings = load_mappings(ROOT / "mappings")
+    clover = evaluate(mappings, event(labelled(SAME_EVENTS[kind], "2025-09-30.clover")), {"customer": CUSTOMER},
+                      EvalOptions())
+    acacia = evaluate(mappings, event(newer_shape(SAME_EVENTS[kind], api_version)), {"customer": CUSTOMER},
+                      EvalOptions())
+    assert any(isinstance(op, MetadataUpdate) for op in clover.operations)
+    assert any(isinstance(op, TrackEvent) for op in clover.operations)
+    assert acacia.admission == "map"
+    assert acacia.operations == clover.operations
+    assert (acacia.matched, acacia.unresolved, acacia.warnings) == (clover.matched, clover.unresolved, clover.warnings)
+
+
+def test_acacia_discount_ids_in_discounts_are_the_expanded_discount_once():
+    # An acacia webhook expands `discount` but lists `discounts` as ids: the same discount, counted once.
+    raw = body("subscription_shapes_acacia.json")
+    assert raw["data"]["object"]["discounts"] == ["di_1SmLoyal"]
+    sub = sv.normalise(raw)["data"]["object"]
+    assert [d["coupon"]["percent_off"] for d in sub["discounts"]] == [20.0]
+    assert sb.subscription_mrr(sub) == 120.0
+
+
+def test_acacia_discount_ids_beyond_the_expanded_one_leave_mrr_unknown_with_a_warning():
+    payload = body("subscription_shapes_acacia.json")
+    payload["data"]["object"]["discounts"] = ["di_1SmLoyal", "di_1SmWelcome"]
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(payload), {}, EvalOptions())
+    [update] = [op for op in outcome.operations if isinstance(op, MetadataUpdate)]
+    assert "mrr" not in update.values and update.values["billing_plan"] == "growth_seat"
+    assert any("not expanded" in warning for warning in outcome.warnings)
+
+
+def test_acacia_items_without_periods_get_the_subscription_period():
+    sub = sv.normalise(body("subscription_created_acacia.json"))["data"]["object"]
+    assert [(item["current_period_start"], item["current_period_end"]) for item in sub["items"]["data"]] == [
+        (1735700000, 1743562400), (1735700000, 1743562400)]
 
 
 @pytest.mark.parametrize("name", ["subscription_shapes_dahlia.json", "subscription_shapes_endive.json"])
@@ -105,7 +153,9 @@ def test_normalise_moves_basil_invoice_subscription_to_the_top():
     [(None, True), ("2024-06-20", True), ("2020-08-27", True), ("2025-03-31.basil", True),
      ("2025-08-27.basil", True), ("2025-09-30.clover", True), ("2025-11-17.clover", True),
      ("2026-03-25.dahlia", True), ("2026-08-26.dahlia", True), ("2026-09-30.endive", True),
-     ("2026-10-28.endive", True), ("2026-11-18.endive", True), ("2019-12-03", False), ("2025-04-30", False),
+     ("2026-10-28.endive", True), ("2026-11-18.endive", True), ("2024-09-30.acacia", True),
+     ("2024-10-28.acacia", True), ("2024-11-20.acacia", True), ("2024-12-18.acacia", True), ("2025-01-27.acacia", True),
+     ("2025-02-24.acacia", True), ("2019-12-03", False), ("2025-04-30", False), ("2024-09-29.acacia", False),
      ("2026-03-24.dahlia", False), ("2026-09-29.endive", False), ("2027-03-24.fig", False), ("garbage", False),
      ("2025-01-01.clover", False)],
 )
@@ -119,6 +169,13 @@ def test_events_of_an_unsupported_version_are_flagged_not_mapped():
     outcome = evaluate(load_mappings(ROOT / "mappings"), event(payload), {}, EvalOptions())
     assert outcome.operations == [] and outcome.matched == []
     assert "newer than or unknown" in outcome.warnings[0]
+
+
+def test_a_version_before_acacia_with_its_name_is_flagged_not_mapped():
+    payload = labelled("subscription_created_acacia.json", "2024-09-29.acacia")  # no such version: acacia began 09-30
+    outcome = evaluate(load_mappings(ROOT / "mappings"), event(payload), {"customer": CUSTOMER}, EvalOptions())
+    assert (outcome.operations, outcome.matched, outcome.admission) == ([], [], "store")
+    assert outcome.warnings[0].startswith("Stripe API version 2024-09-29.acacia is newer than or unknown")
 
 
 def test_basil_discount_ids_leave_mrr_unknown_with_a_warning():
@@ -135,6 +192,7 @@ def test_basil_discount_ids_leave_mrr_unknown_with_a_warning():
     [("2027-03-24.fig", True, "newer"), ("2026-12-01.fig", True, "newer"), ("2026-11-18.fig", False, "unsupported"),
      ("2026-06-01.fig", False, "unsupported"), ("2026-12-16.endive", False, "supported"),
      ("2026-10-28.endive", False, "supported"), ("2027-03-24", False, "unsupported"),
+     ("2025-02-24.acacia", False, "supported"), ("2024-09-29.acacia", False, "unsupported"),
      ("2019-12-03", False, "unsupported"), ("garbage", False, "unsupported"), (None, False, "supported")],
 )
 def test_newer_is_a_release_after_every_known_one(version, newer, standing):
