@@ -11,6 +11,7 @@ from typing import Any
 
 from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event, Provider
+from bridge.providers.base import SubscriptionSource
 from bridge.providers.paddle import config as _config
 from bridge.providers.paddle import facts as _facts
 from bridge.providers.paddle import subscription as _subscription
@@ -47,6 +48,6 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
     return _subscription.subscription(raw)
 
 
-def source(config: PaddleConfig) -> PaddleApi | None:
+def source(config: PaddleConfig) -> SubscriptionSource | None:
     """The list-subscriptions client when PADDLE_API_KEY is set."""
     return PaddleApi(config.api_key, config.api_base) if config.api_key else None

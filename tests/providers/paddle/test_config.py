@@ -6,6 +6,7 @@ import pytest
 
 import bridge.providers.paddle as paddle
 from bridge.errors import ConfigError
+from bridge.providers.base import Package
 from bridge.providers.paddle.api import PaddleApi
 from bridge.providers.paddle.config import LIVE_API_BASE, SANDBOX_API_BASE, PaddleConfig, configure
 from bridge.providers.paddle.webhook import PaddleProvider
@@ -64,6 +65,9 @@ def test_config_repr_shows_no_secret_or_key() -> None:
 
 
 def test_package_exposes_the_protocol() -> None:
+    expected = {"NAME", "VARIABLES", "configure", "webhook", "facts", "subscription", "source"}
+    assert expected <= set(vars(paddle)) and expected == set(Package.__annotations__) | {
+        name for name in vars(Package) if not name.startswith("_")}
     assert paddle.NAME == "paddle"
     assert paddle.VARIABLES == ("PADDLE_WEBHOOK_SECRET", "PADDLE_SIGNATURE_TOLERANCE_SECONDS", "PADDLE_API_KEY",
                                 "PADDLE_API_BASE")
