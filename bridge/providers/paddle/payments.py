@@ -4,7 +4,8 @@
   (one payment, one fact); `transaction.completed` follows once Paddle has finished processing it.
 - `transaction.payment_failed`: failed, with the newest failed attempt's `error_code` as the reason.
 - `adjustment.created` / `adjustment.updated`: a `refund` once its status is `approved` (most live refunds
-  are created `pending_approval`), a `chargeback` as disputed. Credits and warnings move no money back.
+  are created `pending_approval`); a `chargeback` as disputed when it is created. Credits, chargeback
+  warnings and reversals move no money back. The payment's id is the adjustment's, the same on both events.
 Amounts are the customer's totals (`details.totals.grand_total`, an adjustment's `totals.total`), tax included.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from bridge.billing.model import Payment
 from bridge.providers.paddle.fields import currency_code, major, mapping, rfc3339, text
 
-FAILED_ATTEMPTS = ("error", "failed", "canceled")
+FAILED_ATTEMPTS = ("error",)  # a payment attempt's status when it failed (PaymentAttemptStatus in the SDK)
 
 
 def payment(event_type: str, data: Mapping[str, Any], occurred: float) -> Payment | None:
@@ -26,7 +27,7 @@ def payment(event_type: str, data: Mapping[str, Any], occurred: float) -> Paymen
     if event_type == "transaction.payment_failed":
         return _transaction(data, "failed", occurred)
     if event_type in ("adjustment.created", "adjustment.updated"):
-        return _adjustment(data, occurred)
+        return _adjustment(data, occurred, created=event_type == "adjustment.created")
     return None
 
 
@@ -55,11 +56,11 @@ def _transaction(data: Mapping[str, Any], kind: str, occurred: float) -> Payment
     )
 
 
-def _adjustment(data: Mapping[str, Any], occurred: float) -> Payment | None:
+def _adjustment(data: Mapping[str, Any], occurred: float, created: bool) -> Payment | None:
     action, status = data.get("action"), data.get("status")
     if action == "refund" and status == "approved":
         kind = "refunded"
-    elif action == "chargeback":
+    elif action == "chargeback" and created:  # a later update (a reversal) is no second dispute
         kind = "disputed"
     else:
         return None

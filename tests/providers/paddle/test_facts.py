@@ -300,6 +300,7 @@ def test_adjustment_refund_counts_once_approved() -> None:
     ("chargeback_warning", "approved", None), ("chargeback_reverse", "approved", None),
 ])
 def test_adjustment_actions(action: str, status: str, kind: str | None) -> None:
+    """What each adjustment action states when it is created."""
     payload = copy.deepcopy(sample("adjustment.created"))
     payload["data"].update(action=action, status=status)
     payment = facts_of(payload).payment
@@ -342,3 +343,9 @@ def test_identity_of_a_customer_event_is_the_customer() -> None:
     assert found.identity.account_id == "acct-c" and found.identity.visitor_id is None
     assert found.customer is not None and found.customer.name == "Jo Brown"
     assert found.subscription is None and found.payment is None
+
+
+def test_adjustment_chargeback_updated_later_is_no_second_dispute() -> None:
+    payload = copy.deepcopy(sample("adjustment.updated"))
+    payload["data"].update(action="chargeback", status="reversed")
+    assert facts_of(payload).payment is None
