@@ -15,6 +15,13 @@ from typing import Any
 
 from bridge.billing import money
 
+# The currencies Paddle Billing sells in (CurrencyCode in PaddleHQ/paddle-python-sdk); their exponents are
+# ISO 4217's, as bridge.billing.money has them (JPY, KRW, CLP and VND have none). An amount in any other
+# currency is not converted: its exponent would be a guess.
+CURRENCIES = frozenset(
+    "USD EUR GBP JPY AUD CAD CHF HKD SGD SEK ARS BRL CLP CNY COP CZK DKK HUF ILS INR KRW MXN NOK NZD PEN PLN RUB "
+    "THB TRY TWD UAH VND ZAR".split()
+)
 _MINOR_UNITS = re.compile(r"-?[0-9]{1,18}")
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
@@ -33,7 +40,7 @@ def rfc3339(value: object) -> float | None:
 
 def major(amount: object, currency: object) -> Decimal | None:
     """A minor-unit string as a Decimal in major units, at the currency's exponent; None when unreadable."""
-    if not isinstance(amount, str) or not _MINOR_UNITS.fullmatch(amount) or not currency_code(currency):
+    if not isinstance(amount, str) or not _MINOR_UNITS.fullmatch(amount) or currency_code(currency) not in CURRENCIES:
         return None
     return Decimal(amount).scaleb(-money.exponent(str(currency)))
 

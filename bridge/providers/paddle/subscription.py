@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.billing.model import INTERVALS, STATUSES, Discount, Item, Subscription
-from bridge.providers.paddle.fields import currency_code, major, mapping, rfc3339, text, whole
+from bridge.providers.paddle.fields import CURRENCIES, currency_code, major, mapping, rfc3339, text, whole
 
 NAME = "paddle"
 
@@ -111,6 +111,8 @@ def _unit_amount(price: Mapping[str, Any], currency: str | None,
     if currency is None or currency_code(chosen.get("currency_code")) != currency:
         return None, (f"price {price_id} is in another currency than the subscription's: Paddle converts it at "
                       "its own rate, so its amount is not sent")
+    if currency not in CURRENCIES:
+        return None, f"price {price_id} is in {currency}, a currency Paddle does not list: its amount is not sent"
     amount = major(chosen.get("amount"), currency)
     return amount, None if amount is not None else f"price {price_id} has no readable unit amount"
 

@@ -227,6 +227,16 @@ def test_subscription_zero_decimal_currency_uses_its_exponent() -> None:
     assert sub is not None and sub.items[0].amount == Decimal("49000")
 
 
+def test_subscription_in_a_currency_paddle_does_not_list_is_withheld() -> None:
+    payload = copy.deepcopy(sample("subscription.activated"))
+    payload["data"]["currency_code"] = "KWD"  # three decimals in ISO 4217; Paddle does not sell in it
+    for item in payload["data"]["items"]:
+        item["price"]["unit_price"] = {"amount": "4900", "currency_code": "KWD"}
+    sub = facts_of(payload).subscription
+    assert sub is not None and all(item.amount is None for item in sub.items)
+    assert any("does not list" in gap for gap in sub.gaps)
+
+
 def test_subscription_leaves_out_one_time_charges_and_inactive_items() -> None:
     payload = copy.deepcopy(sample("subscription.updated"))
     payload["data"]["items"][1]["recurring"] = False
