@@ -4,6 +4,7 @@ What the entity cannot tell is left `None` with a line in `gaps`, never guessed:
 - a price with country overrides (`unit_price_overrides`) in the subscription's currency, when the customer's
   address is not known: the customer may pay the override, so the line's amount is withheld;
 - a price in another currency than the subscription's: Paddle converts it at its own rate, so withheld;
+- a price that includes tax (`tax_mode` `internal`, or `location`): the rate is not in the payload;
 - the subscription's discount: the webhook names it (`id`, `starts_at`, `ends_at`) but not its amount or
   type, so unless the discount entity is handed in it is a `Discount` with neither `percent_off` nor
   `amount_off`, which the core reads as unknown.
@@ -20,6 +21,10 @@ from bridge.billing.model import INTERVALS, STATUSES, Discount, Item, Subscripti
 from bridge.providers.paddle.fields import CURRENCIES, currency_code, major, mapping, rfc3339, text, whole
 
 NAME = "paddle"
+# `internal` prices include tax; `location` ones do where the customer's country expects it. `external` ones
+# exclude it, and `account_setting` ones follow the account's setting, which no payload shows: read as
+# exclusive, as the Stripe package reads a price without a tax behaviour (see docs/providers/paddle.md).
+TAX_INCLUSIVE = ("internal", "location")
 
 
 def subscription(raw: Mapping[str, Any], enrichment: Mapping[str, Any] | None = None) -> Subscription | None:
@@ -98,6 +103,9 @@ def _unit_amount(price: Mapping[str, Any], currency: str | None,
                  country: str | None) -> tuple[Decimal | None, str | None]:
     """The price per unit the customer pays, or None and why it cannot be known from the entity."""
     price_id = text(price.get("id"))
+    if price.get("tax_mode") in TAX_INCLUSIVE:
+        return None, (f"price {price_id} may include tax (tax_mode {price.get('tax_mode')}) and the rate is not in "
+                      "the payload: its amount is not sent")
     base = mapping(price.get("unit_price"))
     overrides = [mapping(o) for o in price.get("unit_price_overrides") or [] if isinstance(o, Mapping)]
     if country is not None:

@@ -227,6 +227,18 @@ def test_subscription_zero_decimal_currency_uses_its_exponent() -> None:
     assert sub is not None and sub.items[0].amount == Decimal("49000")
 
 
+@pytest.mark.parametrize(("tax_mode", "withheld"), [
+    ("internal", True), ("location", True), ("external", False), ("account_setting", False)])
+def test_subscription_price_that_may_include_tax_is_withheld(tax_mode: str, withheld: bool) -> None:
+    payload = copy.deepcopy(sample("subscription.activated"))
+    payload["data"]["items"][0]["price"]["tax_mode"] = tax_mode
+    sub = facts_of(payload).subscription
+    assert sub is not None
+    assert (sub.items[0].amount is None) is withheld
+    assert any("include tax" in gap for gap in sub.gaps) is withheld
+    assert sub.items[1].amount == Decimal("100.00")
+
+
 def test_subscription_in_a_currency_paddle_does_not_list_is_withheld() -> None:
     payload = copy.deepcopy(sample("subscription.activated"))
     payload["data"]["currency_code"] = "KWD"  # three decimals in ISO 4217; Paddle does not sell in it
