@@ -41,6 +41,8 @@ def subscription(raw: Mapping[str, Any], enrichment: Mapping[str, Any] | None = 
     currency = currency_code(raw.get("currency_code"))
     country = text(mapping(extra.get("address")).get("country_code"))
     items = tuple(_item(item, currency, country, gaps) for item in _recurring(raw.get("items")))
+    discounts = _discounts(raw, extra, items, gaps)
+    trial_end = _trial_end(raw, gaps) if status == "trialing" else None
     period = mapping(raw.get("current_billing_period"))
     change = mapping(raw.get("scheduled_change"))
     return Subscription(
@@ -49,10 +51,10 @@ def subscription(raw: Mapping[str, Any], enrichment: Mapping[str, Any] | None = 
         customer_id=text(raw.get("customer_id")),
         status=status,
         items=items,
-        discounts=_discounts(raw, extra, items, gaps),
+        discounts=discounts,
         currency=currency,
         created_at=rfc3339(raw.get("created_at")),
-        trial_end=_trial_end(raw, gaps) if status == "trialing" else None,
+        trial_end=trial_end,
         period_end=rfc3339(period.get("ends_at")),
         cancel_at_period_end=_cancel_at_period_end(change, period),
         cancels_at=rfc3339(change.get("effective_at")) if change.get("action") == "cancel" else None,
