@@ -3,6 +3,9 @@
 The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrichment(api, event)`,
 is what the core calls before mapping when `CHARGEBEE_API_KEY` is set (`source(config)` gives the `api`): it
 fetches the event again from Chargebee, since Chargebee signs nothing (docs/providers/chargebee.md).
+
+The protocol's functions `webhook` and `facts` shadow the submodules of the same names as attributes of this
+package: import from those modules with `from bridge.providers.chargebee.facts import …`.
 """
 
 from __future__ import annotations

@@ -53,8 +53,15 @@ class ChargebeeProvider:
     name = NAME
 
     def __init__(self, username: str, password: str):
-        # Digests of equal length, so the comparison takes the same time whatever the offered length.
-        self._expected = hashlib.sha256(f"{username}:{password}".encode()).digest()
+        # Digests of equal length, so the comparison takes the same time whatever the offered length. RFC 7617
+        # leaves the charset to the sender: UTF-8, and ISO-8859-1 for credentials it can encode, are both accepted.
+        credentials = f"{username}:{password}"
+        encodings = {credentials.encode("utf-8")}
+        try:
+            encodings.add(credentials.encode("latin-1"))
+        except UnicodeEncodeError:
+            pass
+        self._expected = tuple(hashlib.sha256(encoded).digest() for encoded in encodings)
 
     def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
         """Raise SignatureError unless the Basic credentials match (Chargebee has no timestamp: `now` is unused)."""
@@ -63,7 +70,7 @@ class ChargebeeProvider:
             raise SignatureError("missing Authorization header (protect the Chargebee webhook with basic "
                                  "authentication)")
         offered = hashlib.sha256(basic_credentials(header)).digest()
-        if not hmac.compare_digest(offered, self._expected):
+        if not any([hmac.compare_digest(offered, expected) for expected in self._expected]):
             raise SignatureError("Basic credentials do not match CHARGEBEE_WEBHOOK_USERNAME and "
                                  "CHARGEBEE_WEBHOOK_PASSWORD")
         try:

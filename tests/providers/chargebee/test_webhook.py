@@ -84,6 +84,12 @@ def test_chargebee_verify_password_may_contain_colon_and_comma() -> None:
         provider.verify(BODY, {"authorization": basic(b"hooks:p")}, now=NOW)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_chargebee_verify_accepts_non_ascii_credentials_in_either_charset(encoding: str) -> None:
+    ChargebeeProvider("hooks", "pässwörd").verify(BODY, {"authorization": basic("hooks:pässwörd".encode(encoding))},
+                                                  now=NOW)
+
+
 def test_chargebee_verify_has_no_time_tolerance() -> None:
     """Chargebee sends no timestamp: a replay years later passes the credential check (documented risk)."""
     ChargebeeProvider("testuser", "testpass").verify(BODY, {"authorization": basic(b"testuser:testpass")},
