@@ -42,7 +42,7 @@ def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     raw_subscription = content.get("subscription")
     customer = _customer_object(content, raw_subscription)
     return Facts(
-        identity=identity.identity(customer, event.customer_id or customer_of(content)),
+        identity=identity.identity(customer, customer_of(content) or event.customer_id),
         subscription=subscription(raw_subscription) if isinstance(raw_subscription, Mapping) else None,
         payment=payment(event.type, content),
         customer=_customer(customer),

@@ -307,3 +307,13 @@ def test_chargebee_subscription_from_the_api_reads_the_attached_customer() -> No
     event = PROVIDER.parse(json.dumps({"id": "ev_sync", "occurred_at": 1, "event_type": "subscription_changed",
                                        "content": {"subscription": raw}}).encode())
     assert facts(event, {}).identity.account_id == "acct-9"
+
+
+def test_chargebee_facts_customer_id_comes_from_the_refetched_copy() -> None:
+    """A body naming another customer cannot move an event whose copy names none but its invoice's."""
+    body = load(SAMPLES / "invoice_generated.json")
+    genuine = copy.deepcopy(body)
+    body["content"]["invoice"]["customer_id"] = "cus_someone_else"
+    event = PROVIDER.parse(json.dumps(body).encode())
+    assert event.customer_id == "cus_someone_else"
+    assert facts(event, {"event": genuine}).identity.customer_id == "AzZTZgUpjQn1x2Lk"
