@@ -1,0 +1,50 @@
+"""Chargebee: Basic-authenticated webhooks, its events in the billing model's terms, its read-only API.
+
+The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrichment(api, event)`,
+is what the core calls before mapping when `CHARGEBEE_API_KEY` is set (`source(config)` gives the `api`): it
+fetches the event again from Chargebee, since Chargebee signs nothing (docs/providers/chargebee.md).
+
+The protocol's functions `webhook` and `facts` shadow the submodules of the same names as attributes of this
+package: import from those modules with `from bridge.providers.chargebee.facts import …`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.billing.model import Facts, Subscription
+from bridge.providers import Event, Provider
+from bridge.providers.chargebee import config as _config
+from bridge.providers.chargebee import facts as _facts
+from bridge.providers.chargebee.api import ChargebeeApi, enrichment
+from bridge.providers.chargebee.config import ChargebeeConfig, configure
+from bridge.providers.chargebee.webhook import ChargebeeProvider
+
+NAME = "chargebee"
+VARIABLES = _config.VARIABLES
+
+
+def webhook(config: ChargebeeConfig) -> Provider:
+    """The verifier and parser for /webhooks/chargebee."""
+    return ChargebeeProvider(config.username, config.password)
+
+
+def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
+    """What a verified event says in the model's terms (pure)."""
+    return _facts.facts(event, enrichment)
+
+
+def subscription(raw: Mapping[str, Any]) -> Subscription | None:
+    """A raw Chargebee subscription (from an event or the API) in the model's terms."""
+    return _facts.subscription(raw)
+
+
+def source(config: ChargebeeConfig) -> ChargebeeApi | None:
+    """The read-only API client (subscriptions, events) when CHARGEBEE_API_KEY is set, else None."""
+    if config.api_key is None or config.api_base is None:
+        return None
+    return ChargebeeApi(config.api_base, config.api_key)
+
+
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription", "webhook"]
