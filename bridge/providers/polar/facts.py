@@ -1,11 +1,8 @@
 """What a Polar event says in the billing model's terms (pure).
 
 Subscriptions (`subscription.*`, and `bridge sync polar`'s list) become one priced item for the recurring amount
-plus one metered item per usage-based price. Polar's `amount` is the recurring amount per billing period *after*
-the subscription's discount (server `Subscription.update_amount_and_currency`), while the model wants it before
-discounts: with a discount the amount before it is worked out exactly from the discount (a fixed amount is added
-back; a percentage is inverted with Polar's own rounding) and, when that cannot be done unambiguously, withheld
-with a gap. Only `forever` discounts count toward MRR (docs/billing.md).
+plus one metered item per usage-based price. The item's amount is the amount before the discount (`amounts`), or
+withheld with a gap when it cannot be known. Only `forever` discounts count toward MRR (docs/billing.md).
 
 Payments: `order.paid` (the order's total, tax included) and `refund.created` (amount plus refunded tax). Identity
 slots: `metadata.pendo_account_id` / `pendo_visitor_id` on the object, its subscription, then its customer.
@@ -13,13 +10,14 @@ slots: `metadata.pendo_account_id` / `pendo_visitor_id` on the object, its subsc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from bridge.billing import money
 from bridge.billing.model import INTERVALS, Customer, Discount, Facts, Identity, Item, Payment, Subscription
 from bridge.providers import Event
+from bridge.providers.polar.amounts import fixed_off, gross_amount
 from bridge.providers.standard.facts import slot
 from bridge.providers.standard.payload import iso_time
 
@@ -130,107 +128,6 @@ def _metered_items(raw: Mapping[str, Any], currency: str | None) -> tuple[Item, 
     )
 
 
-def gross_amount(raw: Mapping[str, Any]) -> tuple[int | None, str | None]:
-    """The recurring amount before the discount, in minor units, or None and why it cannot be known.
-
-    Without a discount it is Polar's `amount`. With one, it is the amount Polar's discount turns into `amount`:
-    the one such amount, or, when several round to it, the one the listed prices give; else unknown."""
-    amount = raw.get("amount")
-    if not _is_int(amount):
-        return None, "Polar gave no amount"
-    assert isinstance(amount, int)
-    discount = raw.get("discount")
-    if not isinstance(discount, Mapping):
-        return amount, None
-    off = _discount_rule(discount, raw.get("currency"))
-    if off is None:
-        return None, "the discount is of a kind, or in a currency, bridge cannot take out of Polar's amount"
-    listed = listed_amount(raw)
-    if listed is not None and listed - off(listed) == amount:
-        return listed, None
-    found = [gross for gross in _near(amount, discount, raw.get("currency")) if gross - off(gross) == amount]
-    if len(found) == 1:
-        return found[0], None
-    return None, "several amounts before the discount give Polar's amount, and the prices do not tell which"
-
-
-def _discount_rule(discount: Mapping[str, Any], currency: object) -> Callable[[int], int] | None:
-    """What Polar's discount takes off an amount (server `Discount.get_discount_amount`); None when unknown."""
-    if discount.get("type") == "fixed":
-        fixed = _fixed_off(discount, currency)
-        return None if fixed is None else (lambda gross: min(fixed, gross))
-    points = _int(discount.get("basis_points"))
-    if discount.get("type") == "percentage" and points is not None and 0 <= points <= 10_000:
-        return lambda gross: _polar_off(gross, points)
-    return None
-
-
-def _near(amount: int, discount: Mapping[str, Any], currency: object) -> range:
-    """The amounts before the discount worth trying: those a few units around the exact inverse."""
-    if discount.get("type") == "fixed":
-        fixed = _fixed_off(discount, currency) or 0
-        return range(amount + fixed, amount + fixed + 1) if amount > 0 else range(0)
-    points = _int(discount.get("basis_points"))
-    if points is None or points >= 10_000:
-        return range(0)
-    guess = amount * 10_000 // (10_000 - points)
-    return range(max(0, guess - 2), guess + 4)
-
-
-def listed_amount(raw: Mapping[str, Any]) -> int | None:
-    """The recurring amount the subscription's prices list (fixed, free, seat-based; metered ones add nothing);
-    None when a price's amount is not in the payload (pay-what-you-want, or a kind bridge does not know)."""
-    total = 0
-    for price in raw.get("prices") or []:
-        kind = price.get("amount_type") if isinstance(price, Mapping) else None
-        if kind == "fixed" and _is_int(price.get("price_amount")):
-            total += price["price_amount"]
-        elif kind == "seat_based":
-            seats = _seat_amount(price.get("seat_tiers"), raw.get("seats"))
-            if seats is None:
-                return None
-            total += seats
-        elif kind not in ("free", "metered_unit"):
-            return None
-    return total
-
-
-def _seat_amount(seat_tiers: object, seats: object) -> int | None:
-    """Seats priced by their tiers: volume (every seat at the tier the count falls in) or graduated (each tier
-    for its own seats); None when the tiers are not readable."""
-    tiers = _mapping(seat_tiers).get("tiers")
-    count = _int(seats)
-    if not isinstance(tiers, list) or count is None:
-        return None
-    read = [(_int(t.get("min_seats")) or 1, _int(t.get("max_seats")), _int(t.get("price_per_seat")))
-            for t in tiers if isinstance(t, Mapping)]
-    if len(read) != len(tiers) or any(each is None for _, _, each in read):
-        return None
-    read.sort(key=lambda tier: tier[0])
-    if _mapping(seat_tiers).get("seat_tier_type", "volume") == "volume":
-        return next((count * (each or 0) for low, top, each in read
-                     if low <= count and (top is None or count <= top)), None)
-    return sum(max(0, min(count, count if top is None else top) - low + 1) * (each or 0) for low, top, each in read)
-
-
-def _polar_off(gross: int, points: int) -> int:
-    """Polar's percentage discount on `gross`: the float product rounded half away from zero (kit.math)."""
-    off = gross * (points / 10_000)
-    whole = int(off)
-    return whole + 1 if off - whole >= 0.5 else whole
-
-
-def _fixed_off(discount: Mapping[str, Any], currency: object) -> int | None:
-    """A fixed discount's amount in the subscription's currency (`amounts` per currency, else `amount`)."""
-    if not isinstance(currency, str):
-        return None
-    amounts = _mapping(discount.get("amounts"))
-    value = amounts.get(currency.lower(), amounts.get(currency.upper()))
-    if value is None and str(discount.get("currency", "")).lower() == currency.lower():
-        value = discount.get("amount")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
 def _discounts(discount: object, currency: str | None) -> tuple[Discount, ...]:
     """The discount when it counts toward MRR: `forever` only (`once` and `repeating` end)."""
     if not isinstance(discount, Mapping) or discount.get("duration") != "forever":
@@ -239,7 +136,7 @@ def _discounts(discount: object, currency: str | None) -> tuple[Discount, ...]:
     points = discount.get("basis_points")
     if discount.get("type") == "percentage" and isinstance(points, int) and not isinstance(points, bool):
         return (Discount(percent_off=Decimal(points) / 100, ends_at=ends_at),)
-    off = _fixed_off(discount, currency)
+    off = fixed_off(discount, currency)
     if discount.get("type") == "fixed" and off is not None:
         return (Discount(amount_off=major(off, currency), currency=currency, ends_at=ends_at),)
     return ()
@@ -306,7 +203,3 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

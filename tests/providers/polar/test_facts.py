@@ -16,7 +16,7 @@ import pytest
 import bridge.providers.polar as polar
 from bridge.billing.model import Customer, Discount, Identity, Payment
 from bridge.providers import Event
-from bridge.providers.polar.facts import gross_amount, listed_amount
+from bridge.providers.polar.amounts import gross_amount, listed_amount
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTRACT = ROOT / "tests" / "fixtures" / "contract" / "polar"
