@@ -18,10 +18,9 @@ def gross_amount(raw: Mapping[str, Any]) -> tuple[int | None, str | None]:
 
     Without a discount it is Polar's `amount`. With one, it is the amount Polar's discount turns into `amount`:
     the one such amount, or, when several round to it, the one the listed prices give; else unknown."""
-    amount = raw.get("amount")
-    if not _is_int(amount):
+    amount = _int(raw.get("amount"))
+    if amount is None:
         return None, "Polar gave no amount"
-    assert isinstance(amount, int)
     discount = raw.get("discount")
     if not isinstance(discount, Mapping):
         return amount, None

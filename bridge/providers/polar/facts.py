@@ -171,9 +171,8 @@ def _identity(customer_id: str | None, sources: list[Mapping[str, Any]]) -> Iden
 
 def major(amount: object, currency: str | None) -> Decimal | None:
     """Minor units as a Decimal in major units, by the currency's exponent; None when not a whole number."""
-    if not _is_int(amount) or currency is None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or currency is None:
         return None
-    assert isinstance(amount, int)
     return Decimal(amount).scaleb(-money.exponent(currency))
 
 

@@ -36,8 +36,7 @@ class PolarProvider:
 
     def parse(self, body: bytes, headers: Mapping[str, str] | None = None) -> Event:
         """The event of a verified body; `headers` are required (they carry the id)."""
-        msg_id = message_id(headers)
-        assert headers is not None  # message_id refused None
+        msg_id, headers = message_id(headers)
         payload = load_object(body)
         if not isinstance(payload.get("type"), str):
             raise PayloadError("body is not a Polar event: no type")

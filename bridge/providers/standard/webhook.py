@@ -112,12 +112,12 @@ class StandardVerifier:
         return any(hmac.compare_digest(e, o) for e in expected for o in signed.signatures)
 
 
-def message_id(headers: Mapping[str, str] | None) -> str:
-    """The `webhook-id` header, the dedupe key; PayloadError when the headers are not given."""
+def message_id(headers: Mapping[str, str] | None) -> tuple[str, Mapping[str, str]]:
+    """The `webhook-id` header (the dedupe key) and the headers; PayloadError when they are not given."""
     if headers is None:
         raise PayloadError("a Standard Webhooks event needs its webhook-id header: call parse(body, headers)")
     try:
-        return read_headers(headers).id
+        return read_headers(headers).id, headers
     except SignatureError as exc:
         raise PayloadError(str(exc)) from None
 
@@ -149,8 +149,7 @@ class StandardProvider:
 
     def parse(self, body: bytes, headers: Mapping[str, str] | None = None) -> Event:
         """The event of a verified body; `headers` are required (they carry the id)."""
-        msg_id = message_id(headers)
-        assert headers is not None  # message_id refused None
+        msg_id, headers = message_id(headers)
         payload = load_object(body)
         if not isinstance(payload.get("type"), str):
             raise PayloadError("body is not a Standard Webhooks event: no type")
