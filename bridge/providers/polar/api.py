@@ -1,0 +1,119 @@
+"""Polar's subscription list (`GET /v1/subscriptions/`), page by page, for `bridge sync polar`.
+
+Polar paginates by page number (`page` from 1, `limit` up to 100) and answers `{"items": [...], "pagination":
+{"total_count", "max_page"}}` (server `polar/kit/pagination.py`). Pages are asked oldest subscription first
+(`sorting=started_at`), so subscriptions started during a sync land on later pages instead of shifting earlier
+ones. The cursor is the next page number. A 429 or 5xx is retried a few times, honouring `Retry-After`; a rerun
+resumes from the cursor, so no durable retry is kept here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from bridge.errors import BridgeError, ConfigError
+from bridge.providers.polar.config import API_KEY_VARIABLE
+
+PAGE_SIZE = 100  # Polar's largest page
+TRIES = 5
+MAX_WAIT = 60.0
+TIMEOUT = 30.0
+
+
+class PolarApiError(BridgeError):
+    """Polar's API could not be used; pages already handed out stay valid and a rerun resumes from the cursor."""
+
+
+@dataclass
+class PolarApi:
+    """Bearer-token calls to one Polar organization's API."""
+
+    api_key: str = field(repr=False)
+    api_base: str
+    session: requests.Session = field(default_factory=requests.Session)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    timeout: float = TIMEOUT
+
+    def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
+        """Every subscription, a page at a time, with the cursor to resume after each page (None after the last)."""
+        page = _page(cursor)
+        while True:
+            found = self.get("/v1/subscriptions/", {"page": page, "limit": PAGE_SIZE, "sorting": "started_at"})
+            items, last = _list_page(found)
+            more = bool(items) and page < last
+            yield items, (str(page + 1) if more else None)
+            if not more:
+                return
+            page += 1
+
+    def get(self, path: str, params: Mapping[str, Any]) -> Any:
+        """One GET, retried on connection errors, 429 and 5xx; its JSON."""
+        for attempt in range(TRIES):
+            last_try = attempt + 1 == TRIES
+            try:
+                response = self.session.get(f"{self.api_base}{path}", params=dict(params), timeout=self.timeout,
+                                            headers={"Authorization": f"Bearer {self.api_key}",
+                                                     "Accept": "application/json"})
+            except requests.RequestException as exc:
+                if last_try:
+                    raise PolarApiError(f"Polar's API did not answer GET {path}: {type(exc).__name__}") from None
+                self.sleep(_backoff(attempt))
+                continue
+            if response.status_code in (401, 403):
+                raise ConfigError(f"Polar refused {API_KEY_VARIABLE} ({response.status_code}): use an organization "
+                                  "access token with the subscriptions:read scope, for this API address")
+            if response.status_code == 429 or response.status_code >= 500:
+                if last_try:
+                    raise PolarApiError(f"Polar's API kept answering {response.status_code} to GET {path}; rerun later")
+                wait = _retry_after(response.headers.get("Retry-After"), self.clock())
+                self.sleep(min(wait if wait is not None else _backoff(attempt), MAX_WAIT))
+                continue
+            if not response.ok:
+                raise PolarApiError(f"Polar's API answered {response.status_code} to GET {path}")
+            try:
+                return response.json()
+            except ValueError:
+                raise PolarApiError(f"Polar's API answered GET {path} with something that is not JSON") from None
+        raise AssertionError("unreachable")
+
+
+def _list_page(found: Any) -> tuple[list[Mapping[str, Any]], int]:
+    """The items and the last page number of a list answer; PolarApiError when it is not one."""
+    pagination = found.get("pagination") if isinstance(found, dict) else None
+    items = found.get("items") if isinstance(found, dict) else None
+    last = pagination.get("max_page") if isinstance(pagination, dict) else None
+    if not isinstance(items, list) or not isinstance(last, int) or isinstance(last, bool):
+        raise PolarApiError("Polar's API answered the subscription list without items and pagination")
+    return [item for item in items if isinstance(item, dict)], last
+
+
+def _page(cursor: str | None) -> int:
+    if cursor is None:
+        return 1
+    if not cursor.isdigit() or int(cursor) < 1:
+        raise PolarApiError(f"not a Polar resume cursor (a page number): {cursor[:20]!r}")
+    return int(cursor)
+
+
+def _backoff(attempt: int) -> float:
+    return min(2.0 ** attempt, MAX_WAIT)
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """`Retry-After` as seconds to wait: a number of seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        return max(0.0, parsedate_to_datetime(text).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
+        return None
