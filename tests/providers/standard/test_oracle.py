@@ -1,4 +1,4 @@
-"""Our Standard Webhooks verifier against the official library (PyPI `standardwebhooks`, the `oracles` extra):
+"""Our Standard Webhooks verifier against the official library (PyPI `standardwebhooks`, in the test extra):
 each accepts what the other signs. The library reads the wall clock, so these messages carry the current time."""
 
 from __future__ import annotations
@@ -8,13 +8,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bridge.providers.polar.webhook import PolarProvider
 from bridge.providers.standard.config import decode_secret
 from bridge.providers.standard.webhook import StandardProvider, sign
-
-webhooks = pytest.importorskip("standardwebhooks.webhooks", reason="the oracles extra: pip install -e '.[oracles]'")
-Webhook, WebhookVerificationError = webhooks.Webhook, webhooks.WebhookVerificationError
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the official test vector's secret
 POLAR_SECRET = "whsec_Zq-4_Lm9xV2c8N-rT5_hK7pW3sYd"  # shaped like Polar's: whsec_ + a URL-safe token
