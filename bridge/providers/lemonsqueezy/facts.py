@@ -130,7 +130,8 @@ def _amount(price: Raw, quantity: int | None, currency: str | None, metered: boo
         return None, NO_API
     if price.get("category") != "subscription" or price.get("scheme") != "standard":
         return None, f"price scheme {price.get('scheme')!r} ({price.get('category')!r}) is not a flat unit price"
-    unit = _cents(price.get("unit_price"))
+    unit = _cents(price.get("unit_price_decimal"))
+    unit = unit if unit is not None else _cents(price.get("unit_price"))
     if unit is None or quantity is None or currency is None:
         return None, "the price's unit_price, the quantity or the store's currency is missing"
     return (unit * quantity).scaleb(-money.exponent(currency)), None

@@ -192,3 +192,10 @@ def test_custom_data_numbers_are_ids() -> None:
 def test_subscription_refuses_what_is_not_one() -> None:
     assert lemonsqueezy.subscription({"type": "orders", "id": "1", "attributes": {}}) is None
     assert lemonsqueezy.subscription({"type": "subscriptions", "attributes": {"status": "active"}}) is None
+
+
+def test_a_decimal_unit_price_is_used_when_given() -> None:
+    bundle = enriched()
+    bundle["price"]["attributes"]["unit_price_decimal"] = "4900.5"
+    subscription = lemonsqueezy.facts(received(SAMPLES / "subscription_created.json"), bundle).subscription
+    assert subscription is not None and subscription.items[0].amount == Decimal("147.015")
