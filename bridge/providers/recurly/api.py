@@ -3,8 +3,9 @@
 `enrich(api, event)` is what the worker calls before mapping a Recurly event: for a subscription event it fetches
 the subscription (`GET /subscriptions/{id}`, or `uuid-{uuid}` when the webhook gives the UUID), its account
 (`GET /accounts/{id}`: the identity slots live in its custom fields) and its plan (`GET /plans/{id}`: the billing
-interval is the plan's, not the subscription's); for a payment event the transaction (`GET /transactions/{id}`)
-and, when it charged a subscription, that subscription as above; for an account event the account.
+interval is the plan's, not the subscription's); for a payment event the transaction (`GET /transactions/{id}`),
+for a charge invoice event the invoice (`GET /invoices/{id}`), each with the first subscription it charged as
+above (or the invoice's account); for an account event the account.
 
 Authentication is HTTP Basic with the private API key as the username and no password; every request names the
 API version in `Accept: application/vnd.recurly.v2021-02-25`. A 429 or 5xx is retried a few times, honouring
@@ -94,6 +95,10 @@ class RecurlyApi:
         """`GET /transactions/{id}` (an id, or `uuid-{uuid}`)."""
         return self.get(f"/transactions/{quote(reference, safe='')}")
 
+    def invoice(self, invoice_id: str) -> Mapping[str, Any]:
+        """`GET /invoices/{id}`."""
+        return self.get(f"/invoices/{quote(invoice_id, safe='')}")
+
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription, 200 a page, oldest first; the cursor is Recurly's `next` path (None after the last)."""
         path, params = (_next_path(cursor), None) if cursor else (
@@ -113,7 +118,7 @@ class RecurlyApi:
 
 
 def enrich(api: RecurlyApi, event: Event) -> dict[str, Any]:
-    """What `facts` reads beyond the light webhook: `subscription`, `account`, `plan` and/or `transaction`.
+    """What `facts` reads beyond the light webhook: `subscription`, `account`, `plan`, `transaction`, `invoice`.
 
     Raises NotFound when Recurly no longer has the object (do not retry), RecurlyApiError when Recurly cannot
     be asked now (retry later), ConfigError when the key is refused."""
@@ -123,10 +128,16 @@ def enrich(api: RecurlyApi, event: Event) -> dict[str, Any]:
         return _subscription_bundle(api, api.subscription(_reference(payload)))
     if object_type == "payment":
         transaction = api.transaction(_reference(payload))
-        ids = transaction.get("subscription_ids")
-        first = ids[0] if isinstance(ids, list) and ids and isinstance(ids[0], str) else None
+        first = _first(transaction.get("subscription_ids"))
         bundle = _subscription_bundle(api, api.subscription(first)) if first else {}
         return {**bundle, "transaction": transaction}
+    if object_type == "charge_invoice":
+        invoice = api.invoice(str(payload["id"]))  # invoices are fetched by id or number, not by UUID
+        first = _first(invoice.get("subscription_ids"))
+        account_id = _id_of(invoice.get("account"))
+        bundle = _subscription_bundle(api, api.subscription(first)) if first else \
+            ({"account": api.account(account_id)} if account_id else {})
+        return {**bundle, "invoice": invoice}
     if object_type == "account":
         code = payload.get("account_code")
         return {"account": api.account(f"code-{code}" if isinstance(code, str) and code else str(payload["id"]))}
@@ -148,6 +159,10 @@ def _reference(payload: Mapping[str, Any]) -> str:
     """How to fetch the webhook's object: by UUID when the webhook gives one, else by its id."""
     uuid = payload.get("uuid")
     return f"uuid-{uuid}" if isinstance(uuid, str) and uuid else str(payload["id"])
+
+
+def _first(ids: object) -> str | None:
+    return ids[0] if isinstance(ids, list) and ids and isinstance(ids[0], str) and ids[0] else None
 
 
 def _id_of(value: object) -> str | None:

@@ -13,16 +13,15 @@ active subscription whose current period is its trial (`current_period_ends_at =
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bridge.billing.model import Customer, Discount, Facts, Item, Payment, Subscription
+from bridge.billing.model import Customer, Discount, Facts, Item, Subscription
 from bridge.providers import Event
+from bridge.providers.recurly.fields import Raw, currency_code, decimal, mapping, quantity_of, text
 from bridge.providers.recurly.identity import identity
+from bridge.providers.recurly.payments import payment
 from bridge.providers.recurly.webhook import NAME
 from bridge.providers.standard.payload import iso_time
-
-Raw = Mapping[str, Any]
 
 STATES: Mapping[str, str] = {"active": "active", "canceled": "active", "expired": "canceled", "paused": "paused"}
 # What a subscription event's type alone says, for when the subscription could not be fetched.
@@ -33,16 +32,15 @@ TYPE_STATES: Mapping[str, str] = {
     "subscription.resumed": "active",
     "subscription.reactivated": "active",
 }
-PAYMENTS: Mapping[str, str] = {"payment.succeeded": "paid", "payment.failed": "failed", "payment.refunded": "refunded"}
 INTERVALS: Mapping[str, str] = {"months": "month", "days": "day"}
 NO_API = "Recurly's JSON webhooks carry ids only: set RECURLY_API_KEY to read plans, amounts and dates"
 
 
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """The event's facts, from the objects `api.enrich` fetched when there are any, else from the event type."""
-    raw = _mapping(enrichment.get("subscription"))
-    account = _mapping(enrichment.get("account"))
-    plan = _mapping(enrichment.get("plan"))
+    raw = mapping(enrichment.get("subscription"))
+    account = mapping(enrichment.get("account"))
+    plan = mapping(enrichment.get("plan"))
     if raw:
         found = subscription_of(raw, plan)
     elif event.payload.get("object_type") == "subscription":
@@ -52,7 +50,7 @@ def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     return Facts(
         identity=identity(account, raw, event.customer_id),
         subscription=found,
-        payment=payment(event, _mapping(enrichment.get("transaction"))),
+        payment=payment(event, enrichment),
         customer=_customer(account),
     )
 
@@ -64,10 +62,10 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
 
 def subscription_of(raw: Raw, plan: Raw) -> Subscription | None:
     """A subscription object with its plan (for the billing interval); None when it is not one."""
-    if not _text(raw.get("id")) or raw.get("object", "subscription") != "subscription":
+    if not text(raw.get("id")) or raw.get("object", "subscription") != "subscription":
         return None
     state = raw.get("state")
-    currency = _currency(raw.get("currency"))
+    currency = currency_code(raw.get("currency"))
     items, item_gaps = _items(raw, plan, currency)
     discounts, discount_gaps = _discounts(raw, currency)
     status = STATES.get(state) if isinstance(state, str) else None
@@ -78,7 +76,7 @@ def subscription_of(raw: Raw, plan: Raw) -> Subscription | None:
     return Subscription(
         provider=NAME,
         id=raw["id"],
-        customer_id=_text(_mapping(raw.get("account")).get("id")),
+        customer_id=text(mapping(raw.get("account")).get("id")),
         status=status,
         items=items,
         discounts=discounts,
@@ -124,13 +122,13 @@ def _items(raw: Raw, plan: Raw, currency: str | None) -> tuple[tuple[Item, ...],
     interval = INTERVALS.get(unit_name) if isinstance(unit_name, str) else None
     count = length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else 1
     gap = None if interval else "the plan's billing interval is unknown (the plan was not fetched)"
-    mini = _mapping(raw.get("plan"))
-    quantity = _count(raw.get("quantity"))
-    unit = _decimal(raw.get("unit_amount"))
+    mini = mapping(raw.get("plan"))
+    quantity = quantity_of(raw.get("quantity"))
+    unit = decimal(raw.get("unit_amount"))
     amount = unit * quantity if unit is not None and quantity is not None else None
-    lines = [Item(price_id=_text(mini.get("id")), plan=_text(plan.get("name")) or _text(mini.get("name")),
+    lines = [Item(price_id=text(mini.get("id")), plan=text(plan.get("name")) or text(mini.get("name")),
                   amount=amount, currency=currency, interval=interval, interval_count=count,
-                  quantity=quantity, lookup_key=_text(mini.get("code")),
+                  quantity=quantity, lookup_key=text(mini.get("code")),
                   gap=gap if amount is not None else "the subscription has no unit_amount or quantity")]
     add_ons = raw.get("add_ons")
     for add_on in add_ons if isinstance(add_ons, list) else []:
@@ -143,15 +141,15 @@ def _items(raw: Raw, plan: Raw, currency: str | None) -> tuple[tuple[Item, ...],
 
 
 def _add_on(add_on: Raw, currency: str | None, interval: str | None, count: int, gap: str | None) -> Item:
-    mini = _mapping(add_on.get("add_on"))
+    mini = mapping(add_on.get("add_on"))
     metered = mini.get("add_on_type") == "usage"
-    quantity = _count(add_on.get("quantity"))
-    unit = _decimal(add_on.get("unit_amount_decimal")) or _decimal(add_on.get("unit_amount"))
+    quantity = quantity_of(add_on.get("quantity"))
+    unit = decimal(add_on.get("unit_amount_decimal")) or decimal(add_on.get("unit_amount"))
     amount = None if metered or unit is None or quantity is None else unit * quantity
     why = gap if amount is not None or metered else f"add-on {mini.get('code')!r} has no unit amount or quantity"
-    return Item(price_id=_text(mini.get("id")), plan=_text(mini.get("name")), amount=amount, currency=currency,
+    return Item(price_id=text(mini.get("id")), plan=text(mini.get("name")), amount=amount, currency=currency,
                 interval=interval, interval_count=count, quantity=quantity, metered=metered,
-                lookup_key=_text(mini.get("code")), gap=why)
+                lookup_key=text(mini.get("code")), gap=why)
 
 
 def _discounts(raw: Raw, currency: str | None) -> tuple[tuple[Discount, ...], tuple[str, ...]]:
@@ -161,69 +159,23 @@ def _discounts(raw: Raw, currency: str | None) -> tuple[tuple[Discount, ...], tu
     for redemption in listed if isinstance(listed, list) else []:
         if not isinstance(redemption, Mapping) or redemption.get("state", "active") != "active":
             continue
-        discount = _mapping(_mapping(redemption.get("coupon")).get("discount"))
-        if discount.get("type") == "percent" and _decimal(discount.get("percent")) is not None:
-            found.append(Discount(percent_off=_decimal(discount.get("percent"))))
+        discount = mapping(mapping(redemption.get("coupon")).get("discount"))
+        if discount.get("type") == "percent" and decimal(discount.get("percent")) is not None:
+            found.append(Discount(percent_off=decimal(discount.get("percent"))))
         elif discount.get("type") == "fixed":
-            amounts = [_decimal(entry.get("amount")) for entry in discount.get("currencies") or []
-                       if isinstance(entry, Mapping) and _currency(entry.get("currency")) == currency]
+            amounts = [decimal(entry.get("amount")) for entry in discount.get("currencies") or []
+                       if isinstance(entry, Mapping) and currency_code(entry.get("currency")) == currency]
             if amounts and amounts[0] is not None:
                 found.append(Discount(amount_off=amounts[0], currency=currency))
     gaps = ("a coupon's duration is not on the subscription: counted until it is removed",) if found else ()
     return tuple(found), gaps
 
 
-def payment(event: Event, transaction: Raw) -> Payment | None:
-    """A payment fact from payment.succeeded / failed / refunded; amounts only from the fetched transaction."""
-    kind = PAYMENTS.get(event.type)
-    if kind is None:
-        return None
-    currency = _currency(transaction.get("currency"))
-    ids = transaction.get("subscription_ids")
-    return Payment(
-        kind=kind,
-        id=_text(transaction.get("id")) or _text(event.payload.get("id")),
-        amount=_decimal(transaction.get("amount")),
-        currency=currency,
-        at=iso_time(transaction.get("collected_at")) or iso_time(transaction.get("created_at")) or event.created,
-        subscription_id=_text(ids[0]) if isinstance(ids, list) and ids else None,
-        invoice_id=_text(_mapping(transaction.get("invoice")).get("id")),
-        reason=_text(transaction.get("status_message")) if kind == "failed" else None,
-    )
-
-
 def _customer(account: Raw) -> Customer | None:
-    if not _text(account.get("id")):
+    if not text(account.get("id")):
         return None
     names = [account.get("first_name"), account.get("last_name")]
-    name = " ".join(part for part in names if isinstance(part, str) and part) or _text(account.get("company"))
+    name = " ".join(part for part in names if isinstance(part, str) and part) or text(account.get("company"))
     past_due = account.get("has_past_due_invoice")
-    return Customer(id=account["id"], email=_text(account.get("email")), name=name,
+    return Customer(id=account["id"], email=text(account.get("email")), name=name,
                     delinquent=past_due if isinstance(past_due, bool) else None)
-
-
-def _decimal(value: object) -> Decimal | None:
-    """A JSON number or decimal string as a Decimal (floats through their shortest text: 49.99, not 49.98999…)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _mapping(value: object) -> Raw:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _currency(value: object) -> str | None:
-    return value.upper() if isinstance(value, str) and len(value) == 3 and value.isalpha() else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -61,6 +61,24 @@ def test_enrich_fetches_a_payments_transaction_and_its_subscription() -> None:
 
 
 @responses.activate
+def test_enrich_fetches_a_charge_invoice_by_id_and_its_subscription() -> None:
+    responses.get(f"{BASE}/invoices/ifake0inv001", json=sample("api.invoice"))
+    responses.get(f"{BASE}/subscriptions/sfake0sub001", json=sample("api.subscription"))
+    responses.get(f"{BASE}/accounts/afake0acct01", json=sample("api.account"))
+    responses.get(f"{BASE}/plans/pfake0plan01", json=sample("api.plan"))
+    found = enrich(api(), event_of(sample("charge_invoice.paid")))
+    assert set(found) == {"invoice", "subscription", "account", "plan"}
+
+
+@responses.activate
+def test_enrich_fetches_a_one_off_invoices_account() -> None:
+    responses.get(f"{BASE}/invoices/ifake0inv001", json={**sample("api.invoice"), "subscription_ids": []})
+    responses.get(f"{BASE}/accounts/afake0acct01", json=sample("api.account"))
+    found = enrich(api(), event_of(sample("charge_invoice.paid")))
+    assert set(found) == {"invoice", "account"}
+
+
+@responses.activate
 def test_enrich_fetches_an_accounts_event_by_its_code() -> None:
     responses.get(f"{BASE}/accounts/code-acme-co", json=sample("api.account"))
     assert enrich(api(), event_of(sample("account.updated"))) == {"account": sample("api.account")}

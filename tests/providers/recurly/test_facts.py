@@ -191,14 +191,31 @@ def test_tax_inclusive_prices_are_said() -> None:
     assert found is not None and any("tax_inclusive" in gap for gap in found.gaps)
 
 
-def test_payment_succeeded_with_its_transaction() -> None:
-    enriched = {"transaction": sample("api.transaction"), "subscription": sample("api.subscription"),
+def test_invoice_paid_with_its_invoice() -> None:
+    enriched = {"invoice": sample("api.invoice"), "subscription": sample("api.subscription"),
                 "account": sample("api.account"), "plan": sample("api.plan")}
-    payment = recurly.facts(received(SAMPLES / "payment.succeeded.json"), enriched).payment
+    facts = recurly.facts(received(SAMPLES / "charge_invoice.paid.json"), enriched)
+    payment = facts.payment
     assert payment is not None
     assert (payment.kind, payment.amount, payment.currency) == ("paid", Decimal("147.0"), "USD")
-    assert (payment.subscription_id, payment.invoice_id) == ("sfake0sub001", "ifake0inv001")
-    assert payment.at == iso_time("2025-02-03T10:15:02Z")
+    assert (payment.subscription_id, payment.invoice_id, payment.reason) == ("sfake0sub001", "ifake0inv001", "purchase")
+    assert payment.at == iso_time("2025-02-03T10:15:03Z")
+    assert facts.subscription is not None and facts.identity.account_id == "acct-contract"
+
+
+def test_a_succeeded_transaction_is_not_a_second_payment() -> None:
+    enriched = {"transaction": sample("api.transaction"), "subscription": sample("api.subscription")}
+    facts = recurly.facts(received(SAMPLES / "payment.succeeded.json"), enriched)
+    assert facts.payment is None
+    assert facts.subscription is not None
+
+
+def test_a_refund_transaction() -> None:
+    event = received(SAMPLES / "payment.succeeded.json")
+    refunded = Event(**{**event.__dict__, "type": "payment.refunded"})
+    refund = {**sample("api.transaction"), "type": "refund", "amount": 49.0}
+    payment = recurly.facts(refunded, {"transaction": refund}).payment
+    assert payment is not None and (payment.kind, payment.amount) == ("refunded", Decimal("49.0"))
 
 
 def test_payment_failed_with_its_transaction_gives_the_reason() -> None:
@@ -208,11 +225,11 @@ def test_payment_failed_with_its_transaction_gives_the_reason() -> None:
     assert (payment.kind, payment.reason) == ("failed", "Your card was declined.")
 
 
-def test_payment_without_an_api_key_has_no_amount() -> None:
-    event = received(SAMPLES / "payment.succeeded.json")
+def test_invoice_paid_without_an_api_key_has_no_amount() -> None:
+    event = received(SAMPLES / "charge_invoice.paid.json")
     payment = recurly.facts(event, {}).payment
     assert payment is not None
-    assert (payment.kind, payment.id, payment.amount, payment.at) == ("paid", "tfake0txn001", None, event.created)
+    assert (payment.kind, payment.id, payment.amount, payment.at) == ("paid", "ifake0inv001", None, event.created)
 
 
 def test_account_event_gives_the_customer_and_identity() -> None:
