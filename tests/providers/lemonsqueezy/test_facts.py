@@ -199,3 +199,9 @@ def test_a_decimal_unit_price_is_used_when_given() -> None:
     bundle["price"]["attributes"]["unit_price_decimal"] = "4900.5"
     subscription = lemonsqueezy.facts(received(SAMPLES / "subscription_created.json"), bundle).subscription
     assert subscription is not None and subscription.items[0].amount == Decimal("147.015")
+
+
+def test_an_invoice_event_without_custom_data_has_empty_slots_and_the_customer() -> None:
+    identity = lemonsqueezy.facts(received(SAMPLES / "subscription_payment_success.json"), {}).identity
+    assert (identity.account_id, identity.visitor_id) == (None, None)
+    assert (identity.customer_id, identity.email) == ("52000", "billing@acme.example")
