@@ -86,13 +86,21 @@ def subscription_of(raw: Raw, plan: Raw) -> Subscription | None:
         period_end=iso_time(raw.get("current_period_ends_at")),
         cancel_at_period_end=(state == "canceled") if status else None,
         cancels_at=iso_time(raw.get("expires_at")) if state == "canceled" else None,
-        canceled_at=iso_time(raw.get("canceled_at")) or (iso_time(raw.get("expires_at")) if state == "expired"
-                                                         else None),
+        canceled_at=_canceled_at(raw, state),
         paused=(state == "paused") if status else None,
         resumes_at=None,
         mrr=None,  # Recurly publishes no MRR on a subscription
         gaps=state_gaps + item_gaps + discount_gaps + paused_gaps,
     )
+
+
+def _canceled_at(raw: Raw, state: object) -> float | None:
+    """When it was canceled, for canceled and expired subscriptions only (an expiry without one: when it ended)."""
+    if state == "canceled":
+        return iso_time(raw.get("canceled_at"))
+    if state == "expired":
+        return iso_time(raw.get("canceled_at")) or iso_time(raw.get("expires_at"))
+    return None
 
 
 def from_event_type(event: Event) -> Subscription:

@@ -250,3 +250,14 @@ def test_the_subscriptions_custom_fields_are_read_after_the_accounts() -> None:
 def test_subscription_refuses_what_is_not_a_subscription() -> None:
     assert recurly.subscription({"object": "account", "id": "x"}) is None
     assert recurly.subscription({"state": "active"}) is None
+
+
+def test_an_active_subscription_has_no_canceled_at_even_if_one_lingers() -> None:
+    found = recurly.subscription({**sample("api.subscription"), "canceled_at": "2025-02-20T08:00:00Z"})
+    assert found is not None and (found.status, found.canceled_at) == ("active", None)
+
+
+def test_an_expired_subscription_without_canceled_at_ended_at_expires_at() -> None:
+    found = recurly.subscription({**sample("api.subscription"), "state": "expired",
+                                  "expires_at": "2025-03-03T10:15:01Z"})
+    assert found is not None and found.canceled_at == iso_time("2025-03-03T10:15:01Z")
