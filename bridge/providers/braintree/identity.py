@@ -7,10 +7,10 @@ when there is none yet (a trial, a subscription pending its first billing date),
 stands in, written `token:<token>`, so the link table can still be keyed on something stable.
 
 The only identity slots are a transaction's custom fields `pendo_account_id` / `pendo_visitor_id`, which exist
-only when the merchant defines them (Control Panel → Account Settings → Transactions → Custom Fields, "store and
-pass back") and passes them on the transactions it creates; Braintree does not copy them onto the transactions a
-subscription bills. Otherwise the admin links the Braintree customer id to a Pendo account in bridge's link
-table (docs/providers/braintree.md).
+only when the merchant defines them in the Control Panel (as "stored and passed back" custom fields) and its
+integration sets them on the transactions it creates; a subscription's charges, created by Braintree's recurring
+billing, are not known to carry them. Otherwise the admin links the Braintree customer id to a Pendo account in
+bridge's link table (docs/providers/braintree.md).
 """
 
 from __future__ import annotations
