@@ -48,6 +48,8 @@ def test_enrich_reads_what_webhooks_leave_out_with_basic_auth() -> None:
     assert list(found["price_points"]) == ["2299001:2300045"]  # the metered component needs no price point
     assert found["metafields"] == {"pendo_account_id": "acct-contract", "pendo_visitor_id": "user-contract"}
     assert responses.calls[0].request.headers["Authorization"] == "Basic a2V5X2FiYzp4"  # key_abc:x
+    contract = Path(__file__).resolve().parents[2] / "fixtures" / "contract" / "maxio" / "enrichment"
+    assert found == json.loads((contract / "created.json").read_text())
 
 
 @responses.activate

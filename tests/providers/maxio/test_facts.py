@@ -14,7 +14,6 @@ import bridge.providers.maxio as maxio
 from bridge.billing.model import Customer
 from bridge.providers import Event
 from bridge.providers.maxio.catalog import UNKNOWN_COMPONENTS, tier_amount
-from bridge.providers.maxio.identity import metafields_of
 from bridge.providers.maxio.webhook import MaxioProvider, sign
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,13 +36,11 @@ def answer(name: str) -> Any:
     return json.loads((SAMPLES / name).read_text())
 
 
-def enrichment(seats: int = 3) -> dict[str, Any]:
-    """What `enrich` returns for the contract subscription (the API answers in samples/api_*.json)."""
-    components = [entry["component"] for entry in answer("api_components.json")]
-    components[0]["allocated_quantity"] = seats
-    return {"subscription": answer("api_subscription.json")["subscription"], "components": components,
-            "price_points": {"2299001:2300045": answer("api_price_point.json")["price_point"]},
-            "metafields": metafields_of(answer("api_metadata.json"))}
+def enrichment(name: str) -> dict[str, Any]:
+    """What `enrich` returns for a contract fixture: `contract/maxio/enrichment/<name>.json`, built from the API
+    answers in samples/api_*.json (`test_api.py` checks `enrich` assembles exactly that)."""
+    loaded: dict[str, Any] = json.loads((CONTRACT / "enrichment" / f"{name}.json").read_text())
+    return loaded
 
 
 def at(text: str) -> float:
@@ -51,7 +48,7 @@ def at(text: str) -> float:
 
 
 def test_contract_created_with_the_api() -> None:
-    facts = maxio.facts(received(CONTRACT / "created.form"), enrichment())
+    facts = maxio.facts(received(CONTRACT / "created.form"), enrichment("created"))
     sub = facts.subscription
     assert sub is not None
     assert (facts.identity.account_id, facts.identity.visitor_id) == ("acct-contract", "user-contract")
@@ -80,13 +77,14 @@ def test_contract_created_without_the_api_withholds_the_components() -> None:
 
 
 def test_contract_created_one_seat() -> None:
-    sub = maxio.facts(received(CONTRACT / "created-1-seat.form"), enrichment(seats=1)).subscription
+    sub = maxio.facts(received(CONTRACT / "created-1-seat.form"), enrichment("created-1-seat")).subscription
     assert sub is not None and sub.status == "active"
     assert (sub.items[0].amount, sub.items[0].quantity, sub.items[0].interval) == (Decimal("49.0"), 1, "month")
 
 
-def test_contract_canceled() -> None:
-    facts = maxio.facts(received(CONTRACT / "canceled.form"), {})
+@pytest.mark.parametrize("fetched", [{}, enrichment("canceled")])
+def test_contract_canceled(fetched: dict[str, Any]) -> None:
+    facts = maxio.facts(received(CONTRACT / "canceled.form"), fetched)
     sub = facts.subscription
     assert sub is not None
     assert sub.status == "canceled" and sub.canceled_at == at("2026-11-20T11:45:02-05:00")
@@ -94,7 +92,7 @@ def test_contract_canceled() -> None:
 
 
 def test_a_fetched_subscription_of_another_id_is_not_used() -> None:
-    other = enrichment()
+    other = enrichment("created")
     other["subscription"] = {**other["subscription"], "id": 1, "state": "canceled"}
     sub = maxio.facts(received(CONTRACT / "created.form"), other).subscription
     assert sub is not None and sub.status == "active"
@@ -158,7 +156,7 @@ def test_state_mapping(state: str, expected: str | None) -> None:
 
 
 def test_subscription_reads_components_attached_by_sync() -> None:
-    extra = enrichment()
+    extra = enrichment("created")
     raw = {**extra["subscription"], "components": extra["components"], "component_price_points": extra["price_points"]}
     sub = maxio.subscription(raw)
     assert sub is not None and sub.items[0].amount == Decimal("147.0") and sub.gaps == ()
