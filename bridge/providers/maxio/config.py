@@ -1,11 +1,12 @@
 """Maxio Advanced Billing (formerly Chargify) settings, read from the environment mapping the core hands over.
 
-The webhook secret is the site's Shared Key (Config → Settings → "Site Shared Key"); several, comma-separated,
-are accepted while one is replaced. The API is optional: with `MAXIO_SUBDOMAIN` and `MAXIO_API_KEY` bridge reads
-subscriptions (`bridge sync maxio`) and what webhooks leave out (components, metafields). A site lives on one
-host: `https://{subdomain}.chargify.com` (US), or `https://{subdomain}.ebilling.maxio.com` (EU), which is chosen
-by writing the whole host name into `MAXIO_SUBDOMAIN`. Payloads carry no test/live flag (a test site is another
-site with its own key), so there is no `MAXIO_MODE`.
+The webhook secret is the site's Shared Key (the "Site Shared Key" of the site's settings); several,
+comma-separated, are accepted while one is replaced. The API is optional: with `MAXIO_SUBDOMAIN` and
+`MAXIO_API_KEY` bridge reads subscriptions (`bridge sync maxio`) and what webhooks leave out (components,
+metafields). A site lives on one host: `https://{subdomain}.chargify.com` (US), or
+`https://{subdomain}.ebilling.maxio.com` (EU), which is chosen by writing the whole host name into
+`MAXIO_SUBDOMAIN`. Payloads carry no test/live flag (a test site is another site with its own key), so there is
+no `MAXIO_MODE`.
 """
 
 from __future__ import annotations
