@@ -19,6 +19,7 @@ import requests
 import stripe
 
 from bridge.ops.logs import configure
+from bridge.providers.stripe import StripeConfig
 from bridge.settings import Settings
 from bridge.store.db import migrate
 from bridge.worker.serve import serve
@@ -105,9 +106,10 @@ def run_demo(port: int, admin: Settings | None = None) -> int:
     secret = "whsec_demo_" + secrets.token_hex(16)
     settings = Settings(
         database_url=f"sqlite:///{Path('bridge-demo.db').resolve()}", port=port,
-        stripe_webhook_secrets=(secret,), pendo_integration_key=secrets.token_hex(8),
+        providers={"stripe": StripeConfig(webhook_secrets=(secret,), mode="both")},
+        pendo_integration_key=secrets.token_hex(8),
         pendo_track_secret=secrets.token_hex(8), pendo_api_base=pendo_url, pendo_data_base=pendo_url,
-        stripe_mode="both", log_format="text", worker_poll_seconds=0.2, mappings_dir=_mappings_dir(),
+        log_format="text", worker_poll_seconds=0.2, mappings_dir=_mappings_dir(),
         admin_password=admin.admin_password if admin else None,
         redact_fields=admin.redact_fields if admin else Settings.redact_fields,
     )

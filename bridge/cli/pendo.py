@@ -76,12 +76,14 @@ def online_enrichment(settings: Settings, event: Event) -> dict[str, Any]:
     from bridge.store.schema import metadata
     from bridge.store.store import Store
 
-    if not settings.stripe_api_key:
-        raise ConfigError("--online needs STRIPE_API_KEY (a restricted key with Customers: read)")
+    config = settings.providers.get(event.provider)
+    if config is None or not getattr(config, "api_key", None):
+        raise ConfigError("--online needs STRIPE_WEBHOOK_SECRET and STRIPE_API_KEY (a restricted key with "
+                          "Customers: read)")
     engine = create_engine("sqlite://")
     metadata.create_all(engine)
-    client = stripe_client(settings.stripe_api_key, settings.stripe_api_base)
-    enricher = Enricher(Store(engine), client, RateBudget(settings.stripe_requests_per_second))
+    client = stripe_client(config.api_key, config.api_base)
+    enricher = Enricher(Store(engine), client, RateBudget(config.requests_per_second))
     return enricher.enrich(event)
 
 

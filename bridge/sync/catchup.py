@@ -161,5 +161,5 @@ class Catchup:
                 continue
             if not wanted(event.type, types):
                 continue
-            status, detail = triage(event, self.settings.stripe_mode)
+            status, detail = triage(event, self.settings.providers[event.provider])
             yield Incoming(event, now, status, detail, None, request_id)

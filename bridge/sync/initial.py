@@ -38,6 +38,7 @@ from bridge.worker.mapper import eval_options
 
 log = logging.getLogger("bridge.sync")
 
+PROVIDER = "stripe"
 CURSOR = "stripe_sync_cursor"
 LAST_RUN = "stripe_sync_last"
 EVENT_TYPE = "customer.subscription.updated"
@@ -145,8 +146,8 @@ class Sync:
         """Customers first (so the worker resolves identity from the cache), then the events, then the cursor."""
         now = self.clock()
         self._cache_customers({c["id"]: c for _, c in found if c and c.get("id")}, now)
-        incoming = [Incoming(event, now, *triage(event, self.settings.stripe_mode), None, f"sync_{report.run_id}")
-                    for event, _ in found]
+        config = self.settings.providers[PROVIDER]
+        incoming = [Incoming(event, now, *triage(event, config), None, f"sync_{report.run_id}") for event, _ in found]
         duplicates = self.store.ingest_many(incoming) if incoming else []
         for item, duplicate in zip(incoming, duplicates, strict=True):
             report.duplicates += duplicate

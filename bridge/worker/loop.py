@@ -222,8 +222,9 @@ def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> 
     """Wire a worker from settings: database, mappings, Stripe enrichment, Pendo client."""
     store = Store(make_engine(settings))
     ident = worker_id()
-    client = stripe_client(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None
-    budget = RateBudget(settings.stripe_requests_per_second)  # enrichment and reconcile share it
+    stripe = settings.providers.get("stripe")
+    client = stripe_client(stripe.api_key, stripe.api_base) if stripe and stripe.api_key else None
+    budget = RateBudget(stripe.requests_per_second if stripe else 5.0)  # enrichment and reconcile share it
     enricher = Enricher(store, client, budget, clock)
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
     mapper = Mapper(settings, store, mappings, enricher, ident, clock)

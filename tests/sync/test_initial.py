@@ -22,7 +22,7 @@ from bridge.store.schema import controls, events, field_values, stripe_objects, 
 from bridge.store.store import Store
 from bridge.sync.initial import CURSOR, Sync, describe_changes
 from bridge.worker.mapper import Mapper
-from tests.conftest import make_settings
+from tests.conftest import make_settings, stripe_config
 from tests.fakes.stripe import FakeStripe
 
 API_BASE = "http://stripe.test"
@@ -57,8 +57,8 @@ class MockedStripe:
 
 @pytest.fixture
 def settings(sqlite_url: str) -> Settings:
-    settings = make_settings(sqlite_url, stripe_api_key="sk_test_sync", stripe_api_base=API_BASE,
-                             pendo_track_secret="track-secret")
+    settings = make_settings(sqlite_url, pendo_track_secret="track-secret", providers={
+        "stripe": stripe_config(api_key="sk_test_sync", api_base=API_BASE)})
     migrate(settings)
     return settings
 

@@ -18,7 +18,7 @@ from bridge.store.store import Store
 from bridge.sync.initial import CURSOR, LAST_RUN
 from bridge.sync.reconcile import LEASE_SECONDS, RETRY_SECONDS, STATE, Lease, Schedule, due_at
 from bridge.worker.loop import Worker, build_worker
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, make_settings, stripe_config
 from tests.fakes.pendo import FakePendo
 from tests.fakes.stripe import FakeStripe
 
@@ -120,7 +120,7 @@ def _no_retry_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def worker_for(url: str, pendo: FakePendo, stripe_api: FakeStripe, clock: Clock) -> Worker:
     settings: Settings = make_settings(
-        url, stripe_api_key=API_KEY, stripe_api_base=stripe_api.url, stripe_requests_per_second=1000.0,
+        url, providers={"stripe": stripe_config(api_key=API_KEY, api_base=stripe_api.url, requests_per_second=1000.0)},
         reconcile_hours=24.0, pendo_integration_key="key", pendo_track_secret="track", pendo_api_base=pendo.url,
         pendo_data_base=pendo.url)
     migrate(settings)
@@ -255,7 +255,7 @@ def test_worker_reconcile_refused_key_is_logged_plainly(
 
 def test_worker_without_the_setting_never_reconciles(sqlite_url: str, pendo: FakePendo,
                                                      stripe_api: FakeStripe) -> None:
-    settings = make_settings(sqlite_url, stripe_api_key=API_KEY, stripe_api_base=stripe_api.url,
+    settings = make_settings(sqlite_url, providers={"stripe": stripe_config(api_key=API_KEY, api_base=stripe_api.url)},
                              pendo_integration_key="key", pendo_api_base=pendo.url, pendo_data_base=pendo.url)
     migrate(settings)
     worker = build_worker(settings, clock=Clock())

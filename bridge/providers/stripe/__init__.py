@@ -1,1 +1,46 @@
-"""Stripe: signature verification and parsing, API-version adapters, billing semantics, its API client."""
+"""Stripe: signature verification and parsing, API-version adapters, billing semantics, its API client.
+
+The module-level names below are the `Package` protocol (bridge/providers/base.py) the core finds through
+`bridge.providers.registry`; the heavy modules (the official client among them) are imported only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bridge.providers.stripe.config import API_KEY_VARIABLE, VARIABLES, StripeConfig, configure
+
+# Imported before the functions below are defined: a submodule loaded later would rebind the package's
+# attribute of the same name (`webhook`) to itself. Submodules are never named after the other protocol names.
+from bridge.providers.stripe.webhook import StripeProvider
+
+if TYPE_CHECKING:
+    from bridge.providers import Event
+    from bridge.providers.base import SubscriptionSource
+
+NAME = "stripe"
+
+__all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "ignored",
+           "source", "webhook"]
+
+
+def webhook(config: StripeConfig) -> StripeProvider:
+    """The verifier and parser for /webhooks/stripe."""
+    return StripeProvider(config.webhook_secrets, config.tolerance_seconds)
+
+
+def ignored(event: Event, config: StripeConfig) -> str | None:
+    """Why a verified event is stored but not mapped: a live event on a test deployment, or the reverse."""
+    if event.livemode is None or config.mode == "both" or event.livemode == (config.mode == "live"):
+        return None
+    return f"{'live' if event.livemode else 'test'} mode event; STRIPE_MODE={config.mode}"
+
+
+def source(config: StripeConfig) -> SubscriptionSource | None:
+    """Stripe's list API for `bridge sync stripe`, when STRIPE_API_KEY is set."""
+    if not config.api_key:
+        return None
+    from bridge.providers.stripe.listing import StripeSource
+
+    return StripeSource(config)
+

@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+from bridge.errors import ConfigError
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.cli")
@@ -16,8 +17,12 @@ def _api(settings: Settings) -> Any:
     from bridge.providers.stripe.api import StripeApi, client_for
     from bridge.providers.stripe.enrichment import RateBudget
 
-    client = client_for(settings.stripe_api_key, settings.stripe_api_base)
-    return StripeApi(client, RateBudget(settings.stripe_requests_per_second))
+    config = settings.providers.get("stripe")
+    if config is None:
+        raise ConfigError("STRIPE_WEBHOOK_SECRET is not set: the sync and catch-up store events as Stripe's "
+                          "endpoint would, and need its configuration (STRIPE_WEBHOOK_SECRET and STRIPE_API_KEY)")
+    client = client_for(config.api_key, config.api_base)
+    return StripeApi(client, RateBudget(config.requests_per_second))
 
 
 def _sync(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,0 +1,71 @@
+"""The one place the core finds provider packages: `PACKAGES` names them, everything else is looked up here.
+
+A package is a module `bridge.providers.<name>` meeting `bridge.providers.base.Package`. Two optional
+module-level names are read when present: `ignored(event, config) -> str | None` (why a verified event is stored
+but not mapped, e.g. a test-mode event on a live deployment) and `API_KEY_VARIABLE` (the variable that turns its
+list API on, named when a command needs it). This is the only module outside `bridge/providers/<name>/` that
+names a provider.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any, cast
+
+from bridge.errors import ConfigError
+from bridge.providers import Event, Provider
+from bridge.providers.base import Package, SubscriptionSource
+
+PACKAGES = ("stripe",)
+
+
+def package(name: str) -> Package:
+    """The package called `name`; ConfigError when no such provider is registered."""
+    if name not in PACKAGES:
+        raise ConfigError(f"no provider {name!r}: the providers are {', '.join(PACKAGES)}")
+    module: ModuleType = importlib.import_module(f"bridge.providers.{name}")
+    return cast(Package, module)
+
+
+def packages() -> tuple[Package, ...]:
+    """Every registered package, in `PACKAGES` order."""
+    return tuple(package(name) for name in PACKAGES)
+
+
+def configure(env: Mapping[str, str]) -> dict[str, Any]:
+    """Each configured package's configuration by name; a package whose secret is unset is left out."""
+    found = {}
+    for each in packages():
+        config = each.configure(env)
+        if config is not None:
+            found[each.NAME] = config
+    return found
+
+
+def variables() -> str:
+    """Every package's variables, for a message telling the operator what can be set."""
+    return "; ".join(f"{each.NAME}: {', '.join(each.VARIABLES)}" for each in packages())
+
+
+def webhooks(configs: Mapping[str, Any]) -> dict[str, Provider]:
+    """The verifier and parser of every configured provider, by name (its endpoint is /webhooks/<name>)."""
+    return {name: package(name).webhook(config) for name, config in configs.items()}
+
+
+def ignored(event: Event, config: Any) -> str | None:
+    """The provider's reason to store a verified event without mapping it, if it has one."""
+    reason = getattr(package(event.provider), "ignored", None)
+    return reason(event, config) if reason is not None else None
+
+
+def source(name: str, config: Any) -> SubscriptionSource | None:
+    """The provider's list API, when it is configured with what it needs."""
+    return package(name).source(config)
+
+
+def api_key_variable(name: str) -> str:
+    """The variable that turns the provider's list API on, for messages (its variables when it names none)."""
+    each = package(name)
+    return str(getattr(each, "API_KEY_VARIABLE", None) or " / ".join(each.VARIABLES))
