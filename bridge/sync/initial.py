@@ -31,8 +31,8 @@ from bridge.providers.stripe.api import Page, StripeApi, api_version
 from bridge.providers.stripe.webhook import customer_of
 from bridge.settings import Settings
 from bridge.store.db import reading
-from bridge.store.schema import field_values, stripe_objects
-from bridge.store.store import Incoming, Store, insert_for
+from bridge.store.schema import field_values
+from bridge.store.store import Incoming, Store
 from bridge.web.triage import RECEIVED, triage
 from bridge.worker.mapper import eval_options
 
@@ -145,7 +145,7 @@ class Sync:
                     report: SyncReport) -> None:
         """Customers first (so the worker resolves identity from the cache), then the events, then the cursor."""
         now = self.clock()
-        self._cache_customers({c["id"]: c for _, c in found if c and c.get("id")}, now)
+        self.store.cache_objects(PROVIDER, {c["id"]: c for _, c in found if c and c.get("id")}, now)
         config = self.settings.providers[PROVIDER]
         incoming = [Incoming(event, now, *triage(event, config), None, f"sync_{report.run_id}") for event, _ in found]
         duplicates = self.store.ingest_many(incoming) if incoming else []
@@ -157,21 +157,9 @@ class Sync:
             cursor = {"run_id": report.run_id, "after": page.items[-1]["id"], "subscriptions": report.subscriptions}
             self.store.set_control(CURSOR, json.dumps(cursor), now)
 
-    def _cache_customers(self, customers: dict[str, dict[str, Any]], now: float) -> None:
-        """The enrichment cache's rows for a page's customers, in one transaction."""
-        if not customers:
-            return
-        with self.store.transaction() as connection:
-            statement = insert_for(connection, stripe_objects)
-            connection.execute(
-                statement.on_conflict_do_update(index_elements=["object_id"], set_={
-                    "payload": statement.excluded.payload, "fetched_at": statement.excluded.fetched_at}),
-                [{"object_id": key, "payload": json.dumps(value), "fetched_at": now}
-                 for key, value in customers.items()])
-
     def _enrichment(self, event: Event, customer: dict[str, Any] | None) -> dict[str, Any]:
         if customer is None and event.customer_id:
-            cached = self.store.cached_object(event.customer_id)
+            cached = self.store.cached_object(PROVIDER, event.customer_id)
             customer = cached[0] if cached else None
         return {"customer": customer} if customer else {}
 

@@ -157,9 +157,9 @@ def test_store_controls_set_read_and_clear(store: Store) -> None:
 
 
 def test_store_cache_roundtrip(store: Store) -> None:
-    store.cache_object("cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme"}}, now=7.0)
-    store.cache_object("cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme2"}}, now=8.0)
-    payload, fetched = store.cached_object("cus_1") or ({}, 0)
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme"}}, now=7.0)
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme2"}}, now=8.0)
+    payload, fetched = store.cached_object("stripe", "cus_1") or ({}, 0)
     assert payload["metadata"]["pendo_account_id"] == "acme2"
     assert fetched == 8.0
     assert json.dumps(payload)

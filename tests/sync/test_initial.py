@@ -18,7 +18,7 @@ from bridge.providers.stripe.api import StripeApi, StripeApiError
 from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
 from bridge.settings import Settings
 from bridge.store.db import make_engine, migrate
-from bridge.store.schema import controls, events, field_values, stripe_objects, track_events
+from bridge.store.schema import controls, events, field_values, provider_objects, track_events
 from bridge.store.store import Store
 from bridge.sync.initial import CURSOR, Sync, describe_changes
 from bridge.worker.mapper import Mapper
@@ -109,7 +109,7 @@ def test_sync_pages_with_starting_after_and_stores_one_event_per_subscription(
     assert payload["id"] == f"sync_{report.run_id}_sub_0000000" and payload["bridge_sync"] is True
     assert payload["type"] == "customer.subscription.updated" and payload["created"] == 1_767_300_000
     assert payload["data"]["object"]["customer"] == "cus_0000000"  # collapsed to the id, as webhooks carry it
-    assert len(rows(store, stripe_objects)) == 250  # the expanded customers, cached for identity
+    assert len(rows(store, provider_objects)) == 250  # the expanded customers, cached for identity
     assert report.summary()["subscriptions"] == 250 and report.summary()["accounts"] == 250
     assert report.queued == 250 and store.control(CURSOR) is None
 
@@ -162,7 +162,7 @@ def test_sync_restart_ignores_the_cursor(settings: Settings, store: Store, strip
 def test_sync_dry_run_stores_nothing_and_lists_changes(settings: Settings, store: Store,
                                                        stripe250: MockedStripe) -> None:
     report = make_sync(settings, store, Clock()).run(dry_run=True)
-    assert rows(store, events) == [] and rows(store, stripe_objects) == [] and rows(store, controls) == []
+    assert rows(store, events) == [] and rows(store, provider_objects) == [] and rows(store, controls) == []
     assert len(report.accounts) == 250 and report.changes[("account", "acct-1", "billing_status")] == (None, "active")
     assert "account acct-1: mrr: (not set) -> 98.0" in list(describe_changes(report.changes))
 

@@ -91,7 +91,7 @@ def stored_event(store: Store, provider: str, event_id: str) -> tuple[Event, dic
     event = event_from_row(row)
     enrichment = Enricher(store, None, RateBudget(1.0)).enrich(event, fetch=False)
     with reading(store.engine) as connection:
-        link = links.linked_account(connection, event.customer_id)
+        link = links.linked_account(connection, event.provider, event.customer_id)
     return event, {**enrichment, "link": link} if link else enrichment
 
 
