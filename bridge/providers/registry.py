@@ -1,16 +1,21 @@
 """The one place the core finds provider packages: `PACKAGES` names them, everything else is looked up here.
 
-A package is a module `bridge.providers.<name>` meeting `bridge.providers.base.Package`. Two optional
-module-level names are read when present: `ignored(event, config) -> str | None` (why a verified event is stored
-but not mapped, e.g. a test-mode event on a live deployment) and `API_KEY_VARIABLE` (the variable that turns its
-list API on, named when a command needs it). This is the only module outside `bridge/providers/<name>/` that
-names a provider.
+A package is a module `bridge.providers.<name>` meeting `bridge.providers.base.Package`. Optional module-level
+names are read when present (docs/providers/README.md):
+- `ignored(event, config) -> str | None`: why a verified event is stored but not mapped (a test-mode event on a
+  live deployment);
+- `enricher(store, config=None, clock) -> Enricher`: its look-ups (`bridge.worker.enrichment`), from the cache only
+  when `config` is None;
+- `version_standing(api_version) -> str`: SUPPORTED, NEWER or UNSUPPORTED (`bridge status`, `/metrics`);
+- `API_KEY_VARIABLE`: the variable that turns its list API on, named in messages;
+- `LOGGERS`: the loggers of its client libraries, quietened to warnings.
+This is the only module outside `bridge/providers/<name>/` that names a provider.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, cast
 
@@ -19,6 +24,7 @@ from bridge.providers import Event, Provider
 from bridge.providers.base import Package, SubscriptionSource
 
 PACKAGES = ("stripe",)
+SUPPORTED, NEWER, UNSUPPORTED = "supported", "newer", "unsupported"  # where bridge stands with an API version
 
 
 def package(name: str) -> Package:
@@ -69,3 +75,24 @@ def api_key_variable(name: str) -> str:
     """The variable that turns the provider's list API on, for messages (its variables when it names none)."""
     each = package(name)
     return str(getattr(each, "API_KEY_VARIABLE", None) or " / ".join(each.VARIABLES))
+
+
+def enrichers(store: Any, configs: Mapping[str, Any], clock: Callable[[], float]) -> dict[str, Any]:
+    """The enricher of each provider in `configs` that has one (a None config: from the cache only)."""
+    found = {}
+    for name, config in configs.items():
+        make = getattr(package(name), "enricher", None)
+        if make is not None:
+            found[name] = make(store, config, clock)
+    return found
+
+
+def version_standing(name: str, api_version: str | None) -> str:
+    """Where bridge stands with the provider's API version; SUPPORTED when the provider has no versions."""
+    standing = getattr(package(name), "version_standing", None) if name in PACKAGES else None
+    return str(standing(api_version)) if standing is not None else SUPPORTED
+
+
+def loggers() -> tuple[str, ...]:
+    """The loggers of every package's client libraries."""
+    return tuple(logger for each in packages() for logger in getattr(each, "LOGGERS", ()))

@@ -24,11 +24,13 @@ from bridge.ops import alerts, metrics
 from bridge.pendo.client import PendoClient
 from bridge.pendo.delivery import Delivery
 from bridge.pendo.outbox import Outbox
-from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
+from bridge.providers.stripe import budget as stripe_budget
+from bridge.providers.stripe.enrichment import stripe_client
 from bridge.settings import Settings
 from bridge.store.db import describe, make_engine
 from bridge.store.store import Store
 from bridge.sync.reconcile import Reconciler
+from bridge.worker import enrichment
 from bridge.worker.mapper import Mapper
 
 log = logging.getLogger("bridge.worker")
@@ -219,18 +221,18 @@ def worker_id() -> str:
 
 
 def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> Worker:
-    """Wire a worker from settings: database, mappings, Stripe enrichment, Pendo client."""
+    """Wire a worker from settings: database, mappings, each provider's enrichment, Pendo client."""
     store = Store(make_engine(settings))
     ident = worker_id()
+    enricher = enrichment.online(store, settings.providers, clock)
     stripe = settings.providers.get("stripe")
     client = stripe_client(stripe.api_key, stripe.api_base) if stripe and stripe.api_key else None
-    budget = RateBudget(stripe.requests_per_second if stripe else 5.0)  # enrichment and reconcile share it
-    enricher = Enricher(store, client, budget, clock)
+    budget = stripe_budget(stripe) if client else None  # enrichment and reconcile share it
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
     mapper = Mapper(settings, store, mappings, enricher, ident, clock)
     delivery = Delivery(settings, store, Outbox(store.engine), PendoClient(settings), ident, clock)
     reconciler = (Reconciler(settings, store, client, budget, mappings, ident, clock)
-                  if client and settings.reconcile_hours else None)
+                  if client and budget and settings.reconcile_hours else None)
     return Worker(settings, store, mapper, delivery, clock, reconciler=reconciler)
 
 

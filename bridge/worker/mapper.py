@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.errors import EvaluationError
+from bridge.errors import EnrichmentUnavailable, EvaluationError
 from bridge.mapping import EvalOptions, MappingSet, evaluate
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.ops import alerts, backoff
@@ -35,11 +35,11 @@ from bridge.pendo import outbox
 from bridge.providers import Event
 from bridge.providers.stripe import billing as stripe_billing
 from bridge.providers.stripe import versions as stripe_versions
-from bridge.providers.stripe.enrichment import Enricher, EnrichmentUnavailable
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
 from bridge.store.db import reading
 from bridge.store.store import Store, StoredEvent
+from bridge.worker.enrichment import Enricher
 
 log = logging.getLogger("bridge.mapper")
 

@@ -31,12 +31,12 @@ from bridge.pendo import outbox
 from bridge.providers import Event
 from bridge.providers.stripe import billing as stripe_billing
 from bridge.providers.stripe import versions as stripe_versions
-from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
 from bridge.store.db import reading
 from bridge.store.schema import events, field_values, track_events
 from bridge.store.store import Store, event_from_row, insert_for
+from bridge.worker import enrichment
 from bridge.worker.mapper import eval_options
 
 FieldKey = tuple[str, str, str]  # (kind, id, field)
@@ -169,7 +169,7 @@ class _Replay:
 
     def __init__(self, store_: Store, mappings: MappingSet, settings: Settings, now: float):
         self.store, self.mappings, self.settings, self.now = store_, mappings, settings, now
-        self.enricher = Enricher(store_, None, RateBudget(1.0))
+        self.enricher = enrichment.cached(store_)
         self.options = eval_options(settings)
         self.outcomes: dict[int, tuple[Event, Outcome]] = {}
         self.snapshots: dict[tuple[str, str], dict[str, Any]] = {}  # (provider, subscription id) → latest

@@ -6,6 +6,9 @@ The module-level names below are the `Package` protocol (bridge/providers/base.p
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING
 
 from bridge.providers.stripe.config import API_KEY_VARIABLE, VARIABLES, StripeConfig, configure
@@ -17,11 +20,14 @@ from bridge.providers.stripe.webhook import StripeProvider
 if TYPE_CHECKING:
     from bridge.providers import Event
     from bridge.providers.base import SubscriptionSource
+    from bridge.providers.stripe.enrichment import Enricher, RateBudget
+    from bridge.store.store import Store
 
 NAME = "stripe"
+LOGGERS = ("stripe",)  # the official client's logger: warnings only
 
-__all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "ignored",
-           "source", "webhook"]
+__all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "enricher",
+           "ignored", "source", "version_standing", "webhook"]
 
 
 def webhook(config: StripeConfig) -> StripeProvider:
@@ -40,7 +46,32 @@ def source(config: StripeConfig) -> SubscriptionSource | None:
     """Stripe's list API for `bridge sync stripe`, when STRIPE_API_KEY is set."""
     if not config.api_key:
         return None
+    from bridge.providers.stripe.api import StripeApi, client_for
     from bridge.providers.stripe.listing import StripeSource
 
-    return StripeSource(config)
+    return StripeSource(StripeApi(client_for(config.api_key, config.api_base), budget(config)))
+
+
+def enricher(store: Store, config: StripeConfig | None = None, clock: Callable[[], float] = time.time) -> Enricher:
+    """The customer, charge and price look-ups of its events; from the cache only without a config's API key."""
+    from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
+
+    if config is None or not config.api_key:
+        return Enricher(store, None, RateBudget(1.0), clock)
+    return Enricher(store, stripe_client(config.api_key, config.api_base), budget(config), clock)
+
+
+@cache
+def budget(config: StripeConfig) -> RateBudget:
+    """The one STRIPE_REQUESTS_PER_SECOND budget of a process: enrichment and the sync share it."""
+    from bridge.providers.stripe.enrichment import RateBudget
+
+    return RateBudget(config.requests_per_second)
+
+
+def version_standing(api_version: str | None) -> str:
+    """Where bridge stands with an event's API version: supported, newer or unsupported."""
+    from bridge.providers.stripe.versions import standing
+
+    return standing(api_version)
 

@@ -19,18 +19,16 @@ from typing import Any
 
 import stripe
 
-from bridge.errors import BridgeError
+from bridge.errors import EnrichmentUnavailable
 from bridge.providers import Event
 from bridge.providers.stripe import billing as stripe_billing
 from bridge.store.store import Store
 
 PROVIDER = "stripe"  # the key of its objects in the cache
+
+__all__ = ["Enricher", "EnrichmentUnavailable", "RateBudget", "stripe_client"]
 CACHE_SECONDS = 24 * 3600
 CHARGE_OBJECTS = ("dispute",)  # objects that name their charge but not its customer
-
-
-class EnrichmentUnavailable(BridgeError):
-    """Stripe could not be asked right now; the event is retried later."""
 
 
 class RateBudget:

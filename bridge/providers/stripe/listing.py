@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bridge.providers.stripe.api import StripeApi, api_version, client_for
-from bridge.providers.stripe.config import StripeConfig
-from bridge.providers.stripe.enrichment import RateBudget
+from bridge.providers.stripe.api import StripeApi, api_version
 
 LIST_PARAMS = {"status": "all", "expand": ["data.customer"]}  # canceled ones too; customers for identity
 
@@ -15,9 +13,8 @@ LIST_PARAMS = {"status": "all", "expand": ["data.customer"]}  # canceled ones to
 class StripeSource:
     """`GET /v1/subscriptions` in the version the bridge knows best, within STRIPE_REQUESTS_PER_SECOND."""
 
-    def __init__(self, config: StripeConfig, api: StripeApi | None = None):
-        self.api = api or StripeApi(client_for(config.api_key, config.api_base),
-                                    RateBudget(config.requests_per_second))
+    def __init__(self, api: StripeApi):
+        self.api = api
 
     @property
     def requests(self) -> int:
