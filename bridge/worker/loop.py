@@ -24,12 +24,10 @@ from bridge.ops import alerts, metrics
 from bridge.pendo.client import PendoClient
 from bridge.pendo.delivery import Delivery
 from bridge.pendo.outbox import Outbox
-from bridge.providers.stripe import budget as stripe_budget
-from bridge.providers.stripe.enrichment import stripe_client
 from bridge.settings import Settings
 from bridge.store.db import describe, make_engine
 from bridge.store.store import Store
-from bridge.sync.reconcile import Reconciler
+from bridge.sync.reconcile import Reconcilers, reconcilers
 from bridge.worker import enrichment
 from bridge.worker.mapper import Mapper
 
@@ -84,7 +82,7 @@ class Worker:
     delivery: Delivery
     clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
-    reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
+    reconciler: Reconcilers | None = None  # BRIDGE_RECONCILE_HOURS
     outage: DatabaseOutage = field(default_factory=DatabaseOutage)
     _next_resume_check: float = 0.0
     _next_track_probe: float = 0.0
@@ -225,14 +223,10 @@ def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> 
     store = Store(make_engine(settings))
     ident = worker_id()
     enricher = enrichment.online(store, settings.providers, clock)
-    stripe = settings.providers.get("stripe")
-    client = stripe_client(stripe.api_key, stripe.api_base) if stripe and stripe.api_key else None
-    budget = stripe_budget(stripe) if client else None  # enrichment and reconcile share it
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
     mapper = Mapper(settings, store, mappings, enricher, ident, clock)
     delivery = Delivery(settings, store, Outbox(store.engine), PendoClient(settings), ident, clock)
-    reconciler = (Reconciler(settings, store, client, budget, mappings, ident, clock)
-                  if client and budget and settings.reconcile_hours else None)
+    reconciler = reconcilers(settings, store, mappings, ident, clock)
     return Worker(settings, store, mapper, delivery, clock, reconciler=reconciler)
 
 

@@ -20,6 +20,7 @@ from bridge.providers.stripe.webhook import StripeProvider
 if TYPE_CHECKING:
     from bridge.providers import Event
     from bridge.providers.base import SubscriptionSource
+    from bridge.providers.stripe.catchup import StripeEventLog
     from bridge.providers.stripe.enrichment import Enricher, RateBudget
     from bridge.store.store import Store
 
@@ -27,7 +28,7 @@ NAME = "stripe"
 LOGGERS = ("stripe",)  # the official client's logger: warnings only
 
 __all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "enricher",
-           "ignored", "source", "version_standing", "webhook"]
+           "event_log", "ignored", "source", "version_standing", "webhook"]
 
 
 def webhook(config: StripeConfig) -> StripeProvider:
@@ -50,6 +51,16 @@ def source(config: StripeConfig) -> SubscriptionSource | None:
     from bridge.providers.stripe.listing import StripeSource
 
     return StripeSource(StripeApi(client_for(config.api_key, config.api_base), budget(config)))
+
+
+def event_log(config: StripeConfig) -> StripeEventLog | None:
+    """Stripe's Events API for `bridge catchup stripe` (30 days), when STRIPE_API_KEY is set."""
+    if not config.api_key:
+        return None
+    from bridge.providers.stripe.api import StripeApi, client_for
+    from bridge.providers.stripe.catchup import StripeEventLog
+
+    return StripeEventLog(StripeApi(client_for(config.api_key, config.api_base), budget(config)))
 
 
 def enricher(store: Store, config: StripeConfig | None = None, clock: Callable[[], float] = time.time) -> Enricher:
