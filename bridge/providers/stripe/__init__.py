@@ -12,6 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from bridge.providers.stripe.config import API_KEY_VARIABLE, VARIABLES, StripeConfig, configure
+from bridge.providers.stripe.demo import demo_config, demo_deliveries
 
 # Imported before the functions below are defined: a submodule loaded later would rebind the package's
 # attribute of the same name (`webhook`) to itself. Submodules are never named after the other protocol names.
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 NAME = "stripe"
 LOGGERS = ("stripe",)  # the official client's logger: warnings only
 
-__all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "enricher",
-           "event_log", "ignored", "source", "version_standing", "webhook"]
+__all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "demo_config",
+           "demo_deliveries", "enricher", "event_log", "ignored", "source", "version_standing", "webhook"]
 
 
 def webhook(config: StripeConfig) -> StripeProvider:

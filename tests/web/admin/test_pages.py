@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from bridge.cli.demo import sample
+from bridge.providers.stripe.demo import sample
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.store.schema import events, field_values
 from bridge.web.admin.pages import DONE
