@@ -97,3 +97,8 @@ def test_triage_asks_the_provider_only_when_it_has_a_reason_to_ignore() -> None:
     stripe = Event("stripe", "evt_1", "invoice.paid", 1.0, False, None, None, None, {})
     config: Any = load_settings({"STRIPE_WEBHOOK_SECRET": "whsec_x"}).providers["stripe"]
     assert triage(stripe, config) == (IGNORED, "test mode event; STRIPE_MODE=live")
+
+
+def test_settings_never_show_a_providers_secrets() -> None:
+    settings = load_settings({"STRIPE_WEBHOOK_SECRET": "whsec_never_shown", "STRIPE_API_KEY": "rk_live_never_shown"})
+    assert "never_shown" not in repr(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bridge.errors import ConfigError
 
@@ -19,9 +19,9 @@ API_KEY_VARIABLE = "STRIPE_API_KEY"
 class StripeConfig:
     """What the Stripe package was told: its endpoint's secrets, the mode it accepts, its API key and pace."""
 
-    webhook_secrets: tuple[str, ...]
+    webhook_secrets: tuple[str, ...] = field(repr=False)
     mode: str = "live"  # which events are mapped: live, test, or both (the others are stored only)
-    api_key: str | None = None  # a restricted key with read access: enrichment, sync, catch-up
+    api_key: str | None = field(default=None, repr=False)  # a restricted read key: enrichment, sync, catch-up
     api_base: str = DEFAULT_API_BASE
     requests_per_second: float = 5.0
     tolerance_seconds: int = 300  # how far a signature's timestamp may be from now
