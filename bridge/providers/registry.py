@@ -5,7 +5,8 @@ names are read when present (docs/providers/README.md):
 - `ignored(event, config) -> str | None`: why a verified event is stored but not mapped (a test-mode event on a
   live deployment);
 - `enricher(store, config=None, clock) -> Enricher`: its look-ups (`bridge.worker.enrichment`), from the cache only
-  when `config` is None;
+  when `config` is None; or, simpler, `enrichment(api, event) -> dict`: one look-up through its list API client
+  (`source(config)`), asked only when the worker may fetch;
 - `version_standing(api_version) -> str`: SUPPORTED, NEWER or UNSUPPORTED (`bridge status`, `/metrics`);
 - `API_KEY_VARIABLE`: the variable that turns its list API on, named in messages;
 - `LOGGERS`: the loggers of its client libraries, quietened to warnings.
@@ -15,7 +16,8 @@ This is the only module outside `bridge/providers/<name>/` that names a provider
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, cast
 
@@ -79,12 +81,32 @@ def api_key_variable(name: str) -> str:
 
 def enrichers(store: Any, configs: Mapping[str, Any], clock: Callable[[], float]) -> dict[str, Any]:
     """The enricher of each provider in `configs` that has one (a None config: from the cache only)."""
-    found = {}
+    found: dict[str, Any] = {}
     for name, config in configs.items():
-        make = getattr(package(name), "enricher", None)
+        each = package(name)
+        make, fetch = getattr(each, "enricher", None), getattr(each, "enrichment", None)
         if make is not None:
             found[name] = make(store, config, clock)
+        elif callable(fetch) and config is not None and (api := each.source(config)) is not None:
+            found[name] = _Fetching(fetch, api)
     return found
+
+
+class _Fetching:
+    """An enricher made of a package's `enrichment(api, event)`: it asks the API when fetching is allowed."""
+
+    def __init__(self, fetch: Callable[[Any, Event], dict[str, Any]], api: Any):
+        self._fetch, self._api = fetch, api
+
+    @contextmanager
+    def claimed(self, row_id: int, worker: str) -> Iterator[None]:
+        yield  # nothing is cached
+
+    def remember(self, event: Event) -> None:
+        return None
+
+    def enrich(self, event: Event, fetch: bool = True) -> dict[str, Any]:
+        return dict(self._fetch(self._api, event)) if fetch else {}
 
 
 def version_standing(name: str, api_version: str | None) -> str:

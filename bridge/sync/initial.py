@@ -11,7 +11,9 @@ prints what would change; `--reconcile` stores as usual and reports how many del
 What a source may offer beyond `SubscriptionSource` (docs/providers/README.md): `snapshot(raw, run_id, asked_at)`
 (the synthetic event in the shape its webhooks have, the enrichment the page carries, the objects to cache),
 `requests` (how many requests it made) and `sleep` (how it waits out a rate limit; a reconcile cuts it short on
-a stop). Without `snapshot` a subscription becomes a neutral `subscription.synced` event.
+a stop). Without `snapshot` a subscription becomes a neutral `subscription.synced` event whose `data` is the raw
+subscription (the shape Paddle's and Polar's notifications have), its customer read through the package's
+`subscription(raw)`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bridge.mapping import MappingSet, evaluate
 from bridge.mapping.operations import MetadataUpdate
 from bridge.ops.progress import Progress
 from bridge.pendo import client as pendo
-from bridge.providers import Event
+from bridge.providers import Event, registry
 from bridge.providers.base import SubscriptionSource
 from bridge.settings import Settings
 from bridge.store.db import reading
@@ -97,12 +99,17 @@ def neutral_snapshot(provider: str, raw: Mapping[str, Any], run_id: str, asked_a
     """A subscription as a neutral synthetic event, for a source without a `snapshot` of its own."""
     created = int(asked_at)
     event_id = f"sync_{run_id}_{raw['id']}"
-    customer = raw.get("customer_id", raw.get("customer"))
-    payload = {"id": event_id, "type": NEUTRAL_TYPE, "created": created, "data": {"object": dict(raw)},
-               "bridge_sync": True}
+    payload = {"id": event_id, "type": NEUTRAL_TYPE, "created": created, "data": dict(raw), "bridge_sync": True}
     return Snapshot(Event(provider=provider, id=event_id, type=NEUTRAL_TYPE, created=float(created), livemode=None,
-                          api_version=None, connect_account=None,
-                          customer_id=customer if isinstance(customer, str) and customer else None, payload=payload))
+                          api_version=None, connect_account=None, customer_id=_customer_of(provider, raw),
+                          payload=payload))
+
+
+def _customer_of(provider: str, raw: Mapping[str, Any]) -> str | None:
+    """The subscription's customer, as its package reads it (None when it cannot)."""
+    read = getattr(registry.package(provider), "subscription", None)
+    found = read(raw) if read is not None else None
+    return found.customer_id if found is not None else None
 
 
 @dataclass

@@ -49,3 +49,20 @@ def test_registry_gives_an_api_version_standing_only_for_providers_that_have_ver
     assert registry.version_standing("stripe", "2099-01-01.zeta") == registry.NEWER
     assert registry.version_standing("stripe", "2015-01-01") == registry.UNSUPPORTED
     assert registry.version_standing("nosuch", "v1") == registry.SUPPORTED
+
+
+def test_enrichers_use_a_packages_one_look_up_only_when_it_may_fetch(monkeypatch: Any) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("bridge.providers.acme")
+    module.NAME = "acme"  # type: ignore[attr-defined]
+    module.source = lambda config: f"api:{config}" if config else None  # type: ignore[attr-defined]
+    module.enrichment = lambda api, event: {"event": {"id": event.id, "via": api}}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bridge.providers.acme", module)
+    monkeypatch.setattr(registry, "PACKAGES", ("acme",))
+    found = Enrichers(registry.enrichers(None, {"acme": "key"}, lambda: 0.0))
+    with found.claimed(1, "w"):
+        assert found.enrich(event("acme", "a_1")) == {"event": {"id": "a_1", "via": "api:key"}}
+    assert found.enrich(event("acme", "a_1"), fetch=False) == {}
+    assert registry.enrichers(None, {"acme": None}, lambda: 0.0) == {}  # from the cache only: nothing to ask
