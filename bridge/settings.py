@@ -148,12 +148,13 @@ def _reconcile_hours(env: Mapping[str, str], providers: Mapping[str, Any]) -> fl
     if not (hours == 0 or hours >= 1):
         raise ConfigError("BRIDGE_RECONCILE_HOURS must be 0 (off) or a number of hours of at least 1 (a full "
                           "sync of a large billing account takes minutes)")
-    keys = [registry.api_key_variable(name) for name in providers or registry.PACKAGES]
-    if hours and not any(env.get(key, "").strip() for key in keys):
-        missing = " nor ".join(keys)
-        raise ConfigError(f"BRIDGE_RECONCILE_HOURS is set but {missing} is not: the scheduled reconcile reads "
-                          f"the provider's list API (a restricted key with read access to subscriptions and "
-                          f"customers); set {missing} or unset BRIDGE_RECONCILE_HOURS")
+    if hours and not any(registry.source(name, config) is not None for name, config in providers.items()):
+        keys = [registry.api_key_variable(name) for name in providers or registry.PACKAGES]
+        missing, wanted = (f"{keys[0]} is not", keys[0]) if len(keys) == 1 else (
+            f"none of {', '.join(keys)} is", f"one of {', '.join(keys)}")
+        raise ConfigError(f"BRIDGE_RECONCILE_HOURS is set but {missing}: the scheduled reconcile reads the "
+                          "provider's list API (a restricted key with read access to subscriptions and "
+                          f"customers); set {wanted} or unset BRIDGE_RECONCILE_HOURS")
     return hours
 
 

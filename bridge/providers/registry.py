@@ -74,9 +74,12 @@ def source(name: str, config: Any) -> SubscriptionSource | None:
 
 
 def api_key_variable(name: str) -> str:
-    """The variable that turns the provider's list API on, for messages (its variables when it names none)."""
+    """The variable that turns the provider's list API on, for messages: its `API_KEY_VARIABLE`, else its
+    variables ending in `_API_KEY`, else all of them."""
     each = package(name)
-    return str(getattr(each, "API_KEY_VARIABLE", None) or " / ".join(each.VARIABLES))
+    named = getattr(each, "API_KEY_VARIABLE", None)
+    keys = [named] if isinstance(named, str) else [v for v in each.VARIABLES if v.endswith("_API_KEY")]
+    return " / ".join(keys or each.VARIABLES)
 
 
 def enrichers(store: Any, configs: Mapping[str, Any], clock: Callable[[], float]) -> dict[str, Any]:

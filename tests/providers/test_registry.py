@@ -102,3 +102,11 @@ def test_triage_asks_the_provider_only_when_it_has_a_reason_to_ignore() -> None:
 def test_settings_never_show_a_providers_secrets() -> None:
     settings = load_settings({"STRIPE_WEBHOOK_SECRET": "whsec_never_shown", "STRIPE_API_KEY": "rk_live_never_shown"})
     assert "never_shown" not in repr(settings)
+
+
+@pytest.mark.usefixtures("acme")
+def test_settings_reconcile_needs_a_configured_provider_with_a_list_api() -> None:
+    with pytest.raises(ConfigError, match="set one of STRIPE_API_KEY, ACME_SECRET / ACME_TOKEN or unset"):
+        load_settings({"ACME_SECRET": "s", "STRIPE_WEBHOOK_SECRET": "whsec_x", "BRIDGE_RECONCILE_HOURS": "24"})
+    both = {"ACME_SECRET": "s", "STRIPE_WEBHOOK_SECRET": "whsec_x", "STRIPE_API_KEY": "rk_x"}
+    assert load_settings({**both, "BRIDGE_RECONCILE_HOURS": "24"}).reconcile_hours == 24
