@@ -73,6 +73,17 @@ def test_pages_account_says_why_pendo_says_what_it_says(run: Console) -> None:
     assert "evt_upgrade" in text.split("Recent events that changed nothing")[1].split("Account fields")[0]
 
 
+def test_pages_account_names_each_customer_with_its_provider(run: Console) -> None:
+    from bridge.store import links
+
+    with run.store.engine.begin() as connection:
+        links.save(connection, "stripe", "cus_same", "acme", "import", START)
+        links.save(connection, "other", "cus_same", "acme", "import", START)
+    text = html.unescape(run.page("/admin/accounts/acme"))
+    assert "/admin/events?provider=stripe&customer=cus_same" in text and "(stripe)" in text
+    assert "/admin/events?provider=other&customer=cus_same" in text and "(other)" in text
+
+
 def test_pages_account_unknown_is_404_with_advice(signed_in: Console) -> None:
     answer = signed_in.client.get("/admin/accounts/nobody")
     assert answer.status_code == 404 and "pendo_account_id" in answer.get_data(as_text=True)
