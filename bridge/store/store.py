@@ -161,11 +161,11 @@ class Store:
                                               "claimed_until": None, **values})
         return result.rowcount == 1
 
-    def requeue_unresolved(self, connection: Connection, customer_id: str, now: float) -> int:
-        """Send a customer's unresolved events back to mapping (their metadata may now resolve)."""
+    def requeue_unresolved(self, connection: Connection, provider: str, customer_id: str, now: float) -> int:
+        """Send a provider's customer's unresolved events back to mapping (their metadata may now resolve)."""
         result = connection.execute(
-            update(events).where(events.c.status == UNRESOLVED, events.c.customer_id == customer_id,
-                                 events.c.payload.is_not(None))
+            update(events).where(events.c.status == UNRESOLVED, events.c.provider == provider,
+                                 events.c.customer_id == customer_id, events.c.payload.is_not(None))
             .values(status=RECEIVED, next_attempt_at=now)
         )
         return result.rowcount

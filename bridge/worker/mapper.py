@@ -322,7 +322,7 @@ class Mapper:
                 else:
                     detail["warnings"] += self._enqueue_track(connection, op, event.id, now)
         if event.type == "customer.updated" and event.customer_id:
-            self.store.requeue_unresolved(connection, event.customer_id, now)
+            self.store.requeue_unresolved(connection, event.provider, event.customer_id, now)
         if not self.store.finish_event(
             connection, stored.row_id, self.worker_id, status=status, detail=json.dumps(detail),
             processed_at=now, mapping_version=version, account_id=account_ids[0] if account_ids else None,
