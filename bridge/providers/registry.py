@@ -121,3 +121,21 @@ def version_standing(name: str, api_version: str | None) -> str:
 def loggers() -> tuple[str, ...]:
     """The loggers of every package's client libraries."""
     return tuple(logger for each in packages() for logger in getattr(each, "LOGGERS", ()))
+
+
+def mapping_module(name: str) -> ModuleType | None:
+    """The package's `mapping` module, when it has one (what the mapping engine may ask of it beyond the model);
+    None for an unregistered name or a package without one."""
+    if name not in PACKAGES:
+        return None
+    try:
+        return importlib.import_module(f"bridge.providers.{name}.mapping")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"bridge.providers.{name}.mapping":
+            raise
+        return None
+
+
+def mapping_modules() -> tuple[ModuleType, ...]:
+    """Every registered package's `mapping` module."""
+    return tuple(module for name in PACKAGES if (module := mapping_module(name)) is not None)

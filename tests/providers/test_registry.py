@@ -110,3 +110,10 @@ def test_settings_reconcile_needs_a_configured_provider_with_a_list_api() -> Non
         load_settings({"ACME_SECRET": "s", "STRIPE_WEBHOOK_SECRET": "whsec_x", "BRIDGE_RECONCILE_HOURS": "24"})
     both = {"ACME_SECRET": "s", "STRIPE_WEBHOOK_SECRET": "whsec_x", "STRIPE_API_KEY": "rk_x"}
     assert load_settings({**both, "BRIDGE_RECONCILE_HOURS": "24"}).reconcile_hours == 24
+
+
+def test_registry_mapping_module_is_none_for_unknown_names_and_packages_without_one() -> None:
+    assert registry.mapping_module("nosuch") is None
+    found = registry.mapping_module("stripe")
+    assert found is None or found.__name__ == "bridge.providers.stripe.mapping"
+    assert registry.mapping_modules() == (() if found is None else (found,))
