@@ -12,7 +12,7 @@ What a source may offer beyond `SubscriptionSource` (docs/providers/README.md): 
 (the synthetic event in the shape its webhooks have, the enrichment the page carries, the objects to cache),
 `requests` (how many requests it made) and `sleep` (how it waits out a rate limit; a reconcile cuts it short on
 a stop). Without `snapshot` a subscription becomes a neutral `subscription.synced` event whose `data` is the raw
-subscription (the shape Paddle's and Polar's notifications have), its customer read through the package's
+subscription (the shape of notifications whose `data` is the entity), its customer read through the package's
 `subscription(raw)`.
 """
 
