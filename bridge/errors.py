@@ -14,6 +14,7 @@
     ├── SourceError            an import's source failed mid-way; a rerun resumes (imports.sources)
     ├── StoreUnavailable       the database cannot commit (HTTP 503)
     ├── EventRefused           the database refuses one event's values: the event's fault (HTTP 400)
+    ├── EnrichmentUnavailable  a provider's API could not be asked for an event's enrichment: retried later
     └── PendoError             Pendo answered with a failure
         ├── PendoAuthError     401/403: pauses all sending (track events only, for the track secret)
         └── PendoTransient     connection error, timeout, 409, 429, 5xx: retry later
@@ -66,6 +67,10 @@ class StoreUnavailable(BridgeError):
 
 class EventRefused(BridgeError):
     """The database refused an event's values (too long, a character it cannot hold): retrying cannot help."""
+
+
+class EnrichmentUnavailable(BridgeError):
+    """A provider's API could not be asked right now; the event is retried later."""
 
 
 class PendoError(BridgeError):

@@ -1,4 +1,8 @@
-"""The one reader of configuration: a frozen `Settings` built from the environment and validated once."""
+"""The one reader of configuration: a frozen `Settings` built from the environment and validated once.
+
+Each provider package reads its own variables from the `env` handed to its `configure` (through
+`bridge.providers.registry`); its configuration is kept whole in `Settings.providers`, by provider name.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bridge.errors import ConfigError
+from bridge.providers import registry
 
 PENDO_REGIONS = {
     "us": ("https://app.pendo.io", "https://app.pendo.io"),
@@ -18,7 +24,6 @@ PENDO_REGIONS = {
     "jpn": ("https://app.jpn.pendo.io", "https://data.jpn.pendo.io"),
     "au": ("https://app.au.pendo.io", "https://data.au.pendo.io"),
 }
-STRIPE_MODES = ("live", "test", "both")
 VISITOR_FALLBACKS = ("skip", "synthetic", "email")
 ACCOUNT_FALLBACKS = ("none", "stripe_customer")
 DATE_FORMATS = ("iso", "epoch_ms")
@@ -27,7 +32,6 @@ DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
 DEFAULT_REDACT_FIELDS = ("email", "*_email", "name", "*_name", "phone", "*_phone", "address", "*_address",
                          "shipping", "tax_id*", "tax_ids", "ip_address")
 ADMIN_PASSWORD_MIN_LENGTH = 12
-PROVIDER_SECRETS = ("STRIPE_WEBHOOK_SECRET",)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 DAY, HOUR = 86400.0, 3600.0
 
@@ -38,11 +42,8 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     port: int = 8000
-    stripe_webhook_secrets: tuple[str, ...] = ()
-    stripe_mode: str = "live"
-    stripe_api_key: str | None = None
-    stripe_api_base: str = "https://api.stripe.com"
-    stripe_requests_per_second: float = 5.0
+    # Each configured provider's own configuration, by name, as its package's `configure(env)` returned it.
+    providers: Mapping[str, Any] = field(default_factory=dict)
     reconcile_hours: float = 0.0  # 0: no scheduled reconcile in the worker
     pendo_integration_key: str | None = None
     pendo_track_secret: str | None = None
@@ -54,7 +55,6 @@ class Settings:
     mappings_dir: Path = Path("mappings")
     mappings_overlay_dir: Path | None = None
     max_body_bytes: int = 1024 * 1024
-    signature_tolerance_seconds: int = 300
     retention_days: float = 30.0
     account_fallback: str = "none"
     visitor_fallback: str = "skip"
@@ -143,16 +143,29 @@ def _batch_size(env: Mapping[str, str]) -> int:
     return size
 
 
-def _reconcile_hours(env: Mapping[str, str], api_key: str | None) -> float:
+def _reconcile_hours(env: Mapping[str, str], providers: Mapping[str, Any]) -> float:
     hours = _number(env, "BRIDGE_RECONCILE_HOURS", 0.0, 0.0, 24 * 366)
     if not (hours == 0 or hours >= 1):
         raise ConfigError("BRIDGE_RECONCILE_HOURS must be 0 (off) or a number of hours of at least 1 (a full "
-                          "sync of a large Stripe account takes minutes)")
-    if hours and not api_key:
-        raise ConfigError("BRIDGE_RECONCILE_HOURS is set but STRIPE_API_KEY is not: the scheduled reconcile "
-                          "reads Stripe's API (a restricted key with read access to Subscriptions and "
-                          "Customers); set STRIPE_API_KEY or unset BRIDGE_RECONCILE_HOURS")
+                          "sync of a large billing account takes minutes)")
+    if hours and not any(registry.source(name, config) is not None for name, config in providers.items()):
+        keys = [registry.api_key_variable(name) for name in providers or registry.PACKAGES]
+        missing, wanted = (f"{keys[0]} is not", keys[0]) if len(keys) == 1 else (
+            f"none of {', '.join(keys)} is", f"one of {', '.join(keys)}")
+        raise ConfigError(f"BRIDGE_RECONCILE_HOURS is set but {missing}: the scheduled reconcile reads the "
+                          "provider's list API (a restricted key with read access to subscriptions and "
+                          f"customers); set {wanted} or unset BRIDGE_RECONCILE_HOURS")
     return hours
+
+
+def _providers(env: Mapping[str, str], require_secret: bool) -> dict[str, Any]:
+    """Every configured provider's configuration; at least one is needed to serve webhooks."""
+    providers = registry.configure(env)
+    if require_secret and not providers:
+        raise ConfigError("no provider is configured: set the webhook secret of at least one (the signing "
+                          "secret of the provider's webhook endpoint). The variables each provider reads: "
+                          + registry.variables())
+    return providers
 
 
 def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
@@ -195,12 +208,7 @@ def _pendo_hosts(env: Mapping[str, str]) -> tuple[str, str]:
 def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool = True) -> Settings:
     """Build the settings from `env` (the process environment by default) and refuse unusable ones."""
     env = os.environ if env is None else env
-    secrets = tuple(s.strip() for s in env.get("STRIPE_WEBHOOK_SECRET", "").split(",") if s.strip())
-    if require_secret and not secrets:
-        raise ConfigError(
-            "no webhook secret is set: set at least one of " + ", ".join(PROVIDER_SECRETS)
-            + " (the signing secret of the provider's webhook endpoint)"
-        )
+    providers = _providers(env, require_secret)
     database_url = normalise_database_url(env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL)
     dyno = env.get("DYNO") or None
     if dyno and database_url.startswith("sqlite"):
@@ -210,16 +218,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
             "heroku-postgresql`) so DATABASE_URL points at it."
         )
     api_base, data_base = _pendo_hosts(env)
-    stripe_api_key = env.get("STRIPE_API_KEY", "").strip() or None
     return Settings(
         database_url=database_url,
         port=_integer(env, "PORT", 8000, 1, 65535),
-        stripe_webhook_secrets=secrets,
-        stripe_mode=_choice(env, "STRIPE_MODE", STRIPE_MODES, "live"),
-        stripe_api_key=stripe_api_key,
-        stripe_api_base=env.get("STRIPE_API_BASE", "").strip().rstrip("/") or "https://api.stripe.com",
-        stripe_requests_per_second=_number(env, "STRIPE_REQUESTS_PER_SECOND", 5.0, 0.1, 1000.0),
-        reconcile_hours=_reconcile_hours(env, stripe_api_key),
+        providers=providers,
+        reconcile_hours=_reconcile_hours(env, providers),
         pendo_integration_key=env.get("PENDO_INTEGRATION_KEY", "").strip() or None,
         pendo_track_secret=env.get("PENDO_TRACK_EVENT_SECRET", "").strip() or None,
         pendo_api_base=api_base,

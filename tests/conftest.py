@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from bridge.providers.stripe import StripeConfig
 from bridge.settings import Settings, normalise_database_url
 from tests.fakes.pendo import FakePendo
 
@@ -78,10 +79,15 @@ def pendo() -> Iterator[FakePendo]:
         yield fake
 
 
+def stripe_config(**overrides: Any) -> StripeConfig:
+    """Stripe's configuration with the tests' webhook secret."""
+    return StripeConfig(**{"webhook_secrets": (SECRET,), **overrides})
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": normalise_database_url(database_url),
-        "stripe_webhook_secrets": (SECRET,),
+        "providers": {"stripe": stripe_config()},
         "mappings_dir": ROOT / "mappings",
         "retry_base_seconds": 0.05,
         "retry_max_seconds": 0.2,

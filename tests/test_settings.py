@@ -12,7 +12,7 @@ BASE = {"STRIPE_WEBHOOK_SECRET": "whsec_a"}
 
 def test_settings_defaults_run_on_sqlite() -> None:
     settings = load_settings(BASE)
-    assert settings.is_sqlite and settings.stripe_mode == "live"
+    assert settings.is_sqlite and settings.providers["stripe"].mode == "live"
     assert settings.pendo_api_base == "https://app.pendo.io"
     assert settings.max_body_bytes == 1024 * 1024 and settings.retention_days == 30
     assert settings.track_enabled is False
@@ -24,7 +24,7 @@ def test_settings_refuse_to_start_without_any_provider_secret() -> None:
 
 
 def test_settings_secret_list_for_rolls() -> None:
-    assert load_settings({"STRIPE_WEBHOOK_SECRET": " whsec_a , whsec_b ,"}).stripe_webhook_secrets == (
+    assert load_settings({"STRIPE_WEBHOOK_SECRET": " whsec_a , whsec_b ,"}).providers["stripe"].webhook_secrets == (
         "whsec_a", "whsec_b")
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from bridge.providers import registry
 from bridge.settings import Settings
 
 
@@ -25,10 +26,10 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.db import make_engine
     from bridge.store.purge import purge_customer
 
-    done = purge_customer(make_engine(settings), args.customer)
+    done = purge_customer(make_engine(settings), args.customer, args.provider)
     print(f"removed the stored data of customer {args.customer}: {done.events} events, {done.track_events} track "
           f"events, {done.field_values} field values, {done.subscriptions} subscriptions, {done.cached_objects} "
-          "cached Stripe objects (docs/operations.md: what stays)")
+          "cached provider objects (docs/operations.md: what stays)")
     return 0
 
 
@@ -39,4 +40,6 @@ def register(commands: Any) -> None:
     status.set_defaults(run=_status, settings="optional")
     purge = commands.add_parser("purge", help="remove what is stored about a customer (payloads, values, cache)")
     purge.add_argument("--customer", required=True, help="the provider's customer id, e.g. cus_...")
+    purge.add_argument("--provider", choices=registry.PACKAGES,
+                       help="only this provider's customer of that id (default: every provider's)")
     purge.set_defaults(run=_purge, settings="optional")

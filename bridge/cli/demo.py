@@ -12,18 +12,16 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import requests
-import stripe
 
 from bridge.ops.logs import configure
+from bridge.providers import registry
 from bridge.settings import Settings
 from bridge.store.db import migrate
 from bridge.worker.serve import serve
-
-SAMPLES = ("customer.subscription.created.json", "invoice.paid.json")
 
 
 class _StandIn(BaseHTTPRequestHandler):
@@ -50,23 +48,9 @@ class _StandIn(BaseHTTPRequestHandler):
         return
 
 
-TIME_KEYS = {"created", "current_period_start", "current_period_end", "paid_at"}
-
-
-def _shift_times(value: object, now: int) -> object:
-    """The samples hold times as offsets from now (0 is now); make them real unix times."""
-    if isinstance(value, dict):
-        return {k: v + now if k in TIME_KEYS and isinstance(v, int) else _shift_times(v, now)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shift_times(item, now) for item in value]
-    return value
-
-
-def sample(name: str, now: int) -> bytes:
-    """A bundled sample event, its times relative to `now`."""
-    text = resources.files("bridge.providers.stripe.samples").joinpath(name).read_text()
-    return json.dumps(_shift_times(json.loads(text), now)).encode()
+def demo_package() -> Any:
+    """The first registered provider that has demo samples (`demo_config`, `demo_deliveries`)."""
+    return next(each for each in registry.packages() if hasattr(each, "demo_deliveries"))
 
 
 def _post_samples(url: str, secret: str) -> None:
@@ -76,13 +60,11 @@ def _post_samples(url: str, secret: str) -> None:
                 break
         except requests.ConnectionError:
             time.sleep(0.2)
-    for name in SAMPLES:
-        now = int(time.time())
-        body = sample(name, now)
-        header = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=now)
-        answer = requests.post(f"{url}/webhooks/stripe", data=body, timeout=10,
-                               headers={"Stripe-Signature": header, "Content-Type": "application/json"})
-        print(f"\n<-- POST /webhooks/stripe ({name}): {answer.status_code} {answer.text.strip()}", flush=True)
+    package = demo_package()
+    for name, body, headers in package.demo_deliveries(secret, int(time.time())):
+        endpoint = f"/webhooks/{package.NAME}"
+        answer = requests.post(f"{url}{endpoint}", data=body, timeout=10, headers=headers)
+        print(f"\n<-- POST {endpoint} ({name}): {answer.status_code} {answer.text.strip()}", flush=True)
 
 
 def _mappings_dir() -> Path:
@@ -105,9 +87,10 @@ def run_demo(port: int, admin: Settings | None = None) -> int:
     secret = "whsec_demo_" + secrets.token_hex(16)
     settings = Settings(
         database_url=f"sqlite:///{Path('bridge-demo.db').resolve()}", port=port,
-        stripe_webhook_secrets=(secret,), pendo_integration_key=secrets.token_hex(8),
+        providers={demo_package().NAME: demo_package().demo_config(secret)},
+        pendo_integration_key=secrets.token_hex(8),
         pendo_track_secret=secrets.token_hex(8), pendo_api_base=pendo_url, pendo_data_base=pendo_url,
-        stripe_mode="both", log_format="text", worker_poll_seconds=0.2, mappings_dir=_mappings_dir(),
+        log_format="text", worker_poll_seconds=0.2, mappings_dir=_mappings_dir(),
         admin_password=admin.admin_password if admin else None,
         redact_fields=admin.redact_fields if admin else Settings.redact_fields,
     )

@@ -9,13 +9,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from bridge.cli import data, importer, keys, links, mappings, pendo, service
+from bridge.cli import data, importer, keys, links, mappings, pendo, service, sync
 from bridge.errors import BridgeError, ConfigError, MappingError
 from bridge.ops.logs import configure
-from bridge.providers.stripe import commands as stripe_commands
 from bridge.settings import Settings, load_settings
 
-GROUPS = (service, data, mappings, pendo, stripe_commands, links, keys, importer)
+GROUPS = (service, data, mappings, pendo, sync, links, keys, importer)
 
 
 def _parser() -> argparse.ArgumentParser:

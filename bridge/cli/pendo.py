@@ -7,7 +7,7 @@ from typing import Any
 
 from bridge.errors import ConfigError, PendoError
 from bridge.mapping import MappingSet
-from bridge.providers import Event
+from bridge.providers import Event, registry
 from bridge.settings import Settings
 
 
@@ -69,20 +69,20 @@ def _setup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def online_enrichment(settings: Settings, event: Event) -> dict[str, Any]:
-    """Enrichment as the worker would fetch it from Stripe, cached in a throw-away in-memory database."""
+    """Enrichment as the worker would fetch it from the provider, cached in a throw-away in-memory database."""
     from sqlalchemy import create_engine
 
-    from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
     from bridge.store.schema import metadata
     from bridge.store.store import Store
+    from bridge.worker.enrichment import online
 
-    if not settings.stripe_api_key:
-        raise ConfigError("--online needs STRIPE_API_KEY (a restricted key with Customers: read)")
+    config = settings.providers.get(event.provider)
+    if config is None or registry.source(event.provider, config) is None:  # no API key: nothing to ask
+        raise ConfigError(f"--online needs {event.provider} configured and its API key "
+                          f"({registry.api_key_variable(event.provider)}: a restricted key with read access)")
     engine = create_engine("sqlite://")
     metadata.create_all(engine)
-    client = stripe_client(settings.stripe_api_key, settings.stripe_api_base)
-    enricher = Enricher(Store(engine), client, RateBudget(settings.stripe_requests_per_second))
-    return enricher.enrich(event)
+    return online(Store(engine), {event.provider: config}).enrich(event)
 
 
 def register(commands: Any) -> None:

@@ -64,5 +64,7 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("urllib3", "stripe", "alembic"):
+    from bridge.providers import registry
+
+    for noisy in ("urllib3", "alembic", *registry.loggers()):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,7 +6,7 @@ do not need a client library, and every process reads the same numbers from the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from bridge.imports import runs as import_runs
 from bridge.pendo import outbox as ob
 from bridge.pendo.budget import ALL, ENDPOINTS, Budget
 from bridge.pendo.outbox import Outbox
-from bridge.providers.stripe import versions as stripe_versions
+from bridge.providers import registry
 from bridge.settings import Settings
 from bridge.store import keys
 from bridge.store import store as st
@@ -29,9 +29,6 @@ CONTROL_PAUSE = "pendo_paused"  # the same control names `bridge.delivery.PAUSE`
 CONTROL_TRACK_PAUSE = "pendo_track_paused"
 RECENT_FAILURES = 10
 VERSION_WINDOW_SECONDS = 30 * 86400  # the API versions of the events received in this window are listed
-# Where bridge stands with a provider's API version: supported, newer (mapped after a structural check, else held)
-# or unsupported (stored, not mapped).
-VERSION_STANDING: dict[str, Callable[[str | None], str]] = {"stripe": stripe_versions.standing}
 
 
 def summary(event_counts: dict[str, int], outbox_counts: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -77,7 +74,8 @@ def api_versions(engine: Engine, now: float) -> dict[str, list[dict[str, Any]]]:
     listed: dict[str, list[dict[str, Any]]] = {}
     counts = _version_counts(engine, now - VERSION_WINDOW_SECONDS)
     for (provider, version), entry in sorted(counts.items(), key=lambda item: -item[1]["last"]):
-        standing = VERSION_STANDING.get(provider, lambda _: stripe_versions.SUPPORTED)(version)
+        # supported, newer (mapped after a structural check, else held) or unsupported (stored, not mapped)
+        standing = registry.version_standing(provider, version)
         listed.setdefault(provider, []).append({
             "api_version": version, "events": sum(entry["statuses"].values()),
             "statuses": dict(sorted(entry["statuses"].items())), "last_seen": _iso(entry["last"]),
@@ -96,11 +94,11 @@ def version_warnings(versions: dict[str, list[dict[str, Any]]]) -> list[str]:
         for entry in listed:
             head = f"{provider} API version {entry['api_version']}"
             seen = f"{entry['events']} event(s) in 30 days: {_statuses(entry)}"
-            if entry["support"] == stripe_versions.NEWER:
+            if entry["support"] == registry.NEWER:
                 warnings.append(f"{head} is newer than this bridge knows ({seen}): its events are mapped as the "
                                 "newest known version when the fields the mappings read are there, else held; "
                                 "upgrade bridge, then `bridge replay --status held`")
-            elif entry["support"] == stripe_versions.UNSUPPORTED:
+            elif entry["support"] == registry.UNSUPPORTED:
                 warnings.append(f"{head} is not supported ({seen}): its events are stored, not mapped")
     return warnings
 

@@ -32,6 +32,7 @@ class Prepared:
 
     context: dict[str, Any] = field(default_factory=dict)
     row: dict[str, Any] | None = None
+    provider: str | None = None
     subscription_id: str | None = None
     account_id: str | None = None
     revision: int = 0
@@ -51,7 +52,7 @@ def subscription_of(event: Event, enrichment: Mapping[str, Any]) -> dict[str, An
 def _row(event: Event, subscription: dict[str, Any], account_id: str | None, now: float) -> dict[str, Any]:
     status = subscription.get("status")
     return {
-        "subscription_id": subscription["id"], "account_id": account_id,
+        "provider": event.provider, "subscription_id": subscription["id"], "account_id": account_id,
         "customer_id": stripe_billing.resolve_identity(
             subscription, event.type, {}, account_fallback="none", visitor_fallback="skip",
             synthetic_prefix="")["customer_id"],
@@ -82,17 +83,21 @@ def _save_newer(insert: Callable[[Table], Any]) -> Any:
     statement = insert(subscriptions)
     new = statement.excluded
     return statement.on_conflict_do_update(
-        index_elements=["subscription_id"],
+        index_elements=["provider", "subscription_id"],
         set_={column.name: getattr(new, column.name) for column in subscriptions.c
-              if column.name != "subscription_id"},
+              if column.name not in ("provider", "subscription_id")},
         where=or_(subscriptions.c.event_id == new.event_id, subscriptions.c.source_time < new.source_time,
                   and_(subscriptions.c.source_time == new.source_time, subscriptions.c.rank < new.rank)),
     )
 
 
-_STORED = select(subscriptions).where(subscriptions.c.subscription_id == bindparam("subscription_id"))
+# A subscription is keyed by (provider, subscription_id): ids are the provider's own, unique only within it.
+_THIS = and_(subscriptions.c.provider == bindparam("provider"),
+             subscriptions.c.subscription_id == bindparam("subscription_id"))
+_STORED = select(subscriptions).where(_THIS)
 _OTHERS = select(subscriptions).where(subscriptions.c.account_id == bindparam("account_id"),
-                                      subscriptions.c.subscription_id != bindparam("subscription_id"))
+                                      or_(subscriptions.c.provider != bindparam("provider"),
+                                          subscriptions.c.subscription_id != bindparam("subscription_id")))
 
 
 @per_dialect
@@ -104,7 +109,7 @@ _NEXT_REVISION = update(billing_accounts).where(
     billing_accounts.c.account_id == bindparam("b_account"), billing_accounts.c.revision == bindparam("b_expected"),
 ).values(revision=bindparam("b_revision"), updated_at=bindparam("b_updated"))
 _REVISION = select(billing_accounts.c.revision).where(billing_accounts.c.account_id == bindparam("account_id"))
-_STORED_EVENT = select(subscriptions.c.event_id).where(subscriptions.c.subscription_id == bindparam("subscription_id"))
+_STORED_EVENT = select(subscriptions.c.event_id).where(_THIS)
 
 
 def _revision(connection: Connection, account_id: str) -> int:
@@ -132,17 +137,16 @@ def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any],
     if subscription is None:
         return Prepared()
     row = _row(event, subscription, account_id, now)
-    stored = cast(Mapping[str, Any] | None, connection.execute(
-        _STORED, {"subscription_id": row["subscription_id"]}).mappings().first())
+    key = {"provider": row["provider"], "subscription_id": row["subscription_id"]}
+    stored = cast(Mapping[str, Any] | None, connection.execute(_STORED, key).mappings().first())
     fresh = _newer(row, stored)
     prior = json.loads(stored["snapshot"]) if stored is not None and fresh and stored["event_id"] != event.id \
         else {}
-    read = {"subscription_id": row["subscription_id"], "stored_event_id": stored["event_id"] if stored else None}
+    read = {**key, "stored_event_id": stored["event_id"] if stored else None}
     if account_id is None:
         return Prepared({"prior": prior}, row if fresh else None, **read)
     revision = _lock(connection, account_id, now) if lock else _revision(connection, account_id) + 1
-    others = connection.execute(_OTHERS, {"account_id": account_id,
-                                          "subscription_id": row["subscription_id"]}).mappings().all()
+    others = connection.execute(_OTHERS, {"account_id": account_id, **key}).mappings().all()
     own: Mapping[str, Any] = row if fresh or stored is None else stored
     account = rollup.account([*(_snapshot(dict(other)) for other in others), _snapshot(own)], account_id)
     account["revision"] = revision if fresh else None
@@ -155,7 +159,8 @@ def claim(connection: Connection, prepared: Prepared, now: float) -> bool:
     when another transaction changed the account or the subscription since it was read."""
     if prepared.subscription_id is None:
         return True
-    stored = connection.execute(_STORED_EVENT, {"subscription_id": prepared.subscription_id}).scalar_one_or_none()
+    stored = connection.execute(_STORED_EVENT, {"provider": prepared.provider,
+                                                "subscription_id": prepared.subscription_id}).scalar_one_or_none()
     if stored != prepared.stored_event_id:
         return False
     if prepared.account_id is None:

@@ -1,8 +1,9 @@
-"""The customer → account link table: which Pendo account a Stripe customer belongs to.
+"""The customer → account link table: which Pendo account a provider's customer belongs to.
 
-Learned from events (an object's `metadata.pendo_account_id`, a checkout session's `client_reference_id`) and
-imported from CSV (`bridge link import`). Links outlive the customer: `customer.deleted` and `bridge purge`
-leave them, so a deleted customer's late events still find their account.
+Keyed by (provider, customer id): ids are the provider's own. Learned from events (Stripe: an object's
+`metadata.pendo_account_id`, a checkout session's `client_reference_id`) and imported from CSV
+(`bridge link import`). Links outlive the customer: a deleted customer's event and `bridge purge` leave them,
+so a deleted customer's late events still find their account.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ class LinkFileError(BridgeError):
     """A link CSV file that cannot be imported; the message names the file and line."""
 
 
-def save(connection: Connection, customer_id: str, account_id: str, source: str, now: float) -> None:
+def save(connection: Connection, provider: str, customer_id: str, account_id: str, source: str,
+         now: float) -> None:
     """Insert or replace one link."""
-    connection.execute(_upsert(connection), {"customer_id": customer_id, "account_id": account_id,
-                                             "source": source, "updated_at": now})
+    connection.execute(_upsert(connection), {"provider": provider, "customer_id": customer_id,
+                                             "account_id": account_id, "source": source, "updated_at": now})
 
 
 @per_dialect
@@ -38,18 +40,19 @@ def _upsert(insert: Callable[[Table], Any]) -> Any:
     statement = insert(customer_links)
     new = statement.excluded
     return statement.on_conflict_do_update(
-        index_elements=["customer_id"],
+        index_elements=["provider", "customer_id"],
         set_={"account_id": new.account_id, "source": new.source, "updated_at": new.updated_at})
 
 
-_LINKED = select(customer_links.c.account_id).where(customer_links.c.customer_id == bindparam("customer_id"))
+_LINKED = select(customer_links.c.account_id).where(customer_links.c.provider == bindparam("provider"),
+                                                    customer_links.c.customer_id == bindparam("customer_id"))
 
 
-def linked_account(connection: Connection, customer_id: str | None) -> str | None:
-    """The account linked to a customer, if any."""
+def linked_account(connection: Connection, provider: str, customer_id: str | None) -> str | None:
+    """The account linked to a provider's customer, if any."""
     if not customer_id:
         return None
-    return connection.execute(_LINKED, {"customer_id": customer_id}).scalar_one_or_none()
+    return connection.execute(_LINKED, {"provider": provider, "customer_id": customer_id}).scalar_one_or_none()
 
 
 def learn(connection: Connection, event: Event, now: float) -> None:
@@ -61,7 +64,7 @@ def learn(connection: Connection, event: Event, now: float) -> None:
                                             synthetic_prefix="")
     customer_id, account_id = found["customer_id"], found["account_id"]
     if customer_id and account_id:
-        save(connection, customer_id, account_id, str(found["account_source"]), now)
+        save(connection, event.provider, customer_id, account_id, str(found["account_source"]), now)
 
 
 def read_csv(path: Path) -> list[tuple[str, str]]:
@@ -84,10 +87,10 @@ def _rows(path: Path, reader: Iterable[dict[str, str]]) -> Iterable[tuple[str, s
         yield customer_id, account_id
 
 
-def import_csv(engine: Engine, path: Path, now: float) -> int:
-    """Import every row of a link file in one transaction; the number of links written."""
+def import_csv(engine: Engine, provider: str, path: Path, now: float) -> int:
+    """Import every row of a link file (customers of `provider`) in one transaction; the number of links written."""
     rows = read_csv(path)
     with engine.begin() as connection:
         for customer_id, account_id in rows:
-            save(connection, customer_id, account_id, "import", now)
+            save(connection, provider, customer_id, account_id, "import", now)
     return len(rows)

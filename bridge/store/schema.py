@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -120,13 +121,15 @@ track_events = Table(
           postgresql_where=text("reclaims > 0")),
 )
 
-# Stripe objects fetched for enrichment (customers, subscriptions), refreshed by their own events.
-stripe_objects = Table(
-    "stripe_objects",
+# Provider objects fetched for enrichment (customers, subscriptions, prices), refreshed by their own events.
+provider_objects = Table(
+    "provider_objects",
     metadata,
-    Column("object_id", String(255), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("object_id", String(255), nullable=False),
     Column("payload", Text, nullable=False),
     Column("fetched_at", Float, nullable=False),
+    PrimaryKeyConstraint("provider", "object_id", name="pk_provider_objects"),
 )
 
 # Deployment-wide switches every process reads, such as the pause after Pendo refused the key.
@@ -166,12 +169,13 @@ alert_log = Table(
     Column("total", Integer, nullable=False, default=0),
 )
 
-# Billing state (issue 3): the latest snapshot of each Stripe subscription, by (source_time, rank) like
+# Billing state: the latest snapshot of each provider's subscription, by (source_time, rank) like
 # `field_values`, from which an account's billing fields are rolled up (`bridge.store.billing_state`).
 subscriptions = Table(
     "subscriptions",
     metadata,
-    Column("subscription_id", String(255), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("subscription_id", String(255), nullable=False),
     Column("account_id", String(255)),
     Column("customer_id", String(255)),
     Column("status", String(32)),
@@ -181,6 +185,7 @@ subscriptions = Table(
     Column("mrr", Float),
     Column("event_id", String(255)),
     Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("provider", "subscription_id", name="pk_subscriptions"),
     Index("ix_subscriptions_account", "account_id"),
 )
 
@@ -194,15 +199,17 @@ billing_accounts = Table(
     Column("updated_at", Float, nullable=False),
 )
 
-# Stripe customer → Pendo account, learned from metadata and checkout's `client_reference_id`, or imported
+# A provider's customer → Pendo account, learned from the identity slots events carry, or imported
 # (`bridge link import`); kept when the customer is deleted or purged.
 customer_links = Table(
     "customer_links",
     metadata,
-    Column("customer_id", String(255), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("customer_id", String(255), nullable=False),
     Column("account_id", String(255), nullable=False),
     Column("source", String(32), nullable=False),
     Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("provider", "customer_id", name="pk_customer_links"),
 )
 
 # Values and track events Pendo accepted, counted per minute (unix seconds // 60) for the admin console's chart;

@@ -8,7 +8,7 @@ runs out.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,14 +20,14 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from bridge.errors import EventRefused, StoreUnavailable
 from bridge.providers import Event
 from bridge.store.db import reading
-from bridge.store.schema import controls, events, field_values, stripe_objects, track_events
+from bridge.store.schema import controls, events, field_values, provider_objects, track_events
 
 # Event statuses.
 RECEIVED = "received"  # stored, waiting to be mapped
 MAPPED = "mapped"  # operations are in the outbox
 UNMAPPED = "unmapped"  # no rule matched
 UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; retried on customer.updated
-IGNORED = "ignored"  # another Stripe mode, or a thin event: stored, never mapped
+IGNORED = "ignored"  # its provider says so (another mode), or a thin event: stored, never mapped
 FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
 HELD = "held"  # an API version newer than bridge, its payload not as the mappings read it: replayed after an upgrade
 PURGED = "purged"  # its customer was purged before it was mapped: never mapped
@@ -161,11 +161,11 @@ class Store:
                                               "claimed_until": None, **values})
         return result.rowcount == 1
 
-    def requeue_unresolved(self, connection: Connection, customer_id: str, now: float) -> int:
-        """Send a customer's unresolved events back to mapping (their metadata may now resolve)."""
+    def requeue_unresolved(self, connection: Connection, provider: str, customer_id: str, now: float) -> int:
+        """Send a provider's customer's unresolved events back to mapping (their metadata may now resolve)."""
         result = connection.execute(
-            update(events).where(events.c.status == UNRESOLVED, events.c.customer_id == customer_id,
-                                 events.c.payload.is_not(None))
+            update(events).where(events.c.status == UNRESOLVED, events.c.provider == provider,
+                                 events.c.customer_id == customer_id, events.c.payload.is_not(None))
             .values(status=RECEIVED, next_attempt_at=now)
         )
         return result.rowcount
@@ -183,27 +183,39 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the database does not answer") from exc
 
-    # Enrichment cache.
-    def cached_object(self, object_id: str) -> tuple[dict[str, Any], float] | None:
+    # Enrichment cache, one per provider (ids are the provider's own, unique only within it).
+    def cached_object(self, provider: str, object_id: str) -> tuple[dict[str, Any], float] | None:
         with reading(self.engine) as connection:
             row = connection.execute(
-                select(stripe_objects.c.payload, stripe_objects.c.fetched_at)
-                .where(stripe_objects.c.object_id == object_id)
+                select(provider_objects.c.payload, provider_objects.c.fetched_at)
+                .where(provider_objects.c.provider == provider, provider_objects.c.object_id == object_id)
             ).first()
         return (json.loads(row[0]), row[1]) if row else None
 
-    def cache_object(self, object_id: str, payload: dict[str, Any], now: float,
+    def cache_object(self, provider: str, object_id: str, payload: dict[str, Any], now: float,
                      claim: tuple[int, str] | None = None) -> None:
-        """Cache a Stripe object; with `claim` (event row id, worker) only while that worker holds the event."""
+        """Cache a provider's object; with `claim` (event row id, worker) only while that worker holds the event."""
         with self.engine.begin() as connection:
             if claim is not None and not _still_claimed(connection, *claim):
                 return
-            statement = insert_for(connection, stripe_objects).values(
-                object_id=object_id, payload=json.dumps(payload), fetched_at=now)
+            statement = insert_for(connection, provider_objects).values(
+                provider=provider, object_id=object_id, payload=json.dumps(payload), fetched_at=now)
             connection.execute(statement.on_conflict_do_update(
-                index_elements=["object_id"],
+                index_elements=["provider", "object_id"],
                 set_={"payload": statement.excluded.payload, "fetched_at": statement.excluded.fetched_at},
             ))
+
+    def cache_objects(self, provider: str, objects: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        """Cache many of a provider's objects (by id) in one transaction, e.g. a listed page's customers."""
+        if not objects:
+            return
+        with self.engine.begin() as connection:
+            statement = insert_for(connection, provider_objects)
+            connection.execute(
+                statement.on_conflict_do_update(index_elements=["provider", "object_id"], set_={
+                    "payload": statement.excluded.payload, "fetched_at": statement.excluded.fetched_at}),
+                [{"provider": provider, "object_id": key, "payload": json.dumps(value), "fetched_at": now}
+                 for key, value in objects.items()])
 
     # Deployment-wide controls.
     def control(self, name: str) -> str | None:

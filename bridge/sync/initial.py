@@ -1,12 +1,19 @@
-"""`bridge sync stripe`: every subscription's current state, written through the webhook path.
+"""`bridge sync <provider>`: every subscription's current state, written through the webhook path.
 
-Each subscription becomes a synthetic `customer.subscription.updated` event (`bridge_sync: true`) whose time
-is the moment its page was asked for: the worker maps it with the normal mappings (metadata only, no track
-events) and the outbox's ordering guard decides between it and webhooks, so a sync is safe while webhooks
-flow. The cursor (run id, last subscription of the last stored page) is kept in `controls` after each page:
-an interrupted run continues where it stopped (so does one told to stop, checked between pages). `--dry-run`
-evaluates the mappings in memory and prints what would change; `--reconcile` stores as usual and reports how
-many delivered values the sync corrects.
+The provider's list API (`source(config)` of its package) yields pages of raw subscriptions and, after each, a
+cursor to resume from. Each subscription becomes a synthetic event of its provider (`bridge_sync: true`) whose
+time is the moment its page was asked for: the worker maps it with the normal mappings (metadata only, no track
+events) and the outbox's ordering guard decides between it and webhooks, so a sync is safe while webhooks flow.
+The cursor (run id, the page's cursor) is kept in `controls` after each page: an interrupted run continues where
+it stopped (so does one told to stop, checked between pages). `--dry-run` evaluates the mappings in memory and
+prints what would change; `--reconcile` stores as usual and reports how many delivered values the sync corrects.
+
+What a source may offer beyond `SubscriptionSource` (docs/providers/README.md): `snapshot(raw, run_id, asked_at)`
+(the synthetic event in the shape its webhooks have, the enrichment the page carries, the objects to cache),
+`requests` (how many requests it made) and `sleep` (how it waits out a rate limit; a reconcile cuts it short on
+a stop). Without `snapshot` a subscription becomes a neutral `subscription.synced` event whose `data` is the raw
+subscription (the shape of notifications whose `data` is the entity), its customer read through the package's
+`subscription(raw)`.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,26 +32,41 @@ from bridge.mapping import MappingSet, evaluate
 from bridge.mapping.operations import MetadataUpdate
 from bridge.ops.progress import Progress
 from bridge.pendo import client as pendo
-from bridge.providers import Event
-from bridge.providers.stripe import billing as stripe_billing
-from bridge.providers.stripe.api import Page, StripeApi, api_version
-from bridge.providers.stripe.webhook import customer_of
+from bridge.providers import Event, registry
+from bridge.providers.base import SubscriptionSource
 from bridge.settings import Settings
 from bridge.store.db import reading
-from bridge.store.schema import field_values, stripe_objects
-from bridge.store.store import Incoming, Store, insert_for
+from bridge.store.schema import field_values
+from bridge.store.store import Incoming, Store
 from bridge.web.triage import RECEIVED, triage
+from bridge.worker import enrichment
 from bridge.worker.mapper import eval_options
 
 log = logging.getLogger("bridge.sync")
 
-CURSOR = "stripe_sync_cursor"
-LAST_RUN = "stripe_sync_last"
-EVENT_TYPE = "customer.subscription.updated"
-LIST_PARAMS = {"status": "all", "expand": ["data.customer"]}
+NEUTRAL_TYPE = "subscription.synced"  # the synthetic event's type when the source has no `snapshot`
 CHANGES_SHOWN = 20  # changed fields a reconcile prints or logs; the counts cover them all
 
 FieldKey = tuple[str, str, str]  # kind, entity id, field
+
+
+def cursor_control(provider: str) -> str:
+    """The `controls` row holding an interrupted sync's cursor."""
+    return f"{provider}_sync_cursor"
+
+
+def last_run_control(provider: str) -> str:
+    """The `controls` row holding the last finished sync's report."""
+    return f"{provider}_sync_last"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One listed subscription as the sync stores it."""
+
+    event: Event
+    enrichment: Mapping[str, Any] = field(default_factory=dict)  # what the page carried (an expanded customer)
+    objects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # to cache, by id
 
 
 @dataclass
@@ -52,153 +74,139 @@ class SyncReport:
     """What a sync saw and did; `changes` are the field values that differ from the stored ones."""
 
     run_id: str
+    provider: str = ""
     resumed_after: str | None = None
     subscriptions: int = 0
     queued: int = 0
     duplicates: int = 0
     ignored: int = 0
     unresolved: int = 0
-    stripe_requests: int = 0
+    requests: int = 0
     accounts: set[str] = field(default_factory=set)
     changes: dict[FieldKey, tuple[Any, Any]] = field(default_factory=dict)
     stopped: bool = False  # told to stop between pages: the cursor is kept for the next run
 
     def summary(self) -> dict[str, Any]:
         entities = {(kind, entity) for kind, entity, _ in self.changes}
-        return {"run_id": self.run_id, "resumed_after": self.resumed_after, "subscriptions": self.subscriptions,
-                "accounts": len(self.accounts), "events_queued": self.queued, "duplicates": self.duplicates,
-                "ignored": self.ignored, "unresolved": self.unresolved, "stripe_requests": self.stripe_requests,
-                "fields_changed": len(self.changes), "entities_changed": len(entities)}
+        return {"provider": self.provider, "run_id": self.run_id, "resumed_after": self.resumed_after,
+                "subscriptions": self.subscriptions, "accounts": len(self.accounts), "events_queued": self.queued,
+                "duplicates": self.duplicates, "ignored": self.ignored, "unresolved": self.unresolved,
+                "api_requests": self.requests, "fields_changed": len(self.changes),
+                "entities_changed": len(entities)}
 
 
-def snapshot_event(sub: dict[str, Any], run_id: str, asked_at: float,
-                   version: str) -> tuple[Event, dict[str, Any] | None]:
-    """The synthetic event for one listed subscription, and its expanded customer (to cache)."""
-    customer = sub.get("customer")
-    expanded = customer if isinstance(customer, dict) else None
-    obj = {**sub, "customer": expanded.get("id")} if expanded else sub  # the shape webhooks carry
-    created = int(asked_at)  # whole seconds like Stripe's events; a same-second tie goes to the tie ranks
-    event_id = f"sync_{run_id}_{sub['id']}"
-    payload = {"id": event_id, "object": "event", "type": EVENT_TYPE, "created": created,
-               "livemode": sub.get("livemode"), "api_version": version, "data": {"object": obj},
-               "bridge_sync": True}
-    livemode = sub.get("livemode")
-    event = Event(provider="stripe", id=event_id, type=EVENT_TYPE, created=float(created),
-                  livemode=livemode if isinstance(livemode, bool) else None, api_version=version,
-                  connect_account=None, customer_id=customer_of(obj), payload=payload)
-    return event, expanded
+def neutral_snapshot(provider: str, raw: Mapping[str, Any], run_id: str, asked_at: float) -> Snapshot:
+    """A subscription as a neutral synthetic event, for a source without a `snapshot` of its own."""
+    created = int(asked_at)
+    event_id = f"sync_{run_id}_{raw['id']}"
+    payload = {"id": event_id, "type": NEUTRAL_TYPE, "created": created, "data": dict(raw), "bridge_sync": True}
+    return Snapshot(Event(provider=provider, id=event_id, type=NEUTRAL_TYPE, created=float(created), livemode=None,
+                          api_version=None, connect_account=None, customer_id=_customer_of(provider, raw),
+                          payload=payload))
+
+
+def _customer_of(provider: str, raw: Mapping[str, Any]) -> str | None:
+    """The subscription's customer, as its package reads it (None when it cannot)."""
+    read = getattr(registry.package(provider), "subscription", None)
+    found = read(raw) if read is not None else None
+    return found.customer_id if found is not None else None
 
 
 @dataclass
 class Sync:
-    """One sync of a Stripe account's subscriptions into the store."""
+    """One sync of a provider's subscriptions into the store."""
 
     settings: Settings
     store: Store
-    api: StripeApi
-    mappings: MappingSet | None = None  # needed to compare (dry run, reconcile)
+    provider: str
+    source: SubscriptionSource
+    mappings: MappingSet  # identity and the comparison (dry run, reconcile) come from evaluating them
     clock: Callable[[], float] = time.time
     progress: Progress | None = None
     should_stop: Callable[[], bool] = lambda: False  # asked after each stored page
 
     def run(self, dry_run: bool = False, restart: bool = False, compare: bool = False) -> SyncReport:
         cursor = None if dry_run or restart else self._cursor()
-        report = SyncReport(cursor["run_id"] if cursor else uuid.uuid4().hex[:12],
+        report = SyncReport(cursor["run_id"] if cursor else uuid.uuid4().hex[:12], self.provider,
                             resumed_after=cursor["after"] if cursor else None)
         if cursor:
-            log.info("resuming an interrupted sync", extra={"run_id": report.run_id, "after": report.resumed_after})
-        version = api_version()
-        for page in self.api.pages(self._list, LIST_PARAMS, report.resumed_after):
-            found = [snapshot_event(sub, report.run_id, page.asked_at, version) for sub in page.items]
-            if dry_run or compare:
-                self._compare(found, report)
-            else:
-                self._note_accounts(found, report)
+            log.info("resuming an interrupted sync", extra={"provider": self.provider, "run_id": report.run_id,
+                                                             "after": report.resumed_after})
+        pages = iter(self.source.subscriptions(report.resumed_after))
+        while (page := self._next(pages)) is not None:
+            (items, after), asked_at = page
+            found = [self._snapshot(raw, report.run_id, asked_at) for raw in items]
+            self._evaluate(found, report, compare=dry_run or compare)
             if not dry_run:
-                self._store_page(found, page, report)
-            report.subscriptions += len(page.items)
-            report.stripe_requests = self.api.requests
+                self._store_page(found, after, report)
+            report.subscriptions += len(items)
+            report.requests = int(getattr(self.source, "requests", 0))
             if self.progress:
                 self.progress.update(subscriptions=report.subscriptions, accounts=len(report.accounts),
-                                     queued=report.queued, requests=report.stripe_requests)
-            if page.has_more and self.should_stop():
+                                     queued=report.queued, requests=report.requests)
+            if after is not None and self.should_stop():
                 report.stopped = True
                 break
         if self.progress:
             self.progress.finish()
         if not dry_run and not report.stopped:
-            self.store.set_control(CURSOR, None, self.clock())
-            self.store.set_control(LAST_RUN, json.dumps({**report.summary(), "finished_at": self.clock()}),
-                                   self.clock())
+            self.store.set_control(cursor_control(self.provider), None, self.clock())
+            self.store.set_control(last_run_control(self.provider),
+                                   json.dumps({**report.summary(), "finished_at": self.clock()}), self.clock())
         return report
 
-    def _list(self, query: dict[str, Any]) -> Any:
-        options = {"stripe_version": api_version()}  # the shape the payload's api_version states
-        return self.api.client.v1.subscriptions.list(params=query, options=options)  # type: ignore[arg-type]
+    def _next(self, pages: Any) -> tuple[Any, float] | None:
+        """The next page and the time just before it was asked for (the snapshots' event time)."""
+        asked_at = self.clock()
+        page = next(pages, None)
+        return None if page is None else (page, asked_at)
+
+    def _snapshot(self, raw: Mapping[str, Any], run_id: str, asked_at: float) -> Snapshot:
+        own = getattr(self.source, "snapshot", None)
+        return own(raw, run_id, asked_at) if own is not None else neutral_snapshot(self.provider, raw, run_id,
+                                                                                     asked_at)
 
     def _cursor(self) -> dict[str, Any] | None:
-        raw = self.store.control(CURSOR)
+        raw = self.store.control(cursor_control(self.provider))
         return json.loads(raw) if raw else None
 
-    def _store_page(self, found: list[tuple[Event, dict[str, Any] | None]], page: Page,
-                    report: SyncReport) -> None:
-        """Customers first (so the worker resolves identity from the cache), then the events, then the cursor."""
+    def _store_page(self, found: list[Snapshot], after: str | None, report: SyncReport) -> None:
+        """Objects first (so the worker resolves identity from the cache), then the events, then the cursor."""
         now = self.clock()
-        self._cache_customers({c["id"]: c for _, c in found if c and c.get("id")}, now)
-        incoming = [Incoming(event, now, *triage(event, self.settings.stripe_mode), None, f"sync_{report.run_id}")
-                    for event, _ in found]
+        self.store.cache_objects(self.provider, {key: value for each in found for key, value in each.objects.items()},
+                                 now)
+        config = self.settings.providers[self.provider]  # a sync runs only for a configured provider
+        incoming = [Incoming(each.event, now, *triage(each.event, config), None, f"sync_{report.run_id}")
+                    for each in found]
         duplicates = self.store.ingest_many(incoming) if incoming else []
         for item, duplicate in zip(incoming, duplicates, strict=True):
             report.duplicates += duplicate
             report.queued += not duplicate and item.status == RECEIVED
             report.ignored += not duplicate and item.status != RECEIVED
-        if page.items:
-            cursor = {"run_id": report.run_id, "after": page.items[-1]["id"], "subscriptions": report.subscriptions}
-            self.store.set_control(CURSOR, json.dumps(cursor), now)
+        if after is not None:
+            cursor = {"run_id": report.run_id, "after": after, "subscriptions": report.subscriptions + len(found)}
+            self.store.set_control(cursor_control(self.provider), json.dumps(cursor), now)
 
-    def _cache_customers(self, customers: dict[str, dict[str, Any]], now: float) -> None:
-        """The enrichment cache's rows for a page's customers, in one transaction."""
-        if not customers:
-            return
-        with self.store.transaction() as connection:
-            statement = insert_for(connection, stripe_objects)
-            connection.execute(
-                statement.on_conflict_do_update(index_elements=["object_id"], set_={
-                    "payload": statement.excluded.payload, "fetched_at": statement.excluded.fetched_at}),
-                [{"object_id": key, "payload": json.dumps(value), "fetched_at": now}
-                 for key, value in customers.items()])
+    def _enrichment(self, snapshot: Snapshot) -> Mapping[str, Any]:
+        if snapshot.enrichment:
+            return snapshot.enrichment
+        return enrichment.cached(self.store).enrich(snapshot.event, fetch=False)
 
-    def _enrichment(self, event: Event, customer: dict[str, Any] | None) -> dict[str, Any]:
-        if customer is None and event.customer_id:
-            cached = self.store.cached_object(event.customer_id)
-            customer = cached[0] if cached else None
-        return {"customer": customer} if customer else {}
-
-    def _note_accounts(self, found: Iterable[tuple[Event, dict[str, Any] | None]], report: SyncReport) -> None:
-        for event, customer in found:
-            identity = stripe_billing.resolve_identity(
-                event.payload["data"]["object"], event.type, self._enrichment(event, customer),
-                account_fallback=self.settings.account_fallback, visitor_fallback="skip",
-                synthetic_prefix=self.settings.synthetic_visitor_prefix)
-            if identity["account_id"]:
-                report.accounts.add(str(identity["account_id"]))
-            else:
-                report.unresolved += 1
-
-    def _compare(self, found: Iterable[tuple[Event, dict[str, Any] | None]], report: SyncReport) -> None:
-        """Evaluate in memory and note every field value that differs from the stored one."""
-        assert self.mappings is not None
+    def _evaluate(self, found: Iterable[Snapshot], report: SyncReport, compare: bool) -> None:
+        """Evaluate in memory: the accounts the page resolves to and, to compare, every field value that differs
+        from the stored one."""
         options = replace(eval_options(self.settings), track_enabled=False)
         wanted: dict[FieldKey, Any] = {}
-        for event, customer in found:
-            outcome = evaluate(self.mappings, event, self._enrichment(event, customer), options)
+        for snapshot in found:
+            outcome = evaluate(self.mappings, snapshot.event, self._enrichment(snapshot), options)
             report.unresolved += bool(outcome.unresolved)
             for op in outcome.operations:
                 if isinstance(op, MetadataUpdate):
-                    values, _ = pendo.metadata_values(op.values)
                     if op.kind == "account":
                         report.accounts.add(op.id)
-                    wanted.update({(op.kind, op.id, name): value for name, value in values.items()})
+                    if compare:
+                        values, _ = pendo.metadata_values(op.values)
+                        wanted.update({(op.kind, op.id, name): value for name, value in values.items()})
         stored = self._stored_values({(kind, entity) for kind, entity, _ in wanted})
         for key, value in wanted.items():
             before = stored.get(key, _MISSING)

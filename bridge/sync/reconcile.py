@@ -1,7 +1,8 @@
-"""Scheduled reconciliation: the worker runs `sync stripe --reconcile` once per `BRIDGE_RECONCILE_HOURS`.
+"""Scheduled reconciliation: the worker runs `sync <provider> --reconcile` once per `BRIDGE_RECONCILE_HOURS`.
 
-The schedule is one row in `controls` (`stripe_reconcile`): when the next run is due and, while a run is on,
-the lease of the worker running it. Every change is a compare-and-set of the whole row (`Store.swap_control`),
+One reconciler per configured provider whose list API is available (`source(config)`). Its schedule is one row
+in `controls` (`<provider>_reconcile`): when the next run is due and, while a run is on, the lease of the worker
+running it. Every change is a compare-and-set of the whole row (`Store.swap_control`),
 so of any number of workers — processes or hosts, on SQLite or PostgreSQL — exactly one wins a due run.
 The winner renews its lease between pages; a worker killed mid-run stops renewing, its lease runs out and
 another worker resumes from the sync's cursor. A failed run is tried again after `RETRY_SECONDS`, one stopped
@@ -20,19 +21,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import stripe
-
 from bridge.errors import BridgeError
 from bridge.mapping import MappingSet
-from bridge.providers.stripe.api import StripeApi
-from bridge.providers.stripe.enrichment import RateBudget
+from bridge.providers.base import SubscriptionSource
 from bridge.settings import Settings
 from bridge.store.store import Store
-from bridge.sync.initial import CHANGES_SHOWN, LAST_RUN, Sync, SyncReport, describe_changes
+from bridge.sync.initial import CHANGES_SHOWN, Sync, SyncReport, describe_changes, last_run_control
 
 log = logging.getLogger("bridge.reconcile")
 
-STATE = "stripe_reconcile"
+
+
+def state_control(provider: str) -> str:
+    """The `controls` row holding the provider's reconcile schedule."""
+    return f"{provider}_reconcile"
+
+
 LEASE_SECONDS = 900.0  # a killed worker's run is taken over this long after its last renewal
 RENEW_SECONDS = 60.0
 RETRY_SECONDS = 3600.0  # after a failed run (never later than a period)
@@ -73,23 +77,28 @@ class Schedule:
     """The deployment-wide schedule in `controls`."""
 
     store: Store
+    provider: str
     period: float  # seconds
     holder: str  # the worker id, shown in the row
 
+    @property
+    def name(self) -> str:
+        return state_control(self.provider)
+
     def claim(self, now: float) -> Lease | None:
         """Take the run if it is due; None when it is not, or another worker took it first."""
-        raw = self.store.control(STATE)
+        raw = self.store.control(self.name)
         state = _object(raw)
-        last_run = _object(self.store.control(LAST_RUN)) if state is None else None
+        last_run = _object(self.store.control(last_run_control(self.provider))) if state is None else None
         if now < due_at(state, last_run, self.period):
             return None
         value = json.dumps({"due_at": now + LEASE_SECONDS, "holder": self.holder, "started_at": now})
-        return Lease(value, now, now) if self.store.swap_control(STATE, raw, value, now) else None
+        return Lease(value, now, now) if self.store.swap_control(self.name, raw, value, now) else None
 
     def renew(self, lease: Lease, now: float) -> bool:
         """Extend the lease; False when it ran out and another worker took the run over."""
         value = json.dumps({**json.loads(lease.raw), "due_at": now + LEASE_SECONDS})
-        if not self.store.swap_control(STATE, lease.raw, value, now):
+        if not self.store.swap_control(self.name, lease.raw, value, now):
             return False
         lease.raw, lease.renewed_at = value, now
         return True
@@ -97,7 +106,7 @@ class Schedule:
     def release(self, lease: Lease, due: float, now: float) -> bool:
         """Give the run back with its next due time."""
         value = json.dumps({"due_at": due, "last_started_at": lease.started_at, "last_holder": self.holder})
-        return self.store.swap_control(STATE, lease.raw, value, now)
+        return self.store.swap_control(self.name, lease.raw, value, now)
 
 
 def report_fields(report: SyncReport) -> dict[str, Any]:
@@ -111,8 +120,8 @@ class Reconciler:
 
     settings: Settings
     store: Store
-    client: stripe.StripeClient
-    budget: RateBudget  # shared with the worker's enrichment
+    provider: str
+    source: SubscriptionSource  # its budget is the provider's, shared with the worker's enrichment
     mappings: MappingSet
     holder: str
     clock: Callable[[], float] = time.time
@@ -122,7 +131,7 @@ class Reconciler:
 
     @property
     def schedule(self) -> Schedule:
-        return Schedule(self.store, self.settings.reconcile_hours * 3600, self.holder)
+        return Schedule(self.store, self.provider, self.settings.reconcile_hours * 3600, self.holder)
 
     @property
     def running(self) -> bool:
@@ -137,7 +146,7 @@ class Reconciler:
         lease = self.schedule.claim(now)
         if lease is None:
             return
-        log.info("stripe reconcile started", extra={"holder": self.holder})
+        log.info(f"{self.provider} reconcile started", extra={"holder": self.holder})
         self._thread = threading.Thread(target=self._run, args=(lease,), name="bridge-reconcile", daemon=True)
         self._thread.start()
 
@@ -163,18 +172,20 @@ class Reconciler:
                 lost = True
             return lost or self.stop.is_set()
 
-        api = StripeApi(self.client, self.budget, self.clock, self._pause)
-        sync = Sync(self.settings, self.store, api, self.mappings, self.clock, should_stop=should_stop)
+        if hasattr(self.source, "sleep"):
+            self.source.sleep = self._pause
+        sync = Sync(self.settings, self.store, self.provider, self.source, self.mappings, self.clock,
+                    should_stop=should_stop)
         report = sync.run(compare=True)
         if lost:
-            log.warning("stripe reconcile stopped: its lease ran out and another worker took the run over",
+            log.warning(f"{self.provider} reconcile stopped: its lease ran out and another worker took the run over",
                         extra=report.summary())
         elif report.stopped:
             self.schedule.release(lease, self.clock(), self.clock())
-            log.info("stripe reconcile stopped; the next run resumes from its cursor", extra=report.summary())
+            log.info(f"{self.provider} reconcile stopped; the next run resumes from its cursor", extra=report.summary())
         else:
             self.schedule.release(lease, lease.started_at + self.schedule.period, self.clock())
-            log.info("stripe reconcile finished", extra=report_fields(report))
+            log.info(f"{self.provider} reconcile finished", extra=report_fields(report))
 
     def _pause(self, seconds: float) -> None:
         """Wait out a rate limit, but not past a stop."""
@@ -187,10 +198,54 @@ class Reconciler:
         """
         retry_at = self.clock() + (0.0 if self.stop.is_set() else min(RETRY_SECONDS, self.schedule.period))
         if isinstance(exc, BridgeError):
-            log.error("stripe reconcile failed: %s", exc, extra={"retry_at": retry_at})
+            log.error(f"{self.provider} reconcile failed: %s", exc, extra={"retry_at": retry_at})
         else:
-            log.error("stripe reconcile failed: %s", type(exc).__name__, exc_info=True, extra={"retry_at": retry_at})
+            log.error(f"{self.provider} reconcile failed: %s", type(exc).__name__, exc_info=True,
+                      extra={"retry_at": retry_at})
         try:
             self.schedule.release(lease, retry_at, self.clock())
         except Exception:
             log.exception("the reconcile schedule could not be updated; the lease runs out instead")
+
+
+class Reconcilers:
+    """Every configured provider's reconciler, driven together by the worker."""
+
+    def __init__(self, each: list[Reconciler]):
+        self.each = each
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.each[0].stop
+
+    @stop.setter
+    def stop(self, event: threading.Event) -> None:
+        """A running reconcile stops after its page once `event` is set."""
+        for reconciler in self.each:
+            reconciler.stop = event
+
+    @property
+    def running(self) -> bool:
+        return any(reconciler.running for reconciler in self.each)
+
+    def poll(self) -> None:
+        for reconciler in self.each:
+            reconciler.poll()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for every run in progress; True when none is left."""
+        deadline = time.monotonic() + timeout
+        return all([reconciler.join(max(0.0, deadline - time.monotonic())) for reconciler in self.each])
+
+
+def reconcilers(settings: Settings, store: Store, mappings: MappingSet, holder: str,
+                clock: Callable[[], float] = time.time) -> Reconcilers | None:
+    """One reconciler per configured provider with a list API; None when BRIDGE_RECONCILE_HOURS is off or none has."""
+    from bridge.providers import registry
+
+    if not settings.reconcile_hours:
+        return None
+    found = [Reconciler(settings, store, name, source, mappings, holder, clock)
+             for name, config in settings.providers.items()
+             if (source := registry.source(name, config)) is not None]
+    return Reconcilers(found) if found else None

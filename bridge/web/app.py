@@ -1,7 +1,8 @@
 """The Flask app: the webhook endpoint, liveness and readiness.
 
 The webhook view verifies, stores and answers; it never maps or calls Pendo (the worker does), so a
-slow or misconfigured Pendo never makes Stripe retry.
+slow or misconfigured Pendo never makes the provider retry. Only configured providers' endpoints are live
+(`/webhooks/<name>`, found through `bridge.providers.registry`); any other name answers 404.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.errors import BridgeError, EventRefused, MappingError, RequestRejected, StoreUnavailable, TooLarge
 from bridge.mapping import MappingSet, load_mappings
 from bridge.ops.logs import configure
-from bridge.providers import Provider
-from bridge.providers.stripe.webhook import StripeProvider
+from bridge.providers import Provider, registry
 from bridge.settings import Settings, load_settings
 from bridge.store.db import describe, make_engine
 from bridge.store.store import Incoming, Store
@@ -32,10 +32,7 @@ log = logging.getLogger("bridge.web")
 
 def providers_for(settings: Settings) -> dict[str, Provider]:
     """The providers with a configured secret; only their endpoints accept events."""
-    found: dict[str, Provider] = {}
-    if settings.stripe_webhook_secrets:
-        found["stripe"] = StripeProvider(settings.stripe_webhook_secrets, settings.signature_tolerance_seconds)
-    return found
+    return registry.webhooks(settings.providers)
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> Flask:
@@ -46,6 +43,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     app = Flask("bridge")
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook view enforces its own limit
     state = _State(settings, Store(make_engine(settings)), providers_for(settings), clock)
+    log.info("webhook endpoints live", extra={"endpoints": [f"/webhooks/{name}" for name in state.providers]})
 
     @app.before_request
     def _request_id() -> None:
@@ -104,7 +102,7 @@ class _State:
             body = self._body()
             provider.verify(body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
             event = provider.parse(body)
-            status, detail = triage(event, self.settings.stripe_mode)
+            status, detail = triage(event, self.settings.providers[name])
             duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, body.decode(),
                                                         g.request_id))
         except RequestRejected as exc:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from bridge.providers import Event
+from typing import Any
+
+from bridge.providers import Event, registry
 
 RECEIVED = "received"  # the store's statuses (bridge.store.store), repeated here to keep this module pure
 IGNORED = "ignored"
 
 
-def triage(event: Event, stripe_mode: str) -> tuple[str, str | None]:
-    """The status an incoming event is stored with, and why when it is not mapped."""
+def triage(event: Event, config: Any) -> tuple[str, str | None]:
+    """The status an incoming event is stored with, and why when it is not mapped (`config`: its provider's)."""
     if event.thin:
         return IGNORED, "thin event notification: stored, not mapped"
-    if event.livemode is not None and stripe_mode != "both" and event.livemode != (stripe_mode == "live"):
-        return IGNORED, f"{'live' if event.livemode else 'test'} mode event; STRIPE_MODE={stripe_mode}"
+    reason = registry.ignored(event, config)
+    if reason is not None:
+        return IGNORED, reason
     return RECEIVED, None

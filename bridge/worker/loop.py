@@ -24,11 +24,11 @@ from bridge.ops import alerts, metrics
 from bridge.pendo.client import PendoClient
 from bridge.pendo.delivery import Delivery
 from bridge.pendo.outbox import Outbox
-from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
 from bridge.settings import Settings
 from bridge.store.db import describe, make_engine
 from bridge.store.store import Store
-from bridge.sync.reconcile import Reconciler
+from bridge.sync.reconcile import Reconcilers, reconcilers
+from bridge.worker import enrichment
 from bridge.worker.mapper import Mapper
 
 log = logging.getLogger("bridge.worker")
@@ -82,7 +82,7 @@ class Worker:
     delivery: Delivery
     clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
-    reconciler: Reconciler | None = None  # BRIDGE_RECONCILE_HOURS
+    reconciler: Reconcilers | None = None  # BRIDGE_RECONCILE_HOURS
     outage: DatabaseOutage = field(default_factory=DatabaseOutage)
     _next_resume_check: float = 0.0
     _next_track_probe: float = 0.0
@@ -219,17 +219,14 @@ def worker_id() -> str:
 
 
 def build_worker(settings: Settings, clock: Callable[[], float] = time.time) -> Worker:
-    """Wire a worker from settings: database, mappings, Stripe enrichment, Pendo client."""
+    """Wire a worker from settings: database, mappings, each provider's enrichment, Pendo client."""
     store = Store(make_engine(settings))
     ident = worker_id()
-    client = stripe_client(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None
-    budget = RateBudget(settings.stripe_requests_per_second)  # enrichment and reconcile share it
-    enricher = Enricher(store, client, budget, clock)
+    enricher = enrichment.online(store, settings.providers, clock)
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
     mapper = Mapper(settings, store, mappings, enricher, ident, clock)
     delivery = Delivery(settings, store, Outbox(store.engine), PendoClient(settings), ident, clock)
-    reconciler = (Reconciler(settings, store, client, budget, mappings, ident, clock)
-                  if client and settings.reconcile_hours else None)
+    reconciler = reconcilers(settings, store, mappings, ident, clock)
     return Worker(settings, store, mapper, delivery, clock, reconciler=reconciler)
 
 

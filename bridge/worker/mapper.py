@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.errors import EvaluationError
+from bridge.errors import EnrichmentUnavailable, EvaluationError
 from bridge.mapping import EvalOptions, MappingSet, evaluate
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.ops import alerts, backoff
@@ -35,11 +35,11 @@ from bridge.pendo import outbox
 from bridge.providers import Event
 from bridge.providers.stripe import billing as stripe_billing
 from bridge.providers.stripe import versions as stripe_versions
-from bridge.providers.stripe.enrichment import Enricher, EnrichmentUnavailable
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
 from bridge.store.db import reading
 from bridge.store.store import Store, StoredEvent
+from bridge.worker.enrichment import Enricher
 
 log = logging.getLogger("bridge.mapper")
 
@@ -211,7 +211,7 @@ class Mapper:
 
     def _apply(self, connection: Connection, plan: Plan) -> tuple[Outcome, str]:
         event = plan.item.stored.event
-        if links.linked_account(connection, event.customer_id) != plan.link \
+        if links.linked_account(connection, event.provider, event.customer_id) != plan.link \
                 or not billing_state.claim(connection, plan.state, plan.now):
             raise StateChanged(event.id)
         return self._record(connection, plan.item, plan.outcome, plan.state, plan.now)
@@ -280,7 +280,7 @@ class Mapper:
     def _identify(self, connection: Connection, item: Ready) -> tuple[str | None, dict[str, Any], str | None]:
         """The customer's link, the enrichment with it, and the account id the event resolves to."""
         event, options = item.stored.event, item.options
-        link = links.linked_account(connection, event.customer_id)
+        link = links.linked_account(connection, event.provider, event.customer_id)
         enrichment = {**item.enrichment, "link": link} if link else item.enrichment
         obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
         account_id = stripe_billing.resolve_identity(
@@ -322,7 +322,7 @@ class Mapper:
                 else:
                     detail["warnings"] += self._enqueue_track(connection, op, event.id, now)
         if event.type == "customer.updated" and event.customer_id:
-            self.store.requeue_unresolved(connection, event.customer_id, now)
+            self.store.requeue_unresolved(connection, event.provider, event.customer_id, now)
         if not self.store.finish_event(
             connection, stored.row_id, self.worker_id, status=status, detail=json.dumps(detail),
             processed_at=now, mapping_version=version, account_id=account_ids[0] if account_ids else None,

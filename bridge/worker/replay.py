@@ -31,12 +31,12 @@ from bridge.pendo import outbox
 from bridge.providers import Event
 from bridge.providers.stripe import billing as stripe_billing
 from bridge.providers.stripe import versions as stripe_versions
-from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
 from bridge.store.db import reading
 from bridge.store.schema import events, field_values, track_events
 from bridge.store.store import Store, event_from_row, insert_for
+from bridge.worker import enrichment
 from bridge.worker.mapper import eval_options
 
 FieldKey = tuple[str, str, str]  # (kind, id, field)
@@ -124,15 +124,26 @@ def _selected(connection: Connection, selection: ReplayFilter) -> list[Any]:
 
 
 def _history(connection: Connection, selected: list[Any]) -> list[Any]:
-    """Every stored event of the selected events' customers (the selected ones too), oldest first."""
-    customers = {row["customer_id"] for row in selected if row["customer_id"]}
-    rows = list(connection.execute(
-        select(events).where(events.c.customer_id.in_(customers), events.c.payload.is_not(None),
-                             events.c.status != store.IGNORED)
-    ).mappings().all()) if customers else []
+    """Every stored event of the selected events' customers (the selected ones too), oldest first; a customer is
+    its provider's (the same id at another provider is another customer)."""
+    rows: list[Any] = []
+    for provider, customers in _customers(selected).items():
+        rows += connection.execute(
+            select(events).where(events.c.provider == provider, events.c.customer_id.in_(customers),
+                                 events.c.payload.is_not(None), events.c.status != store.IGNORED)
+        ).mappings().all()
     known = {row["id"] for row in rows}
     rows += [row for row in selected if row["id"] not in known]
     return sorted(rows, key=lambda row: (row["created"], row["id"]))
+
+
+def _customers(rows: list[Any]) -> dict[str, set[str]]:
+    """The customer ids of `rows`, by provider."""
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        if row["customer_id"]:
+            found.setdefault(row["provider"], set()).add(row["customer_id"])
+    return found
 
 
 def _fold(derived: dict[FieldKey, Derived], op: MetadataUpdate, event_id: str) -> None:
@@ -158,17 +169,17 @@ class _Replay:
 
     def __init__(self, store_: Store, mappings: MappingSet, settings: Settings, now: float):
         self.store, self.mappings, self.settings, self.now = store_, mappings, settings, now
-        self.enricher = Enricher(store_, None, RateBudget(1.0))
+        self.enricher = enrichment.cached(store_)
         self.options = eval_options(settings)
         self.outcomes: dict[int, tuple[Event, Outcome]] = {}
-        self.snapshots: dict[str, dict[str, Any]] = {}  # subscription id → latest snapshot replayed
+        self.snapshots: dict[tuple[str, str], dict[str, Any]] = {}  # (provider, subscription id) → latest
 
-    def evaluate(self, rows: list[Any], links_: Mapping[str, str]) -> None:
+    def evaluate(self, rows: list[Any], links_: Mapping[tuple[str, str], str]) -> None:
         """Evaluate oldest first, rebuilding the billing state (`prior`, `account`) as the mapper saw it grow."""
         for row in rows:
             event = event_from_row(row)
             enrichment = self.enricher.enrich(event, fetch=False)
-            link = links_.get(event.customer_id or "")
+            link = links_.get((event.provider, event.customer_id or ""))
             enrichment = {**enrichment, "link": link} if link else enrichment
             enrichment = {**enrichment, **self._billing(event, enrichment)}
             self.outcomes[row["id"]] = (event, evaluate(self.mappings, event, enrichment, self.options))
@@ -181,8 +192,9 @@ class _Replay:
         account_id = stripe_billing.resolve_identity(
             subscription, event.type, enrichment, account_fallback=self.options.account_fallback,
             visitor_fallback="skip", synthetic_prefix="")["account_id"]
-        prior = self.snapshots.get(str(subscription["id"]), {}).get("payload", {})
-        self.snapshots[str(subscription["id"])] = {
+        key = (event.provider, str(subscription["id"]))  # ids are unique only within their provider
+        prior = self.snapshots.get(key, {}).get("payload", {})
+        self.snapshots[key] = {
             "payload": subscription, "source_time": int(event.created * 1000), "account": account_id}
         if account_id is None:
             return {"prior": prior}
@@ -276,8 +288,8 @@ def replay(store_: Store, mappings: MappingSet, settings: Settings, selection: R
         held = [row for row in chosen if row["status"] == store.HELD]
         selected = [row for row in chosen if row["status"] != store.HELD]
         history = _history(connection, selected)
-        linked = {row["customer_id"]: link for row in history
-                  if row["customer_id"] and (link := links.linked_account(connection, row["customer_id"]))}
+        linked = {(row["provider"], row["customer_id"]): link for row in history if row["customer_id"] and (
+            link := links.linked_account(connection, row["provider"], row["customer_id"]))}
     requeue = _admitted(run, held)
     report.selected, report.history = len(chosen), len(history)
     report.requeued, report.still_held = len(requeue), len(held) - len(requeue)

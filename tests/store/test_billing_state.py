@@ -129,7 +129,7 @@ def test_mrr_lost_is_what_the_subscription_contributed_just_before(mapper: Mappe
 def test_linked_customer_resolves_after_deletion(mapper: Mapper, tmp_path: Path) -> None:
     csv_file = tmp_path / "links.csv"
     csv_file.write_text("customer_id,account_id\ncus_1,acme\n")
-    assert links.import_csv(mapper.store.engine, csv_file, 1.0) == 1
+    assert links.import_csv(mapper.store.engine, "stripe", csv_file, 1.0) == 1
     bare = sub("sub_x")
     bare["metadata"] = {}
     deliver(mapper, stripe_event("evt_x", "customer.subscription.created", bare, T0))

@@ -16,7 +16,7 @@ from bridge.providers import Event
 from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.store import store as st
 from bridge.store.db import make_engine, migrate
-from bridge.store.purge import purge_customer
+from bridge.store.purge import Purged, purge_customer
 from bridge.store.schema import customer_links, events, metadata, track_events
 from bridge.store.store import Incoming, Store
 from bridge.worker.loop import Worker, build_worker
@@ -90,9 +90,9 @@ def two_customers(mapper: Mapper) -> None:
                                   subscription(customer_id, account, email, name)))
     mapper.store.ingest_many([Incoming(event, mapper.clock()) for event in found])
     assert mapper.run_batch() == 4
-    mapper.store.cache_object("ch_jane1", {"id": "ch_jane1", "object": "charge", "customer": "cus_jane"}, 1.0)
-    mapper.store.cache_object("price_roe", {"id": "price_roe", "nickname": "Pro for Jane Roe"}, 1.0)
-    mapper.store.cache_object("price_mux", {"id": "price_mux", "nickname": "Pro for Max Mux"}, 1.0)
+    mapper.store.cache_object("stripe", "ch_jane1", {"id": "ch_jane1", "object": "charge", "customer": "cus_jane"}, 1.0)
+    mapper.store.cache_object("stripe", "price_roe", {"id": "price_roe", "nickname": "Pro for Jane Roe"}, 1.0)
+    mapper.store.cache_object("stripe", "price_mux", {"id": "price_mux", "nickname": "Pro for Max Mux"}, 1.0)
 
 
 def every_row(store: Store) -> str:
@@ -120,6 +120,14 @@ def test_purge_customer_leaves_nothing_of_the_customer_but_ids(mapper: Mapper) -
     assert links["cus_jane"] == "roe"
     assert mapper.store.ingest(stripe_event("evt_s_roe", "customer.subscription.created",
                                             subscription("cus_jane", "roe", PII[2], "x")), 9.0) is True
+
+
+def test_purge_customer_of_another_provider_leaves_the_same_id_alone(mapper: Mapper) -> None:
+    two_customers(mapper)
+    before = every_row(mapper.store)
+    assert purge_customer(mapper.store.engine, "cus_jane", provider="other") == Purged()
+    assert every_row(mapper.store) == before
+    assert purge_customer(mapper.store.engine, "cus_jane", provider="stripe").events == 2
 
 
 def test_purge_customer_marks_unsent_track_events_purged_and_the_others_still_go(mapper: Mapper) -> None:

@@ -107,7 +107,8 @@ def test_store_requeue_unresolved_only_for_that_customer(store: Store) -> None:
     store.ingest(make_event("evt_a", customer="cus_a"), now=1.0, status=st.UNRESOLVED)
     store.ingest(make_event("evt_b", customer="cus_b"), now=1.0, status=st.UNRESOLVED)
     with store.transaction() as connection:
-        assert store.requeue_unresolved(connection, "cus_a", now=2.0) == 1
+        assert store.requeue_unresolved(connection, "other", "cus_a", now=2.0) == 0  # another provider's customer
+        assert store.requeue_unresolved(connection, "stripe", "cus_a", now=2.0) == 1
     assert store.count_by_status() == {st.RECEIVED: 1, st.UNRESOLVED: 1}
 
 
@@ -138,7 +139,7 @@ def test_store_expire_payloads_spares_recent_and_pending(store: Store) -> None:
                      "evt_unresolved": (st.EXPIRED, True), "evt_failed": (st.FAILED, True),
                      "evt_received": (st.RECEIVED, False)}
     with store.transaction() as connection:  # an expired event is not mapped again when its customer changes
-        assert store.requeue_unresolved(connection, "cus_1", now=200.0) == 0
+        assert store.requeue_unresolved(connection, "stripe", "cus_1", now=200.0) == 0
 
 
 def test_store_expire_payloads_of_ignored_events_counts_from_their_arrival(store: Store) -> None:
@@ -157,9 +158,9 @@ def test_store_controls_set_read_and_clear(store: Store) -> None:
 
 
 def test_store_cache_roundtrip(store: Store) -> None:
-    store.cache_object("cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme"}}, now=7.0)
-    store.cache_object("cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme2"}}, now=8.0)
-    payload, fetched = store.cached_object("cus_1") or ({}, 0)
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme"}}, now=7.0)
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "metadata": {"pendo_account_id": "acme2"}}, now=8.0)
+    payload, fetched = store.cached_object("stripe", "cus_1") or ({}, 0)
     assert payload["metadata"]["pendo_account_id"] == "acme2"
     assert fetched == 8.0
     assert json.dumps(payload)

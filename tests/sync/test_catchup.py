@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from bridge.mapping import load_mappings
 from bridge.providers.stripe.api import StripeApi
+from bridge.providers.stripe.catchup import RETENTION_SECONDS, StripeEventLog, event_types
 from bridge.providers.stripe.enrichment import RateBudget, stripe_client
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.settings import Settings
 from bridge.store.schema import events
 from bridge.store.store import Store
-from bridge.sync.catchup import RETENTION_SECONDS, Catchup, event_types, iso
+from bridge.sync.catchup import Catchup, iso
 from tests.e2e.harness import stripe_event
 from tests.e2e.payloads import invoice, subscription
 from tests.sync.test_initial import API_BASE, Clock, MockedStripe, map_all, mocked, settings, store  # noqa: F401 (fixtures)
@@ -44,7 +45,7 @@ def stripe_events(mocked: responses.RequestsMock) -> Iterator[MockedStripe]:  # 
 def make_catchup(settings: Settings, store: Store) -> Catchup:  # noqa: F811
     clock = Clock(NOW)
     api = StripeApi(stripe_client("sk_test_sync", API_BASE), RateBudget(1e6), clock, lambda _: None)
-    return Catchup(settings, store, api, load_mappings(settings.mappings_dir), clock)
+    return Catchup(settings, store, "stripe", StripeEventLog(api), load_mappings(settings.mappings_dir), clock)
 
 
 def stored_ids(store: Store) -> list[str]:  # noqa: F811
@@ -73,7 +74,7 @@ def test_catchup_pages_through_the_window(settings: Settings, store: Store,  # n
     stripe = MockedStripe(mocked, 0, made)
     report = make_catchup(settings, store).run(iso(NOW - 6000))
     stripe.close()
-    assert report.fetched == 230 and report.stripe_requests == 3
+    assert report.fetched == 230 and report.requests == 3
     assert stored_ids(store) == [f"evt_{n:04d}" for n in range(230)]
 
 

@@ -16,16 +16,18 @@ from bridge.mapping import load_mappings
 from bridge.pendo import outbox
 from bridge.providers.stripe.api import StripeApi, StripeApiError
 from bridge.providers.stripe.enrichment import Enricher, RateBudget, stripe_client
+from bridge.providers.stripe.listing import StripeSource
 from bridge.settings import Settings
 from bridge.store.db import make_engine, migrate
-from bridge.store.schema import controls, events, field_values, stripe_objects, track_events
+from bridge.store.schema import controls, events, field_values, provider_objects, track_events
 from bridge.store.store import Store
-from bridge.sync.initial import CURSOR, Sync, describe_changes
+from bridge.sync.initial import Sync, cursor_control, describe_changes
 from bridge.worker.mapper import Mapper
-from tests.conftest import make_settings
+from tests.conftest import make_settings, stripe_config
 from tests.fakes.stripe import FakeStripe
 
 API_BASE = "http://stripe.test"
+CURSOR = cursor_control("stripe")
 
 
 class Clock:
@@ -57,8 +59,8 @@ class MockedStripe:
 
 @pytest.fixture
 def settings(sqlite_url: str) -> Settings:
-    settings = make_settings(sqlite_url, stripe_api_key="sk_test_sync", stripe_api_base=API_BASE,
-                             pendo_track_secret="track-secret")
+    settings = make_settings(sqlite_url, pendo_track_secret="track-secret", providers={
+        "stripe": stripe_config(api_key="sk_test_sync", api_base=API_BASE)})
     migrate(settings)
     return settings
 
@@ -89,7 +91,7 @@ def stripe250(mocked: responses.RequestsMock) -> Iterator[MockedStripe]:
 def make_sync(settings: Settings, store: Store, clock: Clock, slept: list[float] | None = None) -> Sync:
     api = StripeApi(stripe_client("sk_test_sync", API_BASE), RateBudget(1e6), clock,
                     (slept if slept is not None else []).append)
-    return Sync(settings, store, api, load_mappings(settings.mappings_dir), clock)
+    return Sync(settings, store, "stripe", StripeSource(api), load_mappings(settings.mappings_dir), clock)
 
 
 def rows(store: Store, table: Any) -> list[Any]:
@@ -109,7 +111,7 @@ def test_sync_pages_with_starting_after_and_stores_one_event_per_subscription(
     assert payload["id"] == f"sync_{report.run_id}_sub_0000000" and payload["bridge_sync"] is True
     assert payload["type"] == "customer.subscription.updated" and payload["created"] == 1_767_300_000
     assert payload["data"]["object"]["customer"] == "cus_0000000"  # collapsed to the id, as webhooks carry it
-    assert len(rows(store, stripe_objects)) == 250  # the expanded customers, cached for identity
+    assert len(rows(store, provider_objects)) == 250  # the expanded customers, cached for identity
     assert report.summary()["subscriptions"] == 250 and report.summary()["accounts"] == 250
     assert report.queued == 250 and store.control(CURSOR) is None
 
@@ -119,7 +121,7 @@ def test_sync_waits_out_rate_limit_answers(settings: Settings, store: Store, str
     slept: list[float] = []
     report = make_sync(settings, store, Clock(), slept).run()
     assert report.queued == 250 and slept == [1.0, 2.0]
-    assert report.stripe_requests == 5  # 3 pages, 2 of them asked again
+    assert report.requests == 5  # 3 pages, 2 of them asked again
 
 
 def test_sync_gives_up_on_a_persistent_rate_limit(settings: Settings, store: Store,
@@ -132,14 +134,15 @@ def test_sync_gives_up_on_a_persistent_rate_limit(settings: Settings, store: Sto
 def test_sync_resumes_an_interrupted_run_from_its_cursor(settings: Settings, store: Store,
                                                          stripe250: MockedStripe) -> None:
     sync = make_sync(settings, store, Clock())
-    pages = sync.api.pages  # interrupt after two stored pages: the third page keeps failing
+    api = sync.source.api  # type: ignore[attr-defined]
+    pages = api.pages  # interrupt after two stored pages: the third page keeps failing
 
     def failing_after_two(*args: Any, **kwargs: Any) -> Iterator[Any]:
         for number, page in enumerate(pages(*args, **kwargs)):
             yield page
             if number == 1:
                 stripe250.fake.fail_next(500, 3)  # beyond the client's own two retries
-    sync.api.pages = failing_after_two  # type: ignore[method-assign]
+    api.pages = failing_after_two
     with pytest.raises(StripeApiError):
         sync.run()
     assert len(rows(store, events)) == 200 and json.loads(store.control(CURSOR) or "")["after"] == "sub_0000199"
@@ -162,7 +165,7 @@ def test_sync_restart_ignores_the_cursor(settings: Settings, store: Store, strip
 def test_sync_dry_run_stores_nothing_and_lists_changes(settings: Settings, store: Store,
                                                        stripe250: MockedStripe) -> None:
     report = make_sync(settings, store, Clock()).run(dry_run=True)
-    assert rows(store, events) == [] and rows(store, stripe_objects) == [] and rows(store, controls) == []
+    assert rows(store, events) == [] and rows(store, provider_objects) == [] and rows(store, controls) == []
     assert len(report.accounts) == 250 and report.changes[("account", "acct-1", "billing_status")] == (None, "active")
     assert "account acct-1: mrr: (not set) -> 98.0" in list(describe_changes(report.changes))
 

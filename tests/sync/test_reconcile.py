@@ -15,14 +15,15 @@ from bridge.settings import Settings
 from bridge.store.db import make_engine, migrate
 from bridge.store.schema import events, field_values
 from bridge.store.store import Store
-from bridge.sync.initial import CURSOR, LAST_RUN
-from bridge.sync.reconcile import LEASE_SECONDS, RETRY_SECONDS, STATE, Lease, Schedule, due_at
+from bridge.sync.initial import cursor_control, last_run_control
+from bridge.sync.reconcile import LEASE_SECONDS, RETRY_SECONDS, Lease, Schedule, due_at, state_control
 from bridge.worker.loop import Worker, build_worker
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, make_settings, stripe_config
 from tests.fakes.pendo import FakePendo
 from tests.fakes.stripe import FakeStripe
 
 PERIOD = 24 * 3600.0
+CURSOR, LAST_RUN, STATE = cursor_control("stripe"), last_run_control("stripe"), state_control("stripe")
 API_KEY = "sk_test_reconcile_" + "k" * 16
 
 
@@ -45,7 +46,7 @@ def test_schedule_due_at(state: dict[str, Any] | None, last_run: dict[str, Any] 
 
 
 def test_schedule_runs_once_per_period(database_url: str) -> None:
-    first, second = (Schedule(store, PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 2)))
+    first, second = (Schedule(store, "stripe", PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 2)))
     lease = first.claim(1_000.0)
     assert lease is not None and second.claim(1_000.0) is None  # running: nobody else starts it
     assert first.release(lease, lease.started_at + PERIOD, 1_600.0)
@@ -56,13 +57,13 @@ def test_schedule_runs_once_per_period(database_url: str) -> None:
 def test_schedule_first_run_waits_a_period_after_the_last_sync(sqlite_url: str) -> None:
     [store] = stores(sqlite_url, 1)
     store.set_control(LAST_RUN, json.dumps({"subscriptions": 3, "finished_at": 5_000.0}), 5_000.0)
-    schedule = Schedule(store, PERIOD, "w1")
+    schedule = Schedule(store, "stripe", PERIOD, "w1")
     assert schedule.claim(5_000.0 + PERIOD - 1) is None
     assert schedule.claim(5_000.0 + PERIOD) is not None
 
 
 def test_schedule_crashed_run_is_taken_over_when_its_lease_runs_out(database_url: str) -> None:
-    crashed, other = (Schedule(store, PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 2)))
+    crashed, other = (Schedule(store, "stripe", PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 2)))
     lease = crashed.claim(1_000.0)  # and the process is killed: no renewal, no release
     assert lease is not None
     assert other.claim(1_000.0 + LEASE_SECONDS - 1) is None
@@ -71,7 +72,7 @@ def test_schedule_crashed_run_is_taken_over_when_its_lease_runs_out(database_url
 
 
 def test_schedule_renewal_keeps_a_long_run_to_its_worker(database_url: str) -> None:
-    running, other = (Schedule(store, PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 2)))
+    running, other = (Schedule(store, "stripe", PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 2)))
     lease = running.claim(1_000.0)
     assert lease is not None
     for minute in range(1, 40):  # a run longer than the lease, renewed every minute
@@ -81,7 +82,7 @@ def test_schedule_renewal_keeps_a_long_run_to_its_worker(database_url: str) -> N
 
 
 def test_schedule_racing_workers_exactly_one_wins(database_url: str) -> None:
-    schedules = [Schedule(store, PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 4))]
+    schedules = [Schedule(store, "stripe", PERIOD, f"w{n}") for n, store in enumerate(stores(database_url, 4))]
     now = 1_000.0
     for _ in range(5):
         barrier = threading.Barrier(len(schedules))
@@ -120,7 +121,7 @@ def _no_retry_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def worker_for(url: str, pendo: FakePendo, stripe_api: FakeStripe, clock: Clock) -> Worker:
     settings: Settings = make_settings(
-        url, stripe_api_key=API_KEY, stripe_api_base=stripe_api.url, stripe_requests_per_second=1000.0,
+        url, providers={"stripe": stripe_config(api_key=API_KEY, api_base=stripe_api.url, requests_per_second=1000.0)},
         reconcile_hours=24.0, pendo_integration_key="key", pendo_track_secret="track", pendo_api_base=pendo.url,
         pendo_data_base=pendo.url)
     migrate(settings)
@@ -255,7 +256,7 @@ def test_worker_reconcile_refused_key_is_logged_plainly(
 
 def test_worker_without_the_setting_never_reconciles(sqlite_url: str, pendo: FakePendo,
                                                      stripe_api: FakeStripe) -> None:
-    settings = make_settings(sqlite_url, stripe_api_key=API_KEY, stripe_api_base=stripe_api.url,
+    settings = make_settings(sqlite_url, providers={"stripe": stripe_config(api_key=API_KEY, api_base=stripe_api.url)},
                              pendo_integration_key="key", pendo_api_base=pendo.url, pendo_data_base=pendo.url)
     migrate(settings)
     worker = build_worker(settings, clock=Clock())

@@ -373,7 +373,7 @@ def test_mapper_enrichment_outage_retries_the_event_later(sqlite_url: str, clock
 def test_mapper_last_enrichment_try_maps_with_the_stale_cache(sqlite_url: str, clock: Clock,
                                                               stripe_down: responses.RequestsMock) -> None:
     mapper = build(sqlite_url, clock, client_base=STRIPE_BASE)
-    mapper.store.cache_object(CUSTOMER_ID, customer_updated().payload["data"]["object"], clock() - 3 * 86400)
+    mapper.store.cache_object("stripe", CUSTOMER_ID, customer_updated().payload["data"]["object"], clock() - 3 * 86400)
     event = subscription_created(account=None)
     mapper.store.ingest(event, now=clock())
     for _ in range(MAX_ENRICHMENT_TRIES):

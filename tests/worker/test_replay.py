@@ -15,6 +15,7 @@ from bridge.mapping import MappingSet, load_mappings
 from bridge.pendo.client import PendoClient
 from bridge.pendo.delivery import Delivery
 from bridge.pendo.outbox import Outbox
+from bridge.providers import Event
 from bridge.providers.stripe import versions as stripe_versions
 from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.providers.stripe.webhook import StripeProvider
@@ -228,3 +229,13 @@ def test_replay_status_filter_selects_only_that_status(world: World) -> None:
                   dry_run=True).selected == 1
     everything = replay(world.store, mappings, world.settings, ReplayFilter(), world.clock(), dry_run=True)
     assert (everything.selected, everything.still_held) == (2, 1)
+
+
+def test_replay_history_is_the_customers_of_the_same_provider(world: World) -> None:
+    world.receive("subscription_created_2024-06-20.json")
+    [stored] = world.rows(events)
+    other = Event("other", "o_1", "thing.happened", CREATED, None, None, None, stored["customer_id"], {"id": "o_1"})
+    world.store.ingest(other, world.clock())
+    report = replay(world.store, world.mappings(), world.settings, ReplayFilter(event_ids=(stored["event_id"],)),
+                    world.clock(), dry_run=True)
+    assert (report.selected, report.history) == (1, 1)  # the other provider's customer of that id is not theirs

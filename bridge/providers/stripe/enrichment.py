@@ -19,17 +19,16 @@ from typing import Any
 
 import stripe
 
-from bridge.errors import BridgeError
+from bridge.errors import EnrichmentUnavailable
 from bridge.providers import Event
 from bridge.providers.stripe import billing as stripe_billing
 from bridge.store.store import Store
 
+PROVIDER = "stripe"  # the key of its objects in the cache
+
+__all__ = ["Enricher", "EnrichmentUnavailable", "RateBudget", "stripe_client"]
 CACHE_SECONDS = 24 * 3600
 CHARGE_OBJECTS = ("dispute",)  # objects that name their charge but not its customer
-
-
-class EnrichmentUnavailable(BridgeError):
-    """Stripe could not be asked right now; the event is retried later."""
 
 
 class RateBudget:
@@ -78,7 +77,7 @@ class Enricher:
             self._claim = None
 
     def _cache(self, object_id: str, payload: dict[str, Any]) -> None:
-        self._store.cache_object(object_id, payload, self._clock(), claim=self._claim)
+        self._store.cache_object(PROVIDER, object_id, payload, self._clock(), claim=self._claim)
 
     def remember(self, event: Event) -> None:
         """Refresh the cache from events that carry a whole customer."""
@@ -120,7 +119,7 @@ class Enricher:
             return {}
         found: dict[str, Any] = {}
         for price_id in stripe_billing.tiered_price_ids(obj):
-            cached = self._store.cached_object(price_id)
+            cached = self._store.cached_object(PROVIDER, price_id)
             if cached or fetch:
                 found[price_id] = cached[0] if cached else self._fetch_price(price_id)
         return found
@@ -137,7 +136,7 @@ class Enricher:
 
     def _object(self, kind: str, object_id: str, fetch: bool) -> dict[str, Any] | None:
         """A customer or charge from the cache, fetched when missing or older than a day (if `fetch`)."""
-        cached = self._store.cached_object(object_id)
+        cached = self._store.cached_object(PROVIDER, object_id)
         if cached and (not fetch or self._clock() - cached[1] < CACHE_SECONDS):
             return cached[0]
         if not fetch:

@@ -33,7 +33,7 @@ class AccountView:
     account_id: str
     fields: list[FieldView] = field(default_factory=list)
     visitor_fields: list[FieldView] = field(default_factory=list)
-    customers: list[str] = field(default_factory=list)
+    customers: list[tuple[str, str]] = field(default_factory=list)  # (provider, customer id)
     events: list[RowMapping] = field(default_factory=list)
     subscriptions: list[RowMapping] = field(default_factory=list)
     tracks: list[dict[str, Any]] = field(default_factory=list)
@@ -57,24 +57,25 @@ def meaning(row: RowMapping) -> str:
     }.get(state, state)
 
 
-def _customers(connection: Connection, account_id: str) -> list[str]:
-    from_events = connection.execute(select(events.c.customer_id).where(
-        events.c.account_id == account_id, events.c.customer_id.is_not(None)).distinct().limit(MAX_CUSTOMERS)).scalars()
-    linked = connection.execute(select(customer_links.c.customer_id).where(
-        customer_links.c.account_id == account_id).limit(MAX_CUSTOMERS)).scalars()
-    return sorted(set(from_events) | set(linked))[:MAX_CUSTOMERS]
+def _customers(connection: Connection, account_id: str) -> list[tuple[str, str]]:
+    """The account's customers as (provider, customer id): ids are unique only within their provider."""
+    from_events = connection.execute(select(events.c.provider, events.c.customer_id).where(
+        events.c.account_id == account_id, events.c.customer_id.is_not(None)).distinct().limit(MAX_CUSTOMERS)).all()
+    linked = connection.execute(select(customer_links.c.provider, customer_links.c.customer_id).where(
+        customer_links.c.account_id == account_id).limit(MAX_CUSTOMERS)).all()
+    return sorted({(row[0], row[1]) for row in [*from_events, *linked]})[:MAX_CUSTOMERS]
 
 
-def _recent_events(connection: Connection, account_id: str, customers: list[str]) -> list[RowMapping]:
+def _recent_events(connection: Connection, account_id: str, customers: list[tuple[str, str]]) -> list[RowMapping]:
     """The newest events of the account and of its customers (each query on its own index), newest first."""
     newest = (events.c.received_at.desc(), events.c.id.desc())
     columns = (*LIST_COLUMNS, events.c.detail)
     found = {row["id"]: row for row in connection.execute(
         select(*columns).where(events.c.account_id == account_id).order_by(*newest).limit(RECENT_EVENTS)).mappings()}
-    for customer in customers:
+    for provider, customer in customers:
         found.update({row["id"]: row for row in connection.execute(
-            select(*columns).where(events.c.customer_id == customer).order_by(*newest).limit(RECENT_EVENTS)
-        ).mappings()})
+            select(*columns).where(events.c.customer_id == customer, events.c.provider == provider)
+            .order_by(*newest).limit(RECENT_EVENTS)).mappings()})
     return sorted(found.values(), key=lambda r: (r["received_at"], r["id"]), reverse=True)[:RECENT_EVENTS]
 
 

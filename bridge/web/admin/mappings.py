@@ -14,12 +14,12 @@ from bridge.mapping import MappingSet
 from bridge.mapping.dryrun import DryRun, dry_run, parse_event
 from bridge.mapping.loader import Rule, check_mappings, mapping_files
 from bridge.providers import Event
-from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.settings import Settings
 from bridge.store import links
 from bridge.store.db import reading
 from bridge.store.store import Store, event_from_row
 from bridge.web.admin.events import find
+from bridge.worker.enrichment import cached
 from bridge.worker.mapper import eval_options
 
 
@@ -89,9 +89,9 @@ def stored_event(store: Store, provider: str, event_id: str) -> tuple[Event, dic
     if row["payload"] is None:
         raise TryError(f"the payload of {event_id} was deleted after BRIDGE_RETENTION_DAYS: paste the event instead")
     event = event_from_row(row)
-    enrichment = Enricher(store, None, RateBudget(1.0)).enrich(event, fetch=False)
+    enrichment = cached(store).enrich(event, fetch=False)
     with reading(store.engine) as connection:
-        link = links.linked_account(connection, event.customer_id)
+        link = links.linked_account(connection, event.provider, event.customer_id)
     return event, {**enrichment, "link": link} if link else enrichment
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.ops import activity, metrics
+from bridge.providers import registry
 from bridge.web.admin import account, chart, event, events, failures, mappings
 from bridge.web.admin.auth import refuse
 from bridge.web.admin.console import Console
@@ -105,7 +106,7 @@ def register(blueprint: Blueprint, console: Console) -> None:
 def render_mappings(console: Console, **result: Any) -> str:
     view = mappings.load(console.settings, console.mappings, console.mapping_error, console.checks)
     args = request.args
-    form = {"source": "stored", "provider": args.get("provider") or (console.providers or ("stripe",))[0],
+    form = {"source": "stored", "provider": args.get("provider") or (console.providers or registry.PACKAGES)[0],
             "event_id": args.get("event_id", ""), "event": "", "customer": "", **result.pop("form", {})}
     return render_template("admin/mappings.html", view=view, settings=console.settings, form=form,
                            providers=console.providers, **result)

@@ -93,12 +93,12 @@ def test_enricher_fetches_a_customer_once_then_serves_the_cache(store: Store, cl
     second = subject.enrich(event())
     assert first == second == {"customer": CUSTOMER}
     assert len(responses.calls) == 1
-    assert store.cached_object("cus_1") == (CUSTOMER, 1_700_000_000.0)
+    assert store.cached_object("stripe", "cus_1") == (CUSTOMER, 1_700_000_000.0)
 
 
 @responses.activate
 def test_enricher_refetches_a_customer_cached_for_longer_than_a_day(store: Store, clock: Clock) -> None:
-    store.cache_object("cus_1", {"id": "cus_1", "metadata": {}}, clock.now)
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "metadata": {}}, clock.now)
     responses.get(CUSTOMER_URL, json=CUSTOMER)
     subject = enricher(store, clock)
     assert subject.enrich(event())["customer"]["metadata"] == {}
@@ -119,12 +119,12 @@ def test_enricher_request_carries_the_key_as_bearer_to_the_configured_base(store
 
 @responses.activate
 def test_enricher_customer_updated_refreshes_the_cache_without_a_request(store: Store, clock: Clock) -> None:
-    store.cache_object("cus_1", {"id": "cus_1", "object": "customer", "metadata": {}}, clock.now - 60)
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "object": "customer", "metadata": {}}, clock.now - 60)
     subject = enricher(store, clock)
     updated = event("customer.updated", obj=CUSTOMER)
     subject.remember(updated)
     assert subject.enrich(updated) == {}  # the event's own object is the customer
-    assert store.cached_object("cus_1") == (CUSTOMER, clock.now)
+    assert store.cached_object("stripe", "cus_1") == (CUSTOMER, clock.now)
     assert subject.enrich(event()) == {"customer": CUSTOMER}
     assert len(responses.calls) == 0
 
@@ -133,15 +133,15 @@ def test_enricher_remember_ignores_deleted_customers_and_other_objects(store: St
     subject = enricher(store, clock, api_key=None)
     subject.remember(event("customer.deleted", obj={**CUSTOMER, "deleted": True}))
     subject.remember(event("customer.subscription.updated"))
-    assert store.cached_object("cus_1") is None
-    assert store.cached_object("sub_1") is None
+    assert store.cached_object("stripe", "cus_1") is None
+    assert store.cached_object("stripe", "sub_1") is None
 
 
 @responses.activate
 def test_enricher_without_api_key_uses_only_the_cache(store: Store, clock: Clock) -> None:
     subject = enricher(store, clock, api_key=None)
     assert subject.enrich(event()) == {}
-    store.cache_object("cus_1", CUSTOMER, clock.now - 10 * CACHE_SECONDS)  # stale, but all there is
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now - 10 * CACHE_SECONDS)  # stale, but all there is
     assert subject.enrich(event()) == {"customer": CUSTOMER}
     assert len(responses.calls) == 0
 
@@ -150,7 +150,7 @@ def test_enricher_without_api_key_uses_only_the_cache(store: Store, clock: Clock
 def test_enricher_cache_only_read_serves_a_stale_customer_without_a_request(store: Store, clock: Clock) -> None:
     subject = enricher(store, clock)
     assert subject.enrich(event(), fetch=False) == {}
-    store.cache_object("cus_1", CUSTOMER, clock.now - 10 * CACHE_SECONDS)
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now - 10 * CACHE_SECONDS)
     assert subject.enrich(event(), fetch=False) == {"customer": CUSTOMER}
     assert len(responses.calls) == 0
 
@@ -180,7 +180,7 @@ def test_enricher_server_error_is_enrichment_unavailable(store: Store, clock: Cl
         enricher(store, clock).enrich(event())
     assert len(responses.calls) == 3  # the official client's own two retries, then ours: none
     assert len(stripe_sleeps) == 2
-    assert store.cached_object("cus_1") is None
+    assert store.cached_object("stripe", "cus_1") is None
 
 
 @responses.activate
@@ -193,7 +193,7 @@ def test_enricher_connection_failure_is_enrichment_unavailable(store: Store, clo
     assert raised.value.__suppress_context__  # the client's exception carries request details: not chained
     assert len(responses.calls) == 3
     assert len(stripe_sleeps) == 2
-    assert store.cached_object("cus_1") is None
+    assert store.cached_object("stripe", "cus_1") is None
 
 
 class FakeTime:
@@ -264,7 +264,7 @@ def test_enricher_dispute_fetches_its_charge_once_then_the_customer(store: Store
     charge = {"id": "ch_1", "object": "charge", "customer": "cus_1"}  # billing details are not kept
     assert first == second == {"charge": charge, "customer": CUSTOMER}
     assert [call.request.url for call in responses.calls] == [CHARGE_URL, CUSTOMER_URL]
-    assert store.cached_object("ch_1") == (charge, 1_700_000_000.0)
+    assert store.cached_object("stripe", "ch_1") == (charge, 1_700_000_000.0)
 
 
 @responses.activate
@@ -283,15 +283,15 @@ def test_enricher_dispute_charge_outage_is_enrichment_unavailable(store: Store, 
     responses.get(CHARGE_URL, status=500, json={"error": {"type": "api_error", "message": "boom"}})
     with pytest.raises(EnrichmentUnavailable, match="charge: APIError"):
         enricher(store, clock).enrich(dispute_event())
-    assert store.cached_object("ch_1") is None
+    assert store.cached_object("stripe", "ch_1") is None
 
 
 @responses.activate
 def test_enricher_dispute_without_api_key_uses_only_the_cache(store: Store, clock: Clock) -> None:
     subject = enricher(store, clock, api_key=None)
     assert subject.enrich(dispute_event()) == {}
-    store.cache_object("ch_1", {"id": "ch_1", "object": "charge", "customer": "cus_1"}, clock.now)
-    store.cache_object("cus_1", CUSTOMER, clock.now)
+    store.cache_object("stripe", "ch_1", {"id": "ch_1", "object": "charge", "customer": "cus_1"}, clock.now)
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
     assert subject.enrich(dispute_event())["customer"] == CUSTOMER
     assert len(responses.calls) == 0
 
@@ -337,7 +337,7 @@ def test_mapper_dispute_resolves_through_the_customer_link(store: Store, clock: 
     responses.get(CHARGE_URL, json=CHARGE)
     responses.get(CUSTOMER_URL, json={**CUSTOMER, "metadata": {"pendo_visitor_id": "user-42"}})
     with store.transaction() as connection:
-        links.save(connection, "cus_1", "acme-linked", "import", clock.now)
+        links.save(connection, "stripe", "cus_1", "acme-linked", "import", clock.now)
     row = map_event(mapper(store, clock, sqlite_url), dispute_event())
     assert (row["status"], row["customer_id"]) == (st.MAPPED, "cus_1")
     [payload] = track_payloads(store)
@@ -399,23 +399,23 @@ def account_values(outcome: Any) -> dict[str, Any]:
 
 @responses.activate
 def test_enricher_fetches_a_tiered_price_once_then_serves_the_cache(store: Store, clock: Clock) -> None:
-    store.cache_object("cus_1", CUSTOMER, clock.now)
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
     price_response()
     subject = enricher(store, clock)
     updated = event(obj=tiered_subscription())
     first = subject.enrich(updated)
     clock.now += 10 * CACHE_SECONDS  # a price never changes: cached for good
-    store.cache_object("cus_1", CUSTOMER, clock.now)  # (the customer would be refetched by now)
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)  # (the customer would be refetched by now)
     second = subject.enrich(updated)
     assert first == second == {"customer": CUSTOMER, "prices": {"price_tiered": tiered_price()}}
     assert len(responses.calls) == 1
-    assert store.cached_object("price_tiered") == (tiered_price(), 1_700_000_000.0)
+    assert store.cached_object("stripe", "price_tiered") == (tiered_price(), 1_700_000_000.0)
 
 
 @pytest.mark.parametrize(("mode", "mrr"), [("volume", 96.0), ("graduated", 116.0)])  # 12 * 8; 10 * 10 + 2 * 8
 @responses.activate
 def test_tiered_mrr_comes_from_the_looked_up_tiers(store: Store, clock: Clock, mode: str, mrr: float) -> None:
-    store.cache_object("cus_1", CUSTOMER, clock.now)
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
     price_response(mode)
     updated = event(obj=tiered_subscription(mode))
     outcome = evaluate(MAPPINGS, updated, enricher(store, clock).enrich(updated), OPTIONS)
@@ -425,7 +425,7 @@ def test_tiered_mrr_comes_from_the_looked_up_tiers(store: Store, clock: Clock, m
 
 @responses.activate
 def test_tiered_mrr_is_not_sent_without_an_api_key(store: Store, clock: Clock) -> None:
-    store.cache_object("cus_1", CUSTOMER, clock.now)
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
     updated = event(obj=tiered_subscription())
     enrichment = enricher(store, clock, api_key=None).enrich(updated)
     assert enrichment == {"customer": CUSTOMER}
@@ -444,9 +444,9 @@ def test_enricher_caches_a_price_with_decimal_amounts_as_stripe_sends_it(store: 
     answer = {**tiered_price("graduated"), "unit_amount_decimal": None, "tiers": tiers,
               "currency_options": {"eur": {"unit_amount_decimal": "950.5", "tax_behavior": "exclusive"}}}
     responses.get(PRICE_URL, json=answer, match=[matchers.query_param_matcher({"expand[0]": "tiers"})])
-    store.cache_object("cus_1", CUSTOMER, clock.now)
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
     updated = event(obj=tiered_subscription("graduated"))
     enrichment = enricher(store, clock).enrich(updated)
     assert enrichment["prices"]["price_tiered"] == answer
-    assert store.cached_object("price_tiered") == (answer, 1_700_000_000.0)
+    assert store.cached_object("stripe", "price_tiered") == (answer, 1_700_000_000.0)
     assert account_values(evaluate(MAPPINGS, updated, enrichment, OPTIONS))["mrr"] == 116.0

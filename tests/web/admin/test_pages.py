@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from bridge.cli.demo import sample
+from bridge.providers.stripe.demo import sample
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.store.schema import events, field_values
 from bridge.web.admin.pages import DONE
@@ -71,6 +71,17 @@ def test_pages_account_says_why_pendo_says_what_it_says(run: Console) -> None:
     assert '"starter"' in text and "Pendo has this value" in text and "evt_created" in text
     assert "Recent events that changed nothing in Pendo" in text
     assert "evt_upgrade" in text.split("Recent events that changed nothing")[1].split("Account fields")[0]
+
+
+def test_pages_account_names_each_customer_with_its_provider(run: Console) -> None:
+    from bridge.store import links
+
+    with run.store.engine.begin() as connection:
+        links.save(connection, "stripe", "cus_same", "acme", "import", START)
+        links.save(connection, "other", "cus_same", "acme", "import", START)
+    text = html.unescape(run.page("/admin/accounts/acme"))
+    assert "/admin/events?provider=stripe&customer=cus_same" in text and "(stripe)" in text
+    assert "/admin/events?provider=other&customer=cus_same" in text and "(other)" in text
 
 
 def test_pages_account_unknown_is_404_with_advice(signed_in: Console) -> None:

@@ -1,4 +1,4 @@
-"""Bringing Stripe's existing state in: `sync stripe` (subscriptions now) and `catchup stripe` (the event log)."""
+"""Bringing a provider's existing state in: `sync <provider>` (subscriptions now), `catchup <provider>` (its log)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,25 @@ import json
 import logging
 from typing import Any
 
+from bridge.errors import ConfigError
+from bridge.providers import registry
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.cli")
 
 
-def _api(settings: Settings) -> Any:
-    from bridge.providers.stripe.api import StripeApi, client_for
-    from bridge.providers.stripe.enrichment import RateBudget
+def _config(settings: Settings, provider: str) -> Any:
+    """The provider's configuration; the commands store events as its endpoint would, so it must be configured."""
+    config = settings.providers.get(provider)
+    if config is None:
+        raise ConfigError(f"{provider} is not configured: the sync and catch-up store its events as its endpoint "
+                          f"would; set its variables ({', '.join(registry.package(provider).VARIABLES)})")
+    return config
 
-    client = client_for(settings.stripe_api_key, settings.stripe_api_base)
-    return StripeApi(client, RateBudget(settings.stripe_requests_per_second))
+
+def _no_api(provider: str) -> ConfigError:
+    return ConfigError(f"{registry.api_key_variable(provider)} is not set: the sync and catch-up read {provider}'s "
+                       "API (a restricted key with read access to subscriptions, customers and events)")
 
 
 def _sync(settings: Settings, args: argparse.Namespace) -> int:
@@ -27,9 +35,13 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.store import Store
     from bridge.sync.initial import CHANGES_SHOWN, Sync, describe_changes
 
+    provider = args.provider
+    source = registry.source(provider, _config(settings, provider))
+    if source is None:
+        raise _no_api(provider)
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
-    sync = Sync(settings, Store(make_engine(settings)), _api(settings), mappings,
-                progress=Progress("sync stripe", "subscriptions"))
+    sync = Sync(settings, Store(make_engine(settings)), provider, source, mappings,
+                progress=Progress(f"sync {provider}", "subscriptions"))
     report = sync.run(dry_run=args.dry_run, restart=args.restart, compare=args.reconcile)
     lines = list(describe_changes(report.changes))
     if args.dry_run:
@@ -40,7 +52,7 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
             print(f"… and {len(lines) - CHANGES_SHOWN} more")
     summary = report.summary()
     print(json.dumps({"dry_run": args.dry_run, **summary}, sort_keys=True))
-    log.info("stripe sync finished", extra={"dry_run": args.dry_run, **summary})
+    log.info(f"{provider} sync finished", extra={"dry_run": args.dry_run, **summary})
     return 0
 
 
@@ -51,29 +63,38 @@ def _catchup(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.store import Store
     from bridge.sync.catchup import Catchup
 
+    provider = args.provider
+    config = _config(settings, provider)
+    event_log = getattr(registry.package(provider), "event_log", None)
+    if event_log is None:
+        raise ConfigError(f"{provider} keeps no event log bridge can read: run `bridge sync {provider}` instead")
+    events = event_log(config)
+    if events is None:
+        raise _no_api(provider)
     mappings = load_mappings(settings.mappings_dir, settings.mappings_overlay_dir)
-    catchup = Catchup(settings, Store(make_engine(settings)), _api(settings), mappings,
-                      progress=Progress("catchup stripe", "fetched"))
+    catchup = Catchup(settings, Store(make_engine(settings)), provider, events, mappings,
+                      progress=Progress(f"catchup {provider}", "fetched"))
     report = catchup.run(args.since, failed_only=args.failed_only)
     if report.note:
         print(report.note)
     summary = report.summary()
     print(json.dumps(summary, sort_keys=True))
-    log.info("stripe catch-up finished", extra=summary)
+    log.info(f"{provider} catch-up finished", extra=summary)
     return 0
 
 
 def register(commands: Any) -> None:
     sync = commands.add_parser("sync", help="write every subscription's current state (day one, nightly)")
-    sync.add_argument("provider", choices=["stripe"])
+    sync.add_argument("provider", choices=registry.PACKAGES)
     sync.add_argument("--dry-run", action="store_true", help="print the field values that would change; store nothing")
     sync.add_argument("--restart", action="store_true", help="ignore an interrupted run's cursor; start over")
     sync.add_argument("--reconcile", action="store_true",
                       help="also report which delivered values the sync corrects (for a nightly scheduler)")
     sync.set_defaults(run=_sync, settings="optional")
-    catchup = commands.add_parser("catchup", help="fetch missed events from Stripe's event log (30 days)")
-    catchup.add_argument("provider", choices=["stripe"])
-    catchup.add_argument("--since", required=True, help="an ISO 8601 time (UTC by default) or an event id evt_…")
+    catchup = commands.add_parser("catchup", help="fetch missed events from the provider's event log")
+    catchup.add_argument("provider", choices=registry.PACKAGES)
+    catchup.add_argument("--since", required=True,
+                         help="an ISO 8601 time (UTC by default), or one of the provider's event ids")
     catchup.add_argument("--failed-only", action="store_true",
-                         help="only events Stripe failed to deliver to an endpoint (delivery_success=false)")
+                         help="only events the provider failed to deliver to an endpoint")
     catchup.set_defaults(run=_catchup, settings="optional")
