@@ -104,7 +104,7 @@ def _settled(service: Service, ids: list[str]) -> dict[str, dict[str, Any]] | No
 
 def test_worker_fails_events_over_the_bounds_and_goes_on(service: Service, fake_pendo: FakePendo) -> None:
     heavy = _invoice_event("heavy", description="d" * 100)
-    slow = _invoice_event("slow", numbers=list(range(20_000)))
+    slow = _invoice_event("slow", numbers=list(range(30_000)))  # several seconds of CPU, well over the bound
     normal = _invoice_event("normal")
     for event in (heavy, slow, normal):
         assert service.post(event).status_code == 200
