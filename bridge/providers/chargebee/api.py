@@ -24,7 +24,7 @@ import requests
 
 from bridge.errors import BridgeError, ConfigError, PayloadError
 from bridge.providers import Event
-from bridge.providers.chargebee.webhook import read_json
+from bridge.providers.bodies import read_json
 
 PAGE_SIZE = 100  # Chargebee's largest `limit`
 TRIES = 5

@@ -24,8 +24,8 @@ import requests
 
 from bridge.errors import BridgeError, ConfigError, PayloadError
 from bridge.providers import Event
+from bridge.providers.bodies import load_object
 from bridge.providers.lemonsqueezy.config import API, API_KEY_VARIABLE
-from bridge.providers.standard.payload import load_object
 
 ACCEPT = "application/vnd.api+json"
 PAGE_SIZE = 100  # Lemon Squeezy's largest page[size]

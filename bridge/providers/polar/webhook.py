@@ -17,8 +17,8 @@ from typing import Any
 
 from bridge.errors import PayloadError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import load_object
 from bridge.providers.polar.config import SECRET_VARIABLE
-from bridge.providers.standard.payload import load_object
 from bridge.providers.standard.webhook import TOLERANCE, StandardVerifier, event_time, message_id
 
 

@@ -26,8 +26,8 @@ import requests
 
 from bridge.errors import BridgeError, ConfigError, PayloadError
 from bridge.providers import Event
+from bridge.providers.bodies import load_object
 from bridge.providers.recurly.config import API_KEY_VARIABLE
-from bridge.providers.standard.payload import load_object
 
 ACCEPT = "application/vnd.recurly.v2021-02-25"
 PAGE_SIZE = 200  # Recurly's largest `limit`

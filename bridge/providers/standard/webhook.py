@@ -24,8 +24,9 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import load_object
 from bridge.providers.standard.config import SECRET_VARIABLE
-from bridge.providers.standard.payload import iso_time, load_object
+from bridge.providers.standard.payload import iso_time
 
 TOLERANCE = 300  # seconds, either side of now, as the specification recommends
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
