@@ -21,6 +21,7 @@ from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
 from bridge.providers.bodies import MAX_DEPTH as MAX_DEPTH
 from bridge.providers.bodies import read_json
+from bridge.providers.values import text
 
 NAME = "chargebee"
 MAX_HEADER = 4096  # characters of an Authorization header worth decoding
@@ -99,7 +100,7 @@ def event_of(payload: Any) -> Event:
         type=payload["event_type"],
         created=_unix_time(payload.get("occurred_at")),
         livemode=None,  # Chargebee marks no mode: a test site is another site with its own webhook
-        api_version=_text(payload.get("api_version")),
+        api_version=text(payload.get("api_version")),
         connect_account=None,
         customer_id=customer_of(content),
         payload=payload,
@@ -109,12 +110,12 @@ def event_of(payload: Any) -> Event:
 def customer_of(content: Mapping[str, Any]) -> str | None:
     """The customer an event's content is about: its customer, else the id its other resources name."""
     customer = content.get("customer")
-    if isinstance(customer, dict) and _text(customer.get("id")):
-        return _text(customer.get("id"))
+    if isinstance(customer, dict) and text(customer.get("id")):
+        return text(customer.get("id"))
     for key in ("subscription", "invoice", "transaction", "credit_note"):
         resource = content.get(key)
-        if isinstance(resource, dict) and _text(resource.get("customer_id")):
-            return _text(resource.get("customer_id"))
+        if isinstance(resource, dict) and text(resource.get("customer_id")):
+            return text(resource.get("customer_id"))
     return None
 
 
@@ -125,7 +126,3 @@ def _unix_time(value: object) -> float:
         return float(value)
     except OverflowError:  # an integer of hundreds of digits
         raise PayloadError("body is not a Chargebee event: occurred_at is not a unix time") from None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

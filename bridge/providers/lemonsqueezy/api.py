@@ -26,6 +26,7 @@ from bridge.providers import Event
 from bridge.providers.http import TRIES as TRIES
 from bridge.providers.http import ApiClient
 from bridge.providers.lemonsqueezy.config import API, API_KEY_VARIABLE
+from bridge.providers.values import identifier
 
 ACCEPT = "application/vnd.api+json"
 PAGE_SIZE = 100  # Lemon Squeezy's largest page[size]
@@ -94,10 +95,10 @@ def enrich(api: LemonSqueezyApi, event: Event) -> dict[str, Any]:
     attributes: Mapping[str, Any] = found_attributes if isinstance(found_attributes, Mapping) else {}
     found: dict[str, Any] = {}
     item = attributes.get("first_subscription_item")
-    price_id = _id(item.get("price_id")) if isinstance(item, Mapping) else None
+    price_id = identifier(item.get("price_id")) if isinstance(item, Mapping) else None
     if price_id:
         found["price"] = api.resource("prices", price_id)
-    store_id = _id(attributes.get("store_id"))
+    store_id = identifier(attributes.get("store_id"))
     if store_id:
         found["store"] = api.resource("stores", store_id)
     return found
@@ -118,9 +119,3 @@ def _page(cursor: str | None) -> int:
     if not cursor.isdigit() or int(cursor) < 1:
         raise LemonSqueezyApiError("not a Lemon Squeezy resume cursor (a page number)")
     return int(cursor)
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None

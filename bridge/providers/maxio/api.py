@@ -28,7 +28,8 @@ from bridge.providers.http import ApiClient
 from bridge.providers.http import retry_after as retry_after
 from bridge.providers.maxio.catalog import ON_OFF, QUANTITY, price_point_key
 from bridge.providers.maxio.identity import metafields_of
-from bridge.providers.maxio.values import mapping, text, whole
+from bridge.providers.maxio.values import text, whole
+from bridge.providers.values import mapping
 
 PAGE_SIZE = 200
 TIMEOUT = (5.0, 30.0)  # connect, read
