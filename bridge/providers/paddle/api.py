@@ -38,6 +38,16 @@ class PaddleApi:
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
 
+    def __post_init__(self) -> None:
+        self._http = ApiClient("Paddle", "PADDLE_API_KEY", PaddleApiError,
+                               on_401="set a valid API key for this account (a sandbox key only works with the "
+                                      "sandbox PADDLE_API_BASE)",
+                               on_403="it lacks the subscription.read permission",
+                               detail=lambda response: error_code(response, "error", "code"),
+                               session=self.session,
+                               sleep=lambda seconds: self.sleep(seconds), timeout=TIMEOUT, max_wait=MAX_WAIT,
+                               first_wait=2.0)
+
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription, a page at a time, with the cursor to resume after it (None after the last)."""
         after = cursor
@@ -52,16 +62,6 @@ class PaddleApi:
             if not more:
                 return
             after = last
-
-    def __post_init__(self) -> None:
-        self._http = ApiClient("Paddle", "PADDLE_API_KEY", PaddleApiError,
-                               on_401="set a valid API key for this account (a sandbox key only works with the "
-                                      "sandbox PADDLE_API_BASE)",
-                               on_403="it lacks the subscription.read permission",
-                               detail=lambda response: error_code(response, "error", "code"),
-                               session=self.session,
-                               sleep=lambda seconds: self.sleep(seconds), timeout=TIMEOUT, max_wait=MAX_WAIT,
-                               first_wait=2.0)
 
     def get(self, path: str, params: Mapping[str, str]) -> Mapping[str, Any]:
         """One GET, retried on 429/5xx and network errors; errors name what to fix, never the key."""
