@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.errors import ConfigError
+from bridge.providers.variables import choice, text
 
 PUBLIC_KEY = "BRAINTREE_PUBLIC_KEY"
 PRIVATE_KEY = "BRAINTREE_PRIVATE_KEY"
 MERCHANT_ID = "BRAINTREE_MERCHANT_ID"
 ENVIRONMENT = "BRAINTREE_ENVIRONMENT"
 VARIABLES = (PUBLIC_KEY, PRIVATE_KEY, MERCHANT_ID, ENVIRONMENT)
-ENVIRONMENTS = ("production", "sandbox")
+ENVIRONMENTS = ("production", "sandbox")  # the first is the default
 # Braintree's keys and ids are short alphanumeric strings; '|' and '&' would break the signature's pairs.
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -48,10 +49,7 @@ def configure(env: Mapping[str, str]) -> BraintreeConfig | None:
         if not _KEY.fullmatch(value):
             raise ConfigError(f"{name} must be the key as the Braintree Control Panel shows it "
                               "(letters and digits)")
-    merchant_id = env.get(MERCHANT_ID, "").strip() or None
+    merchant_id = text(env, MERCHANT_ID)
     if merchant_id is not None and not _KEY.fullmatch(merchant_id):
         raise ConfigError(f"{MERCHANT_ID} must be the merchant id as the Braintree Control Panel shows it")
-    environment = env.get(ENVIRONMENT, "").strip().lower() or "production"
-    if environment not in ENVIRONMENTS:
-        raise ConfigError(f"{ENVIRONMENT} must be one of: {', '.join(ENVIRONMENTS)}")
-    return BraintreeConfig(public_key, private_key, merchant_id, environment)
+    return BraintreeConfig(public_key, private_key, merchant_id, choice(env, ENVIRONMENT, ENVIRONMENTS))

@@ -25,6 +25,7 @@ from bridge.billing.model import Customer, Discount, Facts, Item, Payment, Subsc
 from bridge.providers import Event
 from bridge.providers.braintree.identity import identity, latest_transaction
 from bridge.providers.braintree.times import day, instant, midnight, months_between
+from bridge.providers.values import currency_code, mapping, text
 
 NAME = "braintree"
 STATUSES = {"Active": "active", "Past Due": "past_due", "Canceled": "canceled", "Expired": "canceled"}
@@ -39,15 +40,15 @@ Raw = Mapping[str, Any]
 
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """The notification's facts (`enrichment` is unused: the package has no API client)."""
-    notification = _mapping(event.payload.get("notification"))
-    subject = _mapping(notification.get("subject"))
-    raw = _mapping(subject.get("subscription"))
+    notification = mapping(event.payload.get("notification"))
+    subject = mapping(notification.get("subject"))
+    raw = mapping(subject.get("subscription"))
     found = subscription(raw, as_of=event.created) if raw else None
     return Facts(
         identity=identity(subject),
         subscription=found,
         payment=payment(event.type, subject, event.created),
-        customer=_customer(_mapping(latest_transaction(subject).get("customer"))),
+        customer=_customer(mapping(latest_transaction(subject).get("customer"))),
     )
 
 
@@ -56,7 +57,7 @@ def subscription(raw: Raw, as_of: float | None = None) -> Subscription | None:
 
     `as_of` is the notification's time, to tell a trial still running from one that has ended; without it the
     subscription's `updated-at` is used."""
-    if not isinstance(raw, Mapping) or not _text(raw.get("id")) or "status" not in raw:
+    if not isinstance(raw, Mapping) or not text(raw.get("id")) or "status" not in raw:
         return None
     gaps: list[str] = []
     currency = _currency(raw, gaps)
@@ -105,7 +106,7 @@ def _currency(raw: Raw, gaps: list[str]) -> str | None:
         code = transaction.get("currency_iso_code") if isinstance(transaction, Mapping) else None
         if isinstance(code, str) and len(code) == 3 and code.isalpha():
             return code.upper()
-    account = _text(raw.get("merchant_account_id")) or "the default merchant account"
+    account = text(raw.get("merchant_account_id")) or "the default merchant account"
     gaps.append(f"the currency is that of {account}, which the notification does not give until a transaction "
                 "is billed")
     return None
@@ -122,7 +123,7 @@ def _interval_count(raw: Raw, gaps: list[str]) -> int | None:
 
 
 def _items(raw: Raw, currency: str | None, interval_count: int | None, gaps: list[str]) -> tuple[Item, ...]:
-    plan_id = _text(raw.get("plan_id"))
+    plan_id = text(raw.get("plan_id"))
     price = _amount(raw.get("price"))
     add_ons = [entry for entry in _list(raw.get("add_ons")) if isinstance(entry, Mapping)]
     lines = [] if price == 0 and add_ons else [
@@ -131,7 +132,7 @@ def _items(raw: Raw, currency: str | None, interval_count: int | None, gaps: lis
         quantity = _quantity(add_on.get("quantity"))
         unit = _amount(add_on.get("amount"))
         total = unit * quantity if unit is not None and quantity is not None else None
-        lines.append(_item(plan_id, _text(add_on.get("id")), total, quantity, currency, interval_count,
+        lines.append(_item(plan_id, text(add_on.get("id")), total, quantity, currency, interval_count,
                            "an add-on's amount or quantity is not a number"))
     gaps.extend(line.gap for line in lines if line.gap)
     return tuple(lines)
@@ -179,37 +180,37 @@ def payment(kind: str, subject: Raw, at: float) -> Payment | None:
     if what is None:
         return None
     if what == "disputed":
-        dispute = _mapping(subject.get("dispute"))
-        transaction = _mapping(dispute.get("transaction"))
-        return Payment(kind=what, id=_text(dispute.get("id")),
+        dispute = mapping(subject.get("dispute"))
+        transaction = mapping(dispute.get("transaction"))
+        return Payment(kind=what, id=text(dispute.get("id")),
                        amount=_amount(dispute.get("amount_disputed") or dispute.get("amount")),
-                       currency=_code(dispute.get("currency_iso_code")),
+                       currency=currency_code(dispute.get("currency_iso_code")),
                        at=instant(dispute.get("created_at")) or midnight(dispute.get("date_opened")) or at,
-                       invoice_id=_text(transaction.get("id")), reason=_text(dispute.get("reason")))
-    sub = _mapping(subject.get("subscription"))
+                       invoice_id=text(transaction.get("id")), reason=text(dispute.get("reason")))
+    sub = mapping(subject.get("subscription"))
     transaction = latest_transaction(subject)
     failures = _quantity(sub.get("failure_count"))
-    return Payment(kind=what, id=_text(transaction.get("id")), amount=_amount(transaction.get("amount")),
-                   currency=_code(transaction.get("currency_iso_code")),
-                   at=instant(transaction.get("created_at")) or at, subscription_id=_text(sub.get("id")),
-                   invoice_id=_text(transaction.get("id")),
+    return Payment(kind=what, id=text(transaction.get("id")), amount=_amount(transaction.get("amount")),
+                   currency=currency_code(transaction.get("currency_iso_code")),
+                   at=instant(transaction.get("created_at")) or at, subscription_id=text(sub.get("id")),
+                   invoice_id=text(transaction.get("id")),
                    attempt_count=failures if what == "failed" and failures else None,
                    reason=_failure(transaction) if what == "failed" else None)
 
 
 def _failure(transaction: Raw) -> str | None:
     for key in ("processor_response_text", "gateway_rejection_reason", "status"):
-        if _text(transaction.get(key)):
-            return _text(transaction.get(key))
+        if text(transaction.get(key)):
+            return text(transaction.get(key))
     return None
 
 
 def _customer(customer: Raw) -> Customer | None:
-    if not _text(customer.get("id")):
+    if not text(customer.get("id")):
         return None
     names = [customer.get("first_name"), customer.get("last_name")]
-    name = " ".join(part for part in names if isinstance(part, str) and part) or _text(customer.get("company"))
-    return Customer(id=str(customer["id"]), email=_text(customer.get("email")), name=name)
+    name = " ".join(part for part in names if isinstance(part, str) and part) or text(customer.get("company"))
+    return Customer(id=str(customer["id"]), email=text(customer.get("email")), name=name)
 
 
 def _amount(value: object) -> Decimal | None:
@@ -231,19 +232,5 @@ def _quantity(value: object) -> int | None:
     return None
 
 
-def _code(value: object) -> str | None:
-    return value.upper() if isinstance(value, str) and len(value) == 3 and value.isalpha() else None
-
-
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _mapping(value: object) -> Raw:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-

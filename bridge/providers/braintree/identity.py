@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.billing.model import Identity
+from bridge.providers.values import text
 
 ACCOUNT_SLOT = "pendo_account_id"
 VISITOR_SLOT = "pendo_visitor_id"
@@ -42,14 +43,14 @@ def latest_transaction(subject: Mapping[str, Any]) -> Mapping[str, Any]:
 def customer_of(subject: Mapping[str, Any]) -> str | None:
     """The Braintree customer id, else `token:<payment method token>` of the subscription; None when neither."""
     customer = latest_transaction(subject).get("customer")
-    found = _text(customer.get("id")) if isinstance(customer, Mapping) else None
+    found = text(customer.get("id")) if isinstance(customer, Mapping) else None
     if found:
         return found
-    found = _text(latest_transaction(subject).get("customer_id"))
+    found = text(latest_transaction(subject).get("customer_id"))
     if found:
         return found
     subscription = subject.get("subscription")
-    token = _text(subscription.get("payment_method_token")) if isinstance(subscription, Mapping) else None
+    token = text(subscription.get("payment_method_token")) if isinstance(subscription, Mapping) else None
     return TOKEN_PREFIX + token if token else None
 
 
@@ -59,14 +60,10 @@ def identity(subject: Mapping[str, Any]) -> Identity:
     fields = transaction.get("custom_fields")
     fields = fields if isinstance(fields, Mapping) else {}
     customer = transaction.get("customer")
-    email = _text(customer.get("email")) if isinstance(customer, Mapping) else None
+    email = text(customer.get("email")) if isinstance(customer, Mapping) else None
     return Identity(customer_id=customer_of(subject), account_id=_slot(fields.get(ACCOUNT_SLOT)),
                     visitor_id=_slot(fields.get(VISITOR_SLOT)), email=email)
 
 
 def _slot(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -30,6 +30,7 @@ from bridge.providers import Event, storable
 from bridge.providers.braintree.identity import customer_of
 from bridge.providers.braintree.notification import decode
 from bridge.providers.braintree.times import instant
+from bridge.providers.values import text
 
 NAME = "braintree"
 MAX_FIELDS = 10  # form fields worth reading; Braintree sends two
@@ -133,7 +134,7 @@ def event(notification: Mapping[str, Any], raw: str = "") -> Event:
         created=created,
         livemode=None,  # sandbox and production have their own keys and destinations
         api_version=None,
-        connect_account=_text(notification.get("source_merchant_id")),
+        connect_account=text(notification.get("source_merchant_id")),
         customer_id=customer_of(subject),
         payload={"notification": notification, "bt_payload": raw},
     )
@@ -152,13 +153,9 @@ def subject_id_of(subject: Mapping[str, Any]) -> str | None:
     """The id of the notification's subject (its subscription, dispute, transaction, …)."""
     for name in SUBJECTS:
         found = subject.get(name)
-        if isinstance(found, Mapping) and _text(found.get("id")):
-            return _text(found.get("id"))
+        if isinstance(found, Mapping) and text(found.get("id")):
+            return text(found.get("id"))
     for found in subject.values():
-        if isinstance(found, Mapping) and _text(found.get("id")):
-            return _text(found.get("id"))
+        if isinstance(found, Mapping) and text(found.get("id")):
+            return text(found.get("id"))
     return None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

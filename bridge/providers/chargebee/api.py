@@ -13,7 +13,6 @@ what still fails raises a `ChargebeeApiError` (a rerun, or the worker's durable 
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,15 +21,13 @@ from urllib.parse import quote
 
 import requests
 
-from bridge.errors import BridgeError, ConfigError, PayloadError
+from bridge.errors import BridgeError
 from bridge.providers import Event
-from bridge.providers.chargebee.webhook import read_json
+from bridge.providers.http import TRIES as TRIES
+from bridge.providers.http import ApiClient, error_code
+from bridge.providers.http import retry_after as retry_after
 
 PAGE_SIZE = 100  # Chargebee's largest `limit`
-TRIES = 5
-MAX_WAIT = 60.0  # seconds; Chargebee's per-minute limit resets within a minute
-TIMEOUT = 30.0  # seconds, connect and read
-RETRIED = frozenset({429, 500, 502, 503, 504})
 
 
 class ChargebeeApiError(BridgeError):
@@ -54,51 +51,23 @@ class ChargebeeApi:
     session: requests.Session = field(default_factory=requests.Session, repr=False)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
-    calls: int = 0  # requests made, retries included
+
+    def __post_init__(self) -> None:
+        self._http = ApiClient("Chargebee", "CHARGEBEE_API_KEY", ChargebeeApiError, NotFound,
+                               on_401="set a valid read-only key", on_403="it lacks a read permission this needs",
+                               detail=lambda response: error_code(response, "api_error_code"),
+                               session=self.session,
+                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock())
+
+    @property
+    def calls(self) -> int:
+        """Requests made, retries included."""
+        return self._http.calls
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         """The JSON object Chargebee answers for `GET {base}{path}`."""
-        for attempt in range(TRIES):
-            self.calls += 1
-            response = self._send(path, params)
-            if response is not None and response.status_code not in RETRIED:
-                return self._answer(response)
-            if attempt + 1 < TRIES:
-                self.sleep(self._wait(response, attempt))
-        status = "no answer" if response is None else f"HTTP {response.status_code}"
-        raise ChargebeeApiError(f"Chargebee's API kept failing ({status}) after {TRIES} tries: retried later")
-
-    def _send(self, path: str, params: Mapping[str, Any] | None) -> requests.Response | None:
-        try:
-            return self.session.get(self.base + path, params=params, auth=(self.api_key, ""),
-                                    headers={"Accept": "application/json"}, timeout=TIMEOUT)
-        except (requests.ConnectionError, requests.Timeout):
-            return None
-
-    def _answer(self, response: requests.Response) -> Mapping[str, Any]:
-        if response.status_code == 401:
-            raise ConfigError("Chargebee refused CHARGEBEE_API_KEY (401): set a valid read-only key")
-        if response.status_code == 403:
-            raise ConfigError("CHARGEBEE_API_KEY lacks a read permission this needs (403)")
-        if response.status_code == 404:
-            raise NotFound("Chargebee answered 404 (not found)")
-        if response.status_code >= 400:
-            raise ChargebeeApiError(f"Chargebee answered HTTP {response.status_code} ({_error_code(response)})")
-        try:
-            found = read_json(response.content)
-        except PayloadError as exc:
-            raise ChargebeeApiError(f"Chargebee's answer is not usable JSON: {exc}") from None
-        if not isinstance(found, dict):
-            raise ChargebeeApiError("Chargebee's answer is not a JSON object")
-        return found
-
-    def _wait(self, response: requests.Response | None, attempt: int) -> float:
-        """Retry-After (seconds or an HTTP date) when given, else exponential backoff; at most MAX_WAIT."""
-        backoff = min(2.0 ** attempt, MAX_WAIT)
-        if response is None:
-            return backoff
-        after = retry_after(response.headers.get("Retry-After"), self.clock())
-        return min(after, MAX_WAIT) if after is not None else backoff
+        return self._http.object(self.base, path, params=params, auth=(self.api_key, ""),
+                                 headers={"Accept": "application/json"})
 
     def event(self, event_id: str) -> Mapping[str, Any]:
         """`GET /events/{id}`: Chargebee's own copy of an event; EventNotConfirmed when it has none."""
@@ -140,32 +109,9 @@ def enrichment(api: ChargebeeApi, event: Event) -> dict[str, Any]:
     return {"event": fetched}
 
 
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
 def _with_customer(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
     subscription = entry.get("subscription")
     if not isinstance(subscription, dict):
         return None
     customer = entry.get("customer")
     return {**subscription, "customer": customer} if isinstance(customer, dict) else subscription
-
-
-def _error_code(response: requests.Response) -> str:
-    try:
-        found = response.json()
-    except ValueError:
-        return "no error code"
-    code = found.get("api_error_code") if isinstance(found, dict) else None
-    return str(code)[:100] if code else "no error code"

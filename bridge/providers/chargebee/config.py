@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from bridge.errors import ConfigError
+from bridge.providers.variables import address
 
 USERNAME = "CHARGEBEE_WEBHOOK_USERNAME"
 PASSWORD = "CHARGEBEE_WEBHOOK_PASSWORD"  # noqa: S105 - the variable's name, not a secret
@@ -80,12 +80,8 @@ def _site(env: Mapping[str, str]) -> str | None:
 
 
 def _api_base(env: Mapping[str, str], site: str | None, api_key: str | None) -> str | None:
-    base = _value(env, API_BASE)
-    if base is not None:
-        base = base.strip().rstrip("/")
-        parts = urlsplit(base)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigError(f"{API_BASE} must be an http(s) address such as https://acme.chargebee.com/api/v2")
+    base = address(env, API_BASE, "", "https://acme.chargebee.com/api/v2", http_anywhere=True) \
+        if _value(env, API_BASE) else None
     if api_key is None:
         return base
     if base is None:

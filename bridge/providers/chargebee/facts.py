@@ -16,6 +16,7 @@ from bridge.billing.model import Customer, Facts, Payment, Subscription
 from bridge.providers import Event
 from bridge.providers.chargebee import catalog, identity
 from bridge.providers.chargebee.webhook import NAME, customer_of
+from bridge.providers.values import text
 
 Raw = Mapping[str, Any]
 
@@ -81,7 +82,7 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
     return Subscription(
         provider=NAME,
         id=raw["id"],
-        customer_id=_text(raw.get("customer_id")),
+        customer_id=text(raw.get("customer_id")),
         status=status,
         items=items,
         discounts=discounts,
@@ -135,23 +136,23 @@ def payment(event_type: str, content: Raw) -> Payment | None:
     attempts = invoice.get("dunning_attempts")
     return Payment(
         kind=kind,
-        id=_text(transaction.get("id")),
+        id=text(transaction.get("id")),
         amount=amount,
         currency=currency,
         at=_time(transaction.get("date")) or _time(invoice.get("paid_at") if kind == "paid" else None),
-        subscription_id=_text(transaction.get("subscription_id")) or _text(invoice.get("subscription_id")),
-        invoice_id=_text(invoice.get("id")),
+        subscription_id=text(transaction.get("subscription_id")) or text(invoice.get("subscription_id")),
+        invoice_id=text(invoice.get("id")),
         attempt_count=len(attempts) if isinstance(attempts, list) and attempts else None,
-        reason=_text(transaction.get("error_text")) if kind == "failed" else None,
+        reason=text(transaction.get("error_text")) if kind == "failed" else None,
     )
 
 
 def _customer(customer: Raw | None) -> Customer | None:
-    if customer is None or not _text(customer.get("id")):
+    if customer is None or not text(customer.get("id")):
         return None
     names = [customer.get("first_name"), customer.get("last_name")]
-    name = " ".join(part for part in names if isinstance(part, str) and part) or _text(customer.get("company"))
-    return Customer(id=str(customer["id"]), email=_text(customer.get("email")), name=name)
+    name = " ".join(part for part in names if isinstance(part, str) and part) or text(customer.get("company"))
+    return Customer(id=str(customer["id"]), email=text(customer.get("email")), name=name)
 
 
 def _resource(content: object, key: str) -> Raw:
@@ -165,7 +166,3 @@ def _currency(value: object) -> str | None:
 
 def _time(value: object) -> float | None:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.billing.model import Identity
+from bridge.providers.values import text
 
 ACCOUNT_SLOTS = ("cf_pendo_account_id", "pendo_account_id")
 VISITOR_SLOTS = ("cf_pendo_visitor_id", "pendo_visitor_id")
@@ -25,10 +26,10 @@ def identity(customer: Mapping[str, Any] | None, customer_id: str | None) -> Ide
         return Identity(customer_id=customer_id)
     meta = meta_data(customer)
     return Identity(
-        customer_id=_text(customer.get("id")) or customer_id,
+        customer_id=text(customer.get("id")) or customer_id,
         account_id=_slot(customer, meta, ACCOUNT_SLOTS),
         visitor_id=_slot(customer, meta, VISITOR_SLOTS),
-        email=_text(customer.get("email")),
+        email=text(customer.get("email")),
     )
 
 
@@ -55,7 +56,3 @@ def _id(value: object) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

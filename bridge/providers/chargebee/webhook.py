@@ -14,15 +14,16 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import MAX_DEPTH as MAX_DEPTH
+from bridge.providers.bodies import read_json
+from bridge.providers.values import text
 
 NAME = "chargebee"
-MAX_DEPTH = 64  # nesting levels of a body; Chargebee's events use about six
 MAX_HEADER = 4096  # characters of an Authorization header worth decoding
 
 
@@ -99,7 +100,7 @@ def event_of(payload: Any) -> Event:
         type=payload["event_type"],
         created=_unix_time(payload.get("occurred_at")),
         livemode=None,  # Chargebee marks no mode: a test site is another site with its own webhook
-        api_version=_text(payload.get("api_version")),
+        api_version=text(payload.get("api_version")),
         connect_account=None,
         customer_id=customer_of(content),
         payload=payload,
@@ -109,44 +110,13 @@ def event_of(payload: Any) -> Event:
 def customer_of(content: Mapping[str, Any]) -> str | None:
     """The customer an event's content is about: its customer, else the id its other resources name."""
     customer = content.get("customer")
-    if isinstance(customer, dict) and _text(customer.get("id")):
-        return _text(customer.get("id"))
+    if isinstance(customer, dict) and text(customer.get("id")):
+        return text(customer.get("id"))
     for key in ("subscription", "invoice", "transaction", "credit_note"):
         resource = content.get(key)
-        if isinstance(resource, dict) and _text(resource.get("customer_id")):
-            return _text(resource.get("customer_id"))
+        if isinstance(resource, dict) and text(resource.get("customer_id")):
+            return text(resource.get("customer_id"))
     return None
-
-
-def read_json(body: bytes) -> Any:
-    """The body's JSON: no NaN or Infinity, no deeper than MAX_DEPTH (the C parser raises RecursionError first)."""
-    try:
-        payload = json.loads(body, parse_constant=_no_constant)
-    except RecursionError:
-        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
-    except ValueError:
-        raise PayloadError("body is not JSON") from None
-    if _depth_over(payload, MAX_DEPTH):
-        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
-    return payload
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _depth_over(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest deeper than `limit`, walked without recursion."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False
 
 
 def _unix_time(value: object) -> float:
@@ -156,7 +126,3 @@ def _unix_time(value: object) -> float:
         return float(value)
     except OverflowError:  # an integer of hundreds of digits
         raise PayloadError("body is not a Chargebee event: occurred_at is not a unix time") from None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -16,23 +16,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from bridge.errors import BridgeError, ConfigError, PayloadError
+from bridge.errors import BridgeError
 from bridge.providers import Event
+from bridge.providers.http import TRIES as TRIES
+from bridge.providers.http import ApiClient
 from bridge.providers.lemonsqueezy.config import API, API_KEY_VARIABLE
-from bridge.providers.standard.payload import load_object
+from bridge.providers.values import identifier
 
 ACCEPT = "application/vnd.api+json"
 PAGE_SIZE = 100  # Lemon Squeezy's largest page[size]
-TRIES = 5
-MAX_WAIT = 60.0
-TIMEOUT = 30.0
-RETRIED = frozenset({429, 500, 502, 503, 504})
 
 
 class LemonSqueezyApiError(BridgeError):
@@ -53,29 +50,16 @@ class LemonSqueezyApi:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        self._http = ApiClient("Lemon Squeezy", API_KEY_VARIABLE, LemonSqueezyApiError, NotFound,
+                               on_401="set a valid API key for this mode", on_403="it may not read this",
+                               session=self.session,
+                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock())
+
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         """The JSON:API document Lemon Squeezy answers for `GET {api_base}{path}`."""
-        response: requests.Response | None = None
-        for attempt in range(TRIES):
-            response = self._send(path, params)
-            if response is not None and response.status_code not in RETRIED:
-                return _answer(response, path)
-            if attempt + 1 < TRIES:
-                self.sleep(self._wait(response, attempt))
-        status = "no answer" if response is None else f"HTTP {response.status_code}"
-        raise LemonSqueezyApiError(f"Lemon Squeezy's API kept failing ({status}) for GET {path} after {TRIES} tries")
-
-    def _send(self, path: str, params: Mapping[str, Any] | None) -> requests.Response | None:
-        try:
-            return self.session.get(self.api_base + path, params=dict(params or {}), timeout=TIMEOUT,
-                                    headers={"Accept": ACCEPT, "Authorization": f"Bearer {self.api_key}"})
-        except requests.RequestException:
-            return None
-
-    def _wait(self, response: requests.Response | None, attempt: int) -> float:
-        backoff = min(2.0 ** attempt, MAX_WAIT)
-        after = retry_after(response.headers.get("Retry-After"), self.clock()) if response is not None else None
-        return min(after, MAX_WAIT) if after is not None else backoff
+        return self._http.object(self.api_base, path, params=dict(params or {}),
+                                 headers={"Accept": ACCEPT, "Authorization": f"Bearer {self.api_key}"})
 
     def resource(self, kind: str, resource_id: str) -> Mapping[str, Any]:
         """`GET /v1/{kind}/{id}`: the document's `data` resource."""
@@ -111,10 +95,10 @@ def enrich(api: LemonSqueezyApi, event: Event) -> dict[str, Any]:
     attributes: Mapping[str, Any] = found_attributes if isinstance(found_attributes, Mapping) else {}
     found: dict[str, Any] = {}
     item = attributes.get("first_subscription_item")
-    price_id = _id(item.get("price_id")) if isinstance(item, Mapping) else None
+    price_id = identifier(item.get("price_id")) if isinstance(item, Mapping) else None
     if price_id:
         found["price"] = api.resource("prices", price_id)
-    store_id = _id(attributes.get("store_id"))
+    store_id = identifier(attributes.get("store_id"))
     if store_id:
         found["store"] = api.resource("stores", store_id)
     return found
@@ -135,37 +119,3 @@ def _page(cursor: str | None) -> int:
     if not cursor.isdigit() or int(cursor) < 1:
         raise LemonSqueezyApiError("not a Lemon Squeezy resume cursor (a page number)")
     return int(cursor)
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None
-
-
-def _answer(response: requests.Response, path: str) -> Mapping[str, Any]:
-    if response.status_code == 401:
-        raise ConfigError(f"Lemon Squeezy refused {API_KEY_VARIABLE} (401): set a valid API key for this mode")
-    if response.status_code == 403:
-        raise ConfigError(f"{API_KEY_VARIABLE} may not read GET {path} (403)")
-    if response.status_code == 404:
-        raise NotFound(f"Lemon Squeezy has nothing at GET {path} (404)")
-    if response.status_code >= 400:
-        raise LemonSqueezyApiError(f"Lemon Squeezy answered HTTP {response.status_code} to GET {path}")
-    try:
-        return load_object(response.content)
-    except PayloadError as exc:
-        raise LemonSqueezyApiError(f"Lemon Squeezy's answer to GET {path} is not a JSON object: {exc}") from None
-
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds to wait (a number of seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        return max(0.0, parsedate_to_datetime(text).timestamp() - now)
-    except (TypeError, ValueError, IndexError):
-        return None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from bridge.errors import ConfigError
+from bridge.providers.variables import address, choice, text
 
 SECRET_VARIABLE = "LEMONSQUEEZY_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
 API_KEY_VARIABLE = "LEMONSQUEEZY_API_KEY"
@@ -20,7 +20,7 @@ API_BASE_VARIABLE = "LEMONSQUEEZY_API_BASE"
 MODE_VARIABLE = "LEMONSQUEEZY_MODE"
 VARIABLES = (SECRET_VARIABLE, API_KEY_VARIABLE, API_BASE_VARIABLE, MODE_VARIABLE)
 API = "https://api.lemonsqueezy.com"
-MODES = ("live", "test", "both")
+MODES = ("live", "test", "both")  # the first is the default
 MAX_SECRET = 1024  # characters; Lemon Squeezy's form takes 6 to 40
 
 
@@ -41,31 +41,13 @@ def configure(env: Mapping[str, str]) -> LemonSqueezyConfig | None:
         return None
     if len(secret) > MAX_SECRET or not secret.isprintable():
         raise ConfigError(f"{SECRET_VARIABLE} is longer than {MAX_SECRET} characters or has a control character")
-    api_key = env.get(API_KEY_VARIABLE, "").strip() or None
+    api_key = text(env, API_KEY_VARIABLE)
     if api_key is not None and not api_key.isprintable():
         raise ConfigError(f"{API_KEY_VARIABLE} has a control character")
-    mode = env.get(MODE_VARIABLE, "").strip().lower() or "live"
-    if mode not in MODES:
-        raise ConfigError(f"{MODE_VARIABLE} must be one of {', '.join(MODES)}")
-    return LemonSqueezyConfig(secret, api_key, _api_base(env.get(API_BASE_VARIABLE, "")), mode)
+    return LemonSqueezyConfig(secret, api_key, address(env, API_BASE_VARIABLE, API, API),
+                              choice(env, MODE_VARIABLE, MODES))
 
 
 def wanted(livemode: bool | None, mode: str) -> bool:
     """Whether an event of this mode (None: unknown) is mapped under `LEMONSQUEEZY_MODE=mode`."""
     return livemode is None or mode == "both" or livemode == (mode == "live")
-
-
-def _api_base(raw: str) -> str:
-    """An https address without query or fragment (http only for a loopback test server), no trailing slash."""
-    base = raw.strip().rstrip("/") or API
-    wrong = ConfigError(f"{API_BASE_VARIABLE} must be an https address such as {API}")
-    try:
-        parts = urlsplit(base)
-        host = parts.hostname
-    except ValueError:
-        raise wrong from None
-    loopback = host in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment \
-            or (parts.scheme == "http" and not loopback):
-        raise wrong
-    return base

@@ -21,6 +21,7 @@ from bridge.billing.model import INTERVALS, Customer, Facts, Identity, Item, Pay
 from bridge.providers import Event
 from bridge.providers.lemonsqueezy.webhook import NAME
 from bridge.providers.standard.payload import iso_time
+from bridge.providers.values import currency_code, identifier, mapping, text
 
 Raw = Mapping[str, Any]
 
@@ -45,12 +46,12 @@ NO_API = "Lemon Squeezy subscriptions carry a price id, not an amount: set LEMON
 
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """The event's facts; `enrichment` may hold the subscription's `price` and `store` resources."""
-    data = _mapping(event.payload.get("data"))
-    attributes = _mapping(data.get("attributes"))
-    found = subscription_of(data, _mapping(enrichment.get("price")), _mapping(enrichment.get("store"))) \
+    data = mapping(event.payload.get("data"))
+    attributes = mapping(data.get("attributes"))
+    found = subscription_of(data, mapping(enrichment.get("price")), mapping(enrichment.get("store"))) \
         if data.get("type") == "subscriptions" else None
     return Facts(
-        identity=identity(_mapping(event.payload.get("meta")), attributes, event.customer_id),
+        identity=identity(mapping(event.payload.get("meta")), attributes, event.customer_id),
         subscription=found,
         payment=payment(event.type, data),
         customer=_customer(attributes),
@@ -64,15 +65,15 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
 
 def subscription_of(resource: Raw, price: Raw, store: Raw) -> Subscription | None:
     """A subscription resource with its price and store, when fetched; None when it is not one."""
-    attributes = _mapping(resource.get("attributes"))
-    subscription_id = _id(resource.get("id"))
+    attributes = mapping(resource.get("attributes"))
+    subscription_id = identifier(resource.get("id"))
     if subscription_id is None or not attributes:
         return None
     state = attributes.get("status")
     status = STATUSES.get(state) if isinstance(state, str) else None
-    currency = _currency(_mapping(store.get("attributes")).get("currency"))
-    item = _item(attributes, _mapping(price.get("attributes")), _id(price.get("id")), currency)
-    pause = _mapping(attributes.get("pause"))
+    currency = currency_code(mapping(store.get("attributes")).get("currency"))
+    item = _item(attributes, mapping(price.get("attributes")), identifier(price.get("id")), currency)
+    pause = mapping(attributes.get("pause"))
     ends_at = iso_time(attributes.get("ends_at"))
     gaps = tuple(gap for gap in (
         None if status else f"status {state!r} has no equivalent in the billing model",
@@ -82,7 +83,7 @@ def subscription_of(resource: Raw, price: Raw, store: Raw) -> Subscription | Non
     return Subscription(
         provider=NAME,
         id=subscription_id,
-        customer_id=_id(attributes.get("customer_id")),
+        customer_id=identifier(attributes.get("customer_id")),
         status=status,
         items=(item,),
         currency=currency,
@@ -101,23 +102,23 @@ def subscription_of(resource: Raw, price: Raw, store: Raw) -> Subscription | Non
 
 def _item(attributes: Raw, price: Raw, price_id: str | None, currency: str | None) -> Item:
     """The subscription's one line: quantity from the subscription, unit price and interval from its price."""
-    line = _mapping(attributes.get("first_subscription_item"))
+    line = mapping(attributes.get("first_subscription_item"))
     quantity = _count(line.get("quantity"))
     metered = line.get("is_usage_based") is True or price.get("usage_aggregation") is not None
     interval = price.get("renewal_interval_unit") if price.get("renewal_interval_unit") in INTERVALS else None
     count = price.get("renewal_interval_quantity")
     amount, gap = _amount(price, quantity, currency, metered)
     return Item(
-        price_id=_id(line.get("price_id")) or price_id,
-        plan=_text(attributes.get("product_name")),
+        price_id=identifier(line.get("price_id")) or price_id,
+        plan=text(attributes.get("product_name")),
         amount=amount,
         currency=currency,
         interval=interval,
         interval_count=count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1,
         quantity=quantity,
         metered=metered,
-        product_id=_id(attributes.get("product_id")),
-        lookup_key=_id(attributes.get("variant_id")),
+        product_id=identifier(attributes.get("product_id")),
+        lookup_key=identifier(attributes.get("variant_id")),
         gap=gap,
     )
 
@@ -139,43 +140,43 @@ def _amount(price: Raw, quantity: int | None, currency: str | None, metered: boo
 
 def identity(meta: Raw, attributes: Raw, customer_id: str | None) -> Identity:
     """The Pendo ids passed as checkout custom data (`meta.custom_data`), the customer and their email."""
-    custom = _mapping(meta.get("custom_data"))
+    custom = mapping(meta.get("custom_data"))
     return Identity(
-        customer_id=_id(attributes.get("customer_id")) or customer_id,
+        customer_id=identifier(attributes.get("customer_id")) or customer_id,
         account_id=_slot(custom.get(ACCOUNT_SLOT)),
         visitor_id=_slot(custom.get(VISITOR_SLOT)),
-        email=_text(attributes.get("user_email")),
+        email=text(attributes.get("user_email")),
     )
 
 
 def payment(event_type: str, resource: Raw) -> Payment | None:
     """A payment fact from a subscription invoice's success / failure / refund, or a refunded order."""
-    attributes = _mapping(resource.get("attributes"))
+    attributes = mapping(resource.get("attributes"))
     kind = INVOICE_PAYMENTS.get(event_type) or ("refunded" if event_type == "order_refunded" else None)
     if kind is None:
         return None
-    currency = _currency(attributes.get("currency"))
+    currency = currency_code(attributes.get("currency"))
     cents = attributes.get("refunded_amount") if kind == "refunded" else attributes.get("total")
     when = attributes.get("refunded_at") if kind == "refunded" else attributes.get("updated_at")
     unit = _cents(cents)
     is_invoice = resource.get("type") == "subscription-invoices"
     return Payment(
         kind=kind,
-        id=_id(resource.get("id")),
+        id=identifier(resource.get("id")),
         amount=unit.scaleb(-money.exponent(currency)) if unit is not None and currency else None,
         currency=currency,
         at=iso_time(when) or iso_time(attributes.get("updated_at")),
-        subscription_id=_id(attributes.get("subscription_id")) if is_invoice else None,
-        invoice_id=_id(resource.get("id")) if is_invoice else None,
-        reason=_text(attributes.get("billing_reason")),
+        subscription_id=identifier(attributes.get("subscription_id")) if is_invoice else None,
+        invoice_id=identifier(resource.get("id")) if is_invoice else None,
+        reason=text(attributes.get("billing_reason")),
     )
 
 
 def _customer(attributes: Raw) -> Customer | None:
-    customer_id = _id(attributes.get("customer_id"))
+    customer_id = identifier(attributes.get("customer_id"))
     if customer_id is None:
         return None
-    return Customer(id=customer_id, email=_text(attributes.get("user_email")), name=_text(attributes.get("user_name")))
+    return Customer(id=customer_id, email=text(attributes.get("user_email")), name=text(attributes.get("user_name")))
 
 
 def _cents(value: object) -> Decimal | None:
@@ -200,21 +201,3 @@ def _slot(value: object) -> str | None:
 
 def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None
-
-
-def _mapping(value: object) -> Raw:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _currency(value: object) -> str | None:
-    return value.upper() if isinstance(value, str) and len(value) == 3 and value.isalpha() else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -22,8 +22,10 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import load_object
 from bridge.providers.lemonsqueezy.config import SECRET_VARIABLE
-from bridge.providers.standard.payload import iso_time, load_object
+from bridge.providers.standard.payload import iso_time
+from bridge.providers.values import identifier
 
 NAME = "lemonsqueezy"
 HEADER = "x-signature"
@@ -71,7 +73,7 @@ def event(payload: Mapping[str, Any]) -> Event:
         raise PayloadError("body is not a Lemon Squeezy webhook: no meta.event_name")
     if not isinstance(data, dict) or not isinstance(data.get("type"), str) or not data["type"]:
         raise PayloadError("body is not a Lemon Squeezy webhook: no data.type")
-    resource_id = _id(data.get("id"))
+    resource_id = identifier(data.get("id"))
     if resource_id is None:
         raise PayloadError("body is not a Lemon Squeezy webhook: no data.id")
     attributes = data.get("attributes")
@@ -88,13 +90,6 @@ def event(payload: Mapping[str, Any]) -> Event:
         livemode=(not test_mode) if isinstance(test_mode, bool) else None,
         api_version=None,
         connect_account=None,
-        customer_id=_id(attributes.get("customer_id")) if isinstance(attributes, dict) else None,
+        customer_id=identifier(attributes.get("customer_id")) if isinstance(attributes, dict) else None,
         payload=payload,
     )
-
-
-def _id(value: object) -> str | None:
-    """A Lemon Squeezy id: a string in JSON:API `id`s, an integer in attributes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None

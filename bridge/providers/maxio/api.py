@@ -15,8 +15,6 @@ retry, or a rerun of sync, resumes). A 401 or 403 is a ConfigError (the key is w
 
 from __future__ import annotations
 
-import email.utils
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,17 +22,17 @@ from typing import Any
 
 import requests
 
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError
 from bridge.providers import Event
+from bridge.providers.http import ApiClient
+from bridge.providers.http import retry_after as retry_after
 from bridge.providers.maxio.catalog import ON_OFF, QUANTITY, price_point_key
 from bridge.providers.maxio.identity import metafields_of
-from bridge.providers.maxio.values import mapping, text, whole
+from bridge.providers.maxio.values import text, whole
+from bridge.providers.values import mapping
 
 PAGE_SIZE = 200
-TRIES = 5
-MAX_WAIT = 60.0  # seconds
 TIMEOUT = (5.0, 30.0)  # connect, read
-RETRIED = frozenset({429, 500, 502, 503, 504})
 
 
 class MaxioApiError(BridgeError):
@@ -55,26 +53,16 @@ class MaxioApi:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        self._http = ApiClient("Maxio", "MAXIO_API_KEY", MaxioApiError, NotFound,
+                               on_401="set a valid API key of this site", on_403="it lacks access to what bridge reads",
+                               session=self.session,
+                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock(), timeout=TIMEOUT)
+
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """The JSON Maxio answers for `GET {base}{path}`, retried on 429, 5xx and network errors."""
-        response = None
-        for attempt in range(TRIES):
-            try:
-                response = self.session.get(self.base + path, params=params, auth=(self.api_key, "x"),
-                                            headers={"Accept": "application/json"}, timeout=TIMEOUT)
-            except (requests.ConnectionError, requests.Timeout):
-                response = None
-            if response is not None and response.status_code not in RETRIED:
-                return _answer(response)
-            if attempt + 1 < TRIES:
-                self.sleep(self._wait(response, attempt))
-        status = "no answer" if response is None else f"HTTP {response.status_code}"
-        raise MaxioApiError(f"Maxio's API kept failing ({status}) after {TRIES} tries: retried later")
-
-    def _wait(self, response: requests.Response | None, attempt: int) -> float:
-        backoff = min(2.0 ** attempt, MAX_WAIT)
-        after = retry_after(response.headers.get("Retry-After"), self.clock()) if response is not None else None
-        return min(after, MAX_WAIT) if after is not None else backoff
+        return self._http.json(self.base, path, params=params, auth=(self.api_key, "x"),
+                               headers={"Accept": "application/json"})
 
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription with its components attached, a page at a time; the cursor is the next page."""
@@ -132,40 +120,6 @@ def enrich(api: MaxioApi, event: Event) -> dict[str, Any]:
     if event.customer_id:
         found["metafields"] = api.metafields(event.customer_id)
     return found
-
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-def _answer(response: requests.Response) -> Any:
-    status = response.status_code
-    if status == 401:
-        raise ConfigError("Maxio refused MAXIO_API_KEY (401): set a valid API key of this site")
-    if status == 403:
-        raise ConfigError("MAXIO_API_KEY lacks access to what bridge reads (403)")
-    if status == 404:
-        raise NotFound("Maxio answered 404 (not found)")
-    if status >= 400:
-        raise MaxioApiError(f"Maxio answered HTTP {status}")
-    try:
-        return json.loads(response.content, parse_constant=_refuse)
-    except (ValueError, RecursionError):
-        raise MaxioApiError("Maxio's answer is not usable JSON") from None
-
-
-def _refuse(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _list(found: Any) -> list[Any]:

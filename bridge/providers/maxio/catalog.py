@@ -19,7 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.billing.model import INTERVALS, Item
-from bridge.providers.maxio.values import cents, flag, mapping, number, text, whole
+from bridge.providers.maxio.values import cents, flag, text, whole
+from bridge.providers.values import decimal, mapping
 
 QUANTITY = ("quantity_based_component",)
 ON_OFF = ("on_off_component",)
@@ -128,4 +129,4 @@ def tier_amount(point: Raw, quantity: int) -> Decimal | None:
 
 def _tier(price: Raw) -> tuple[int, int | None, Decimal | None]:
     start = whole(price.get("starting_quantity"))
-    return (start if start is not None else 1, whole(price.get("ending_quantity")), number(price.get("unit_price")))
+    return (start if start is not None else 1, whole(price.get("ending_quantity")), decimal(price.get("unit_price")))

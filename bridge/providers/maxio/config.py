@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.errors import ConfigError
+from bridge.providers.variables import secret_list, text
 
 SECRET = "MAXIO_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 SUBDOMAIN = "MAXIO_SUBDOMAIN"
@@ -37,11 +38,11 @@ class MaxioConfig:
 
 def configure(env: Mapping[str, str]) -> MaxioConfig | None:
     """The settings, or None when MAXIO_WEBHOOK_SECRET is unset; ConfigError naming a variable set wrong."""
-    secrets = tuple(part.strip() for part in env.get(SECRET, "").split(",") if part.strip())
+    secrets = secret_list(env, SECRET)
     if not secrets:
         return None
     subdomain = env.get(SUBDOMAIN, "").strip().lower()
-    api_key = env.get(API_KEY, "").strip() or None
+    api_key = text(env, API_KEY)
     if api_key and not subdomain:
         raise ConfigError(f"{API_KEY} needs {SUBDOMAIN} (the site's subdomain, e.g. acme for acme.chargify.com)")
     return MaxioConfig(secrets, api_base(subdomain) if subdomain else None, api_key)

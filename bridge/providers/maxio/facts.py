@@ -19,7 +19,8 @@ from bridge.billing.model import Customer, Facts, Payment, Subscription
 from bridge.providers import Event
 from bridge.providers.maxio import catalog
 from bridge.providers.maxio.identity import identity
-from bridge.providers.maxio.values import cents, currency, flag, instant, mapping, text
+from bridge.providers.maxio.values import cents, flag, instant, text
+from bridge.providers.values import currency_code, mapping
 
 NAME = "maxio"
 STATES = {
@@ -51,7 +52,7 @@ def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     return Facts(
         identity=identity(customer, event.customer_id, mapping(enrichment.get("metafields"))),
         subscription=snapshot,
-        payment=payment(event.type, payload, snapshot.currency if snapshot else currency(sent.get("currency")),
+        payment=payment(event.type, payload, snapshot.currency if snapshot else currency_code(sent.get("currency")),
                         event.created),
         customer=_customer(customer),
         trial_ending=event.type == "end_of_trial_notice",
@@ -77,7 +78,7 @@ def subscription_of(raw: Raw, components: list[Raw] | None, price_points: Mappin
     status = STATES.get(state)
     if status is None:
         gaps.append(f"state {state!r} has no equivalent in the billing model")
-    code = currency(raw.get("currency"))
+    code = currency_code(raw.get("currency"))
     if code is None:
         gaps.append("the subscription's currency is not in the payload")
     items = catalog.items(raw, code, [mapping(c) for c in components] if components is not None else None,

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.billing.model import Identity
-from bridge.providers.maxio.values import mapping, text
+from bridge.providers.maxio.values import text
+from bridge.providers.values import mapping
 
 ACCOUNT_SLOT = "pendo_account_id"
 VISITOR_SLOT = "pendo_visitor_id"

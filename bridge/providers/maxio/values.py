@@ -8,10 +8,8 @@ answers None for anything else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
 from bridge.billing import money
 
@@ -41,17 +39,6 @@ def flag(value: object) -> bool | None:
     return {"true": True, "false": False}.get(value) if isinstance(value, str) else None
 
 
-def number(value: object) -> Decimal | None:
-    """A decimal amount in major units (`"49.0"`, `49`), finite; None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        found = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return found if found.is_finite() else None
-
-
 def cents(value: object, currency: str | None) -> Decimal | None:
     """An `*_in_cents` amount (minor units) in major units, by the currency's exponent (two when unknown)."""
     found = whole(value)
@@ -73,11 +60,3 @@ def instant(value: object) -> float | None:
     except ValueError:
         return None
     return found.timestamp() if found.tzinfo is not None else None
-
-
-def mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def currency(value: object) -> str | None:
-    return value.upper() if isinstance(value, str) and len(value) == 3 and value.isalpha() else None

@@ -22,7 +22,8 @@ from typing import Any
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
 from bridge.providers.maxio.form import read_form
-from bridge.providers.maxio.values import instant, mapping, text
+from bridge.providers.maxio.values import instant, text
+from bridge.providers.values import mapping
 
 NAME = "maxio"
 SIGNATURE = "x-chargify-webhook-signature-hmac-sha-256"

@@ -16,13 +16,13 @@ from typing import Any
 
 import requests
 
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError
+from bridge.providers.http import TRIES as TRIES
+from bridge.providers.http import ApiClient, error_code
 
 PAGE_SIZE = 200  # Paddle's largest page
 TIMEOUT = (5.0, 30.0)  # connect, read
-TRIES = 5
 MAX_WAIT = 120.0  # seconds; Paddle's rate limit locks an address out for 60 s
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class PaddleApiError(BridgeError):
@@ -37,6 +37,16 @@ class PaddleApi:
     base: str
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        self._http = ApiClient("Paddle", "PADDLE_API_KEY", PaddleApiError,
+                               on_401="set a valid API key for this account (a sandbox key only works with the "
+                                      "sandbox PADDLE_API_BASE)",
+                               on_403="it lacks the subscription.read permission",
+                               detail=lambda response: error_code(response, "error", "code"),
+                               session=self.session,
+                               sleep=lambda seconds: self.sleep(seconds), timeout=TIMEOUT, max_wait=MAX_WAIT,
+                               first_wait=2.0)
 
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription, a page at a time, with the cursor to resume after it (None after the last)."""
@@ -55,61 +65,5 @@ class PaddleApi:
 
     def get(self, path: str, params: Mapping[str, str]) -> Mapping[str, Any]:
         """One GET, retried on 429/5xx and network errors; errors name what to fix, never the key."""
-        for attempt in range(1, TRIES + 1):
-            try:
-                response = self.session.get(self.base + path, params=params, timeout=TIMEOUT, headers={
-                    "Authorization": f"Bearer {self.api_key}", "Accept": "application/json"})
-            except requests.RequestException as exc:
-                if attempt == TRIES:
-                    raise PaddleApiError(f"Paddle's API did not answer ({type(exc).__name__}); rerun later") from None
-                self.sleep(_backoff(attempt))
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < TRIES:
-                self.sleep(_wait(response.headers.get("Retry-After"), attempt))
-                continue
-            return _body(response)
-        raise AssertionError("unreachable")
-
-
-def _body(response: requests.Response) -> Mapping[str, Any]:
-    status = response.status_code
-    if status == 401:
-        raise ConfigError("Paddle refused PADDLE_API_KEY (401): set a valid API key for this account "
-                          "(a sandbox key only works with the sandbox PADDLE_API_BASE)")
-    if status == 403:
-        raise ConfigError("PADDLE_API_KEY lacks the subscription.read permission (403)")
-    if status == 429:
-        raise PaddleApiError("Paddle kept answering 429 (rate limit): rerun later")
-    if status >= 400:
-        raise PaddleApiError(f"Paddle's API answered {status}{_code(response)}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise PaddleApiError("Paddle's API answered with something that is not JSON") from None
-    if not isinstance(body, Mapping):
-        raise PaddleApiError("Paddle's API answered with JSON that is not an object")
-    return body
-
-
-def _code(response: requests.Response) -> str:
-    """Paddle's error code (`error.code`), when the answer has one."""
-    try:
-        code = response.json().get("error", {}).get("code")
-    except (ValueError, AttributeError):
-        return ""
-    return f" ({code})" if isinstance(code, str) and code.isprintable() and len(code) < 100 else ""
-
-
-def _wait(retry_after: str | None, attempt: int) -> float:
-    """Retry-After in seconds when Paddle gives it (capped), else an exponential backoff."""
-    try:
-        seconds = float(retry_after) if retry_after is not None else None
-    except ValueError:
-        seconds = None
-    if seconds is None or not 0 <= seconds < float("inf"):
-        return _backoff(attempt)
-    return min(seconds, MAX_WAIT)
-
-
-def _backoff(attempt: int) -> float:
-    return float(min(2 ** attempt, MAX_WAIT))
+        return self._http.object(self.base, path, params=params, headers={
+            "Authorization": f"Bearer {self.api_key}", "Accept": "application/json"})

@@ -14,9 +14,9 @@ from typing import Any
 
 from bridge.billing.model import Customer, Facts, Identity
 from bridge.providers import Event
-from bridge.providers.paddle.fields import mapping, text
 from bridge.providers.paddle.payments import payment
 from bridge.providers.paddle.subscription import subscription
+from bridge.providers.values import mapping, text
 
 ACCOUNT_SLOT = "pendo_account_id"
 VISITOR_SLOT = "pendo_visitor_id"

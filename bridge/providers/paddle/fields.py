@@ -8,12 +8,11 @@ None, which the model treats as "not said", never as zero.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from bridge.billing import money
+from bridge.providers.values import currency_code
 
 # The currencies Paddle Billing sells in (CurrencyCode in PaddleHQ/paddle-python-sdk); their exponents are
 # ISO 4217's, as bridge.billing.money has them (JPY, KRW, CLP and VND have none). An amount in any other
@@ -43,25 +42,3 @@ def major(amount: object, currency: object) -> Decimal | None:
     if not isinstance(amount, str) or not _MINOR_UNITS.fullmatch(amount) or currency_code(currency) not in CURRENCIES:
         return None
     return Decimal(amount).scaleb(-money.exponent(str(currency)))
-
-
-def currency_code(value: object) -> str | None:
-    """An ISO 4217 code, upper case; None unless three letters."""
-    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha():
-        return value.upper()
-    return None
-
-
-def text(value: object) -> str | None:
-    """A non-empty string, else None."""
-    return value if isinstance(value, str) and value else None
-
-
-def mapping(value: object) -> Mapping[str, Any]:
-    """The value when it is an object, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def whole(value: object) -> int | None:
-    """A whole number (not a boolean), else None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

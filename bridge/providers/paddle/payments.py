@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.billing.model import Payment
-from bridge.providers.paddle.fields import currency_code, major, mapping, rfc3339, text
+from bridge.providers.paddle.fields import major, rfc3339
+from bridge.providers.values import currency_code, mapping, text
 
 FAILED_ATTEMPTS = ("error",)  # a payment attempt's status when it failed (PaymentAttemptStatus in the SDK)
 

@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.billing.model import INTERVALS, STATUSES, Discount, Item, Subscription
-from bridge.providers.paddle.fields import CURRENCIES, currency_code, major, mapping, rfc3339, text, whole
+from bridge.providers.paddle.fields import CURRENCIES, major, rfc3339
+from bridge.providers.values import currency_code, mapping, text, whole
 
 NAME = "paddle"
 # `internal` prices include tax; `location` ones do where the customer's country expects it. `external` ones

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,11 +21,12 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import MAX_DEPTH as MAX_DEPTH
+from bridge.providers.bodies import read_json
 from bridge.providers.paddle.fields import rfc3339
 
 NAME = "paddle"
 HEADER = "paddle-signature"
-MAX_DEPTH = 64  # nesting levels of a body; Paddle's notifications use about eight
 CLASSIC = ("Paddle Classic webhooks (a p_signature form field) are not supported: this endpoint takes Paddle "
            "Billing notifications, signed with a Paddle-Signature header")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -143,42 +142,3 @@ def customer_of(event_type: str, data: Mapping[str, Any]) -> str | None:
     """The Paddle customer (`ctm_…`) the entity belongs to: the entity itself for `customer.*`."""
     value = data.get("id") if event_type.startswith("customer.") else data.get("customer_id")
     return value if isinstance(value, str) and value else None
-
-
-def read_json(body: bytes) -> Any:
-    """The body's JSON: no NaN, Infinity or 1e400, no deeper than MAX_DEPTH (the C parser stops deep bodies early)."""
-    try:
-        payload = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
-    except RecursionError:
-        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
-    except ValueError:
-        raise PayloadError("body is not JSON") from None
-    if _depth_over(payload, MAX_DEPTH):
-        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
-    return payload
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    """A JSON number as a float; one too large for a float (1e400) is refused rather than read as infinity."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("a number too large for a float")
-    return value
-
-
-def _depth_over(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest deeper than `limit`, walked without recursion."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bridge.providers.values import mapping
+
 
 def gross_amount(raw: Mapping[str, Any]) -> tuple[int | None, str | None]:
     """The recurring amount before the discount, in minor units, or None and why it cannot be known.
@@ -80,7 +82,7 @@ def listed_amount(raw: Mapping[str, Any]) -> int | None:
 def _seat_amount(seat_tiers: object, seats: object) -> int | None:
     """Seats priced by their tiers: volume (every seat at the tier the count falls in) or graduated (each tier
     for its own seats); None when the tiers are not readable."""
-    tiers = _mapping(seat_tiers).get("tiers")
+    tiers = mapping(seat_tiers).get("tiers")
     count = _int(seats)
     if not isinstance(tiers, list) or count is None:
         return None
@@ -89,7 +91,7 @@ def _seat_amount(seat_tiers: object, seats: object) -> int | None:
     if len(read) != len(tiers) or any(each is None for _, _, each in read):
         return None
     read.sort(key=lambda tier: tier[0])
-    if _mapping(seat_tiers).get("seat_tier_type", "volume") == "volume":
+    if mapping(seat_tiers).get("seat_tier_type", "volume") == "volume":
         return next((count * (each or 0) for low, top, each in read
                      if low <= count and (top is None or count <= top)), None)
     return sum(max(0, min(count, count if top is None else top) - low + 1) * (each or 0) for low, top, each in read)
@@ -106,15 +108,11 @@ def fixed_off(discount: Mapping[str, Any], currency: object) -> int | None:
     """A fixed discount's amount in the subscription's currency (`amounts` per currency, else `amount`)."""
     if not isinstance(currency, str):
         return None
-    amounts = _mapping(discount.get("amounts"))
+    amounts = mapping(discount.get("amounts"))
     value = amounts.get(currency.lower(), amounts.get(currency.upper()))
     if value is None and str(discount.get("currency", "")).lower() == currency.lower():
         value = discount.get("amount")
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _is_int(value: object) -> bool:

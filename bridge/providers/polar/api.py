@@ -12,18 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError
+from bridge.providers.http import TIMEOUT, ApiClient
+from bridge.providers.http import TRIES as TRIES
 from bridge.providers.polar.config import API_KEY_VARIABLE
 
 PAGE_SIZE = 100  # Polar's largest page
-TRIES = 5
-MAX_WAIT = 60.0
-TIMEOUT = 30.0
 
 
 class PolarApiError(BridgeError):
@@ -41,6 +39,12 @@ class PolarApi:
     clock: Callable[[], float] = time.time
     timeout: float = TIMEOUT
 
+    def __post_init__(self) -> None:
+        refused = "use an organization access token with the subscriptions:read scope, for this API address"
+        self._http = ApiClient("Polar", API_KEY_VARIABLE, PolarApiError, on_401=refused, on_403=refused,
+                               session=self.session, timeout=self.timeout,
+                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock())
+
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription, a page at a time, with the cursor to resume after each page (None after the last)."""
         page = _page(cursor)
@@ -55,33 +59,9 @@ class PolarApi:
 
     def get(self, path: str, params: Mapping[str, Any]) -> Any:
         """One GET, retried on connection errors, 429 and 5xx; its JSON."""
-        for attempt in range(TRIES):
-            last_try = attempt + 1 == TRIES
-            try:
-                response = self.session.get(f"{self.api_base}{path}", params=dict(params), timeout=self.timeout,
-                                            headers={"Authorization": f"Bearer {self.api_key}",
-                                                     "Accept": "application/json"})
-            except requests.RequestException as exc:
-                if last_try:
-                    raise PolarApiError(f"Polar's API did not answer GET {path}: {type(exc).__name__}") from None
-                self.sleep(_backoff(attempt))
-                continue
-            if response.status_code in (401, 403):
-                raise ConfigError(f"Polar refused {API_KEY_VARIABLE} ({response.status_code}): use an organization "
-                                  "access token with the subscriptions:read scope, for this API address")
-            if response.status_code == 429 or response.status_code >= 500:
-                if last_try:
-                    raise PolarApiError(f"Polar's API kept answering {response.status_code} to GET {path}; rerun later")
-                wait = _retry_after(response.headers.get("Retry-After"), self.clock())
-                self.sleep(min(wait if wait is not None else _backoff(attempt), MAX_WAIT))
-                continue
-            if not response.ok:
-                raise PolarApiError(f"Polar's API answered {response.status_code} to GET {path}")
-            try:
-                return response.json()
-            except ValueError:
-                raise PolarApiError(f"Polar's API answered GET {path} with something that is not JSON") from None
-        raise AssertionError("unreachable")
+        return self._http.json(self.api_base, path, params=dict(params), headers={
+            "Authorization": f"Bearer {self.api_key}", "Accept": "application/json"})
+
 
 
 def _list_page(found: Any) -> tuple[list[Mapping[str, Any]], int]:
@@ -100,20 +80,3 @@ def _page(cursor: str | None) -> int:
     if not cursor.isdigit() or int(cursor) < 1:
         raise PolarApiError(f"not a Polar resume cursor (a page number): {cursor[:20]!r}")
     return int(cursor)
-
-
-def _backoff(attempt: int) -> float:
-    return min(2.0 ** attempt, MAX_WAIT)
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds to wait: a number of seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        return max(0.0, parsedate_to_datetime(text).timestamp() - now)
-    except (TypeError, ValueError, IndexError):
-        return None

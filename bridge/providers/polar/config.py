@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from bridge.errors import ConfigError
-from bridge.providers.standard.config import split_secrets
+from bridge.providers.variables import address, secret_list, text
 
 SECRET_VARIABLE = "POLAR_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 API_KEY_VARIABLE = "POLAR_API_KEY"
@@ -37,20 +35,9 @@ class PolarConfig:
 
 def configure(env: Mapping[str, str]) -> PolarConfig | None:
     """The settings from `env`, or None when no webhook secret is set; ConfigError for an unusable value."""
-    secrets = split_secrets(env.get(SECRET_VARIABLE, ""))
+    secrets = secret_list(env, SECRET_VARIABLE)
     if not secrets:
         return None
-    api_key = env.get(API_KEY_VARIABLE, "").strip() or None
-    return PolarConfig(secrets, api_key, _api_base(env.get(API_BASE_VARIABLE, "")))
-
-
-def _api_base(value: str) -> str:
-    """An http(s) address without query or fragment, trailing slash removed; the production API by default."""
-    base = value.strip().rstrip("/")
-    if not base:
-        return PRODUCTION_API
-    parts = urlsplit(base)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(f"{API_BASE_VARIABLE} must be an http(s) address such as {PRODUCTION_API} "
-                          f"(sandbox: {SANDBOX_API})")
-    return base
+    api_base = address(env, API_BASE_VARIABLE, PRODUCTION_API, f"{PRODUCTION_API} (sandbox: {SANDBOX_API})",
+                       http_anywhere=True)
+    return PolarConfig(secrets, text(env, API_KEY_VARIABLE), api_base)

@@ -20,6 +20,7 @@ from bridge.providers import Event
 from bridge.providers.polar.amounts import fixed_off, gross_amount
 from bridge.providers.standard.facts import slot
 from bridge.providers.standard.payload import iso_time
+from bridge.providers.values import mapping, text
 
 STATUSES = {
     "incomplete": "incomplete",
@@ -40,9 +41,9 @@ def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     data = data if isinstance(data, Mapping) else {}
     kind = event.type.partition(".")[0]
     known = enrichment.get("customer")
-    customer = _mapping(data) if kind == "customer" else _mapping(data.get("customer"))
-    customer = customer or _mapping(known)
-    identity = _identity(event.customer_id, [data, _mapping(data.get("subscription")), customer])
+    customer = mapping(data) if kind == "customer" else mapping(data.get("customer"))
+    customer = customer or mapping(known)
+    identity = _identity(event.customer_id, [data, mapping(data.get("subscription")), customer])
     if kind == "subscription":
         return Facts(identity, subscription=subscription(data))
     if event.type == "order.paid":
@@ -50,8 +51,8 @@ def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     if event.type == "refund.created":
         return Facts(identity, payment=_refund(data, event.created))
     if kind == "customer" and isinstance(data.get("id"), str):
-        return Facts(identity, customer=Customer(id=data["id"], email=_text(data.get("email")),
-                                                 name=_text(data.get("name"))))
+        return Facts(identity, customer=Customer(id=data["id"], email=text(data.get("email")),
+                                                 name=text(data.get("name"))))
     return Facts(identity)
 
 
@@ -69,7 +70,7 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
     return Subscription(
         provider="polar",
         id=raw["id"],
-        customer_id=_text(raw.get("customer_id")) or _text(_mapping(raw.get("customer")).get("id")),
+        customer_id=text(raw.get("customer_id")) or text(mapping(raw.get("customer")).get("id")),
         status=status,
         items=items,
         discounts=_discounts(raw.get("discount"), currency),
@@ -89,8 +90,8 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
 
 def _main_item(raw: Mapping[str, Any], currency: str | None, gaps: list[str]) -> Item:
     """The recurring line: the whole amount per billing period before the discount, seats or units as quantity."""
-    product = _mapping(raw.get("product"))
-    prices = [_mapping(price) for price in raw.get("prices") or [] if isinstance(price, Mapping)]
+    product = mapping(raw.get("product"))
+    prices = [mapping(price) for price in raw.get("prices") or [] if isinstance(price, Mapping)]
     priced = [price for price in prices if price.get("amount_type") != "metered_unit"]
     gross, gap = gross_amount(raw)
     if gross is not None and any(price.get("tax_behavior") == "inclusive" for price in priced):
@@ -102,14 +103,14 @@ def _main_item(raw: Mapping[str, Any], currency: str | None, gaps: list[str]) ->
         gaps.append(gap)
     count = raw.get("recurring_interval_count")
     return Item(
-        price_id=_text(priced[0].get("id")) if priced else None,
-        plan=_text(product.get("name")),
+        price_id=text(priced[0].get("id")) if priced else None,
+        plan=text(product.get("name")),
         amount=major(gross, currency),
         currency=currency,
         interval=interval if interval in INTERVALS else None,
         interval_count=count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1,
         quantity=_quantity(raw),
-        product_id=_text(raw.get("product_id")) or _text(product.get("id")),
+        product_id=text(raw.get("product_id")) or text(product.get("id")),
         metadata=_strings(product.get("metadata")),
         gap=gap,
     )
@@ -117,12 +118,12 @@ def _main_item(raw: Mapping[str, Any], currency: str | None, gaps: list[str]) ->
 
 def _metered_items(raw: Mapping[str, Any], currency: str | None) -> tuple[Item, ...]:
     """One line per usage-based price: billed on usage, so no recurring amount (left out of MRR)."""
-    product = _mapping(raw.get("product"))
+    product = mapping(raw.get("product"))
     interval = raw.get("recurring_interval")
     return tuple(
-        Item(price_id=_text(price.get("id")), plan=_text(product.get("name")), amount=None, currency=currency,
+        Item(price_id=text(price.get("id")), plan=text(product.get("name")), amount=None, currency=currency,
              interval=interval if interval in INTERVALS else None, quantity=None, metered=True,
-             product_id=_text(price.get("product_id")))
+             product_id=text(price.get("product_id")))
         for price in raw.get("prices") or []
         if isinstance(price, Mapping) and price.get("amount_type") == "metered_unit"
     )
@@ -144,9 +145,9 @@ def _discounts(discount: object, currency: str | None) -> tuple[Discount, ...]:
 
 def _order_paid(order: Mapping[str, Any], at: float) -> Payment:
     currency = _currency(order.get("currency"))
-    return Payment(kind="paid", id=_text(order.get("id")), amount=major(order.get("total_amount"), currency),
-                   currency=currency, at=at, subscription_id=_text(order.get("subscription_id")),
-                   invoice_id=_text(order.get("id")), reason=_text(order.get("billing_reason")))
+    return Payment(kind="paid", id=text(order.get("id")), amount=major(order.get("total_amount"), currency),
+                   currency=currency, at=at, subscription_id=text(order.get("subscription_id")),
+                   invoice_id=text(order.get("id")), reason=text(order.get("billing_reason")))
 
 
 def _refund(refund: Mapping[str, Any], at: float) -> Payment | None:
@@ -155,9 +156,9 @@ def _refund(refund: Mapping[str, Any], at: float) -> Payment | None:
     currency = _currency(refund.get("currency"))
     amount, tax = refund.get("amount"), refund.get("tax_amount", 0)
     total = amount + tax if _is_int(amount) and _is_int(tax) else None
-    return Payment(kind="refunded", id=_text(refund.get("id")), amount=major(total, currency), currency=currency,
-                   at=iso_time(refund.get("created_at")) or at, subscription_id=_text(refund.get("subscription_id")),
-                   invoice_id=_text(refund.get("order_id")), reason=_text(refund.get("reason")))
+    return Payment(kind="refunded", id=text(refund.get("id")), amount=major(total, currency), currency=currency,
+                   at=iso_time(refund.get("created_at")) or at, subscription_id=text(refund.get("subscription_id")),
+                   invoice_id=text(refund.get("order_id")), reason=text(refund.get("reason")))
 
 
 def _identity(customer_id: str | None, sources: list[Mapping[str, Any]]) -> Identity:
@@ -166,7 +167,7 @@ def _identity(customer_id: str | None, sources: list[Mapping[str, Any]]) -> Iden
         return next((value for value in (slot(s.get("metadata"), key) for s in sources) if value), None)
 
     return Identity(customer_id=customer_id, account_id=first("pendo_account_id"),
-                    visitor_id=first("pendo_visitor_id"), email=_text(sources[-1].get("email")))
+                    visitor_id=first("pendo_visitor_id"), email=text(sources[-1].get("email")))
 
 
 def major(amount: object, currency: str | None) -> Decimal | None:
@@ -190,14 +191,6 @@ def _strings(value: object) -> dict[str, str]:
 
 def _currency(value: object) -> str | None:
     return value.upper() if isinstance(value, str) and value else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _is_int(value: object) -> bool:

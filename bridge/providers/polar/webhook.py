@@ -16,48 +16,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import PayloadError
-from bridge.providers import Event, storable
 from bridge.providers.polar.config import SECRET_VARIABLE
-from bridge.providers.standard.payload import load_object
-from bridge.providers.standard.webhook import TOLERANCE, StandardVerifier, event_time, message_id
+from bridge.providers.standard.webhook import StandardProvider
 
 
-class PolarProvider:
-    """Verifies Polar's signature against any configured secret; parses every event type."""
+class PolarProvider(StandardProvider):
+    """Verifies Polar's signature against any configured secret; parses every event type.
+
+    The body's `livemode` is not set: the sandbox is another service with its own endpoints and secrets."""
 
     name = "polar"
-    needs_headers = True  # parse reads the dedupe id from the webhook-id header
+    kind = "Polar event"
+    secret_variable = SECRET_VARIABLE
 
-    def __init__(self, keys: tuple[bytes, ...], tolerance: int = TOLERANCE):
-        self._verifier = StandardVerifier(keys, SECRET_VARIABLE, tolerance)
-
-    def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
-        self._verifier.verify(body, headers, now)
-
-    def parse(self, body: bytes, headers: Mapping[str, str] | None = None) -> Event:
-        """The event of a verified body; `headers` are required (they carry the id)."""
-        msg_id, headers = message_id(headers)
-        payload = load_object(body)
-        if not isinstance(payload.get("type"), str):
-            raise PayloadError("body is not a Polar event: no type")
+    def customer_of_payload(self, payload: Mapping[str, Any]) -> str | None:
+        """The customer of `data`; PayloadError when the body has no `data` object."""
         if not isinstance(payload.get("data"), dict):
             raise PayloadError("body is not a Polar event: no data object")
-        return storable(Event(
-            provider=self.name,
-            id=msg_id,
-            type=payload["type"],
-            created=event_time(payload, headers),
-            livemode=None,  # sandbox is another service with its own endpoints and secrets
-            api_version=None,
-            connect_account=None,
-            customer_id=customer_of(payload["type"], payload["data"]),
-            payload=payload,
-        ))
-
-    def receive(self, body: bytes, headers: Mapping[str, str], now: float) -> Event:
-        """Verify, then parse: the one call the web layer needs."""
-        self.verify(body, headers, now)
-        return self.parse(body, headers)
+        return customer_of(payload["type"], payload["data"])
 
 
 def customer_of(event_type: str, data: Mapping[str, Any]) -> str | None:

@@ -18,23 +18,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from bridge.errors import BridgeError, ConfigError, PayloadError
+from bridge.errors import BridgeError
 from bridge.providers import Event
+from bridge.providers.http import TRIES as TRIES
+from bridge.providers.http import ApiClient
+from bridge.providers.http import retry_after as retry_after
 from bridge.providers.recurly.config import API_KEY_VARIABLE
-from bridge.providers.standard.payload import load_object
 
 ACCEPT = "application/vnd.recurly.v2021-02-25"
 PAGE_SIZE = 200  # Recurly's largest `limit`
-TRIES = 5
-MAX_WAIT = 60.0
-TIMEOUT = 30.0
-RETRIED = frozenset({429, 500, 502, 503, 504})
 
 
 class RecurlyApiError(BridgeError):
@@ -55,29 +52,17 @@ class RecurlyApi:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        self._http = ApiClient("Recurly", API_KEY_VARIABLE, RecurlyApiError, NotFound,
+                               on_401="set a valid private API key for this site",
+                               on_403="it lacks a permission, or RECURLY_API_BASE is the wrong region",
+                               session=self.session,
+                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock())
+
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         """The JSON object Recurly answers for `GET {api_base}{path}`."""
-        response: requests.Response | None = None
-        for attempt in range(TRIES):
-            response = self._send(path, params)
-            if response is not None and response.status_code not in RETRIED:
-                return _answer(response, path)
-            if attempt + 1 < TRIES:
-                self.sleep(self._wait(response, attempt))
-        status = "no answer" if response is None else f"HTTP {response.status_code}"
-        raise RecurlyApiError(f"Recurly's API kept failing ({status}) for GET {path} after {TRIES} tries")
-
-    def _send(self, path: str, params: Mapping[str, Any] | None) -> requests.Response | None:
-        try:
-            return self.session.get(self.api_base + path, params=dict(params or {}), auth=(self.api_key, ""),
-                                    headers={"Accept": ACCEPT}, timeout=TIMEOUT)
-        except requests.RequestException:
-            return None
-
-    def _wait(self, response: requests.Response | None, attempt: int) -> float:
-        backoff = min(2.0 ** attempt, MAX_WAIT)
-        after = retry_after(response.headers.get("Retry-After"), self.clock()) if response is not None else None
-        return min(after, MAX_WAIT) if after is not None else backoff
+        return self._http.object(self.api_base, path, params=dict(params or {}), auth=(self.api_key, ""),
+                                 headers={"Accept": ACCEPT})
 
     def subscription(self, reference: str) -> Mapping[str, Any]:
         """`GET /subscriptions/{id}` (an id, or `uuid-{uuid}`)."""
@@ -176,32 +161,3 @@ def _next_path(cursor: str) -> str:
     if parts.scheme or parts.netloc or not parts.path == "/subscriptions":
         raise RecurlyApiError("not a Recurly resume cursor (a /subscriptions?… path)")
     return cursor
-
-
-def _answer(response: requests.Response, path: str) -> Mapping[str, Any]:
-    if response.status_code == 401:
-        raise ConfigError(f"Recurly refused {API_KEY_VARIABLE} (401): set a valid private API key for this site")
-    if response.status_code == 403:
-        raise ConfigError(f"{API_KEY_VARIABLE} lacks a permission for GET {path} (403), or RECURLY_API_BASE is "
-                          "the wrong region")
-    if response.status_code == 404:
-        raise NotFound(f"Recurly has no object at GET {path} (404)")
-    if response.status_code >= 400:
-        raise RecurlyApiError(f"Recurly answered HTTP {response.status_code} to GET {path}")
-    try:
-        return load_object(response.content)
-    except PayloadError as exc:
-        raise RecurlyApiError(f"Recurly's answer to GET {path} is not a JSON object: {exc}") from None
-
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds to wait (a number of seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        return max(0.0, parsedate_to_datetime(text).timestamp() - now)
-    except (TypeError, ValueError, IndexError):
-        return None

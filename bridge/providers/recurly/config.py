@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from bridge.errors import ConfigError
+from bridge.providers.variables import address, secret_list, text
 
 SECRET_VARIABLE = "RECURLY_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
 API_KEY_VARIABLE = "RECURLY_API_KEY"
@@ -34,30 +34,14 @@ class RecurlyConfig:
 
 def configure(env: Mapping[str, str]) -> RecurlyConfig | None:
     """The settings from `env`, or None when no webhook secret is set; ConfigError for an unusable value."""
-    secrets = tuple(part.strip() for part in env.get(SECRET_VARIABLE, "").split(",") if part.strip())
+    secrets = secret_list(env, SECRET_VARIABLE)
     if not secrets:
         return None
     for secret in secrets:
         if len(secret) > MAX_SECRET or not secret.isprintable():
             raise ConfigError(f"{SECRET_VARIABLE}: a secret is longer than {MAX_SECRET} characters or has a "
                               "control character")
-    api_key = env.get(API_KEY_VARIABLE, "").strip() or None
+    api_key = text(env, API_KEY_VARIABLE)
     if api_key is not None and (":" in api_key or not api_key.isprintable()):
         raise ConfigError(f"{API_KEY_VARIABLE} must be a Recurly private API key (no ':' or control characters)")
-    return RecurlyConfig(secrets, api_key, _api_base(env.get(API_BASE_VARIABLE, "")))
-
-
-def _api_base(raw: str) -> str:
-    """An https address without path, query or fragment (http only for a loopback test server)."""
-    base = raw.strip().rstrip("/") or US_API
-    wrong = ConfigError(f"{API_BASE_VARIABLE} must be an https address such as {US_API} (EU sites: {EU_API})")
-    try:
-        parts = urlsplit(base)
-        host = parts.hostname
-    except ValueError:
-        raise wrong from None
-    loopback = host in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment \
-            or (parts.scheme == "http" and not loopback):
-        raise wrong
-    return base
+    return RecurlyConfig(secrets, api_key, address(env, API_BASE_VARIABLE, US_API, f"{US_API} (EU sites: {EU_API})"))

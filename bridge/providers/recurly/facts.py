@@ -17,11 +17,12 @@ from typing import Any
 
 from bridge.billing.model import Customer, Discount, Facts, Item, Subscription
 from bridge.providers import Event
-from bridge.providers.recurly.fields import Raw, currency_code, decimal, mapping, quantity_of, text
+from bridge.providers.recurly.fields import Raw, quantity_of
 from bridge.providers.recurly.identity import identity
 from bridge.providers.recurly.payments import payment
 from bridge.providers.recurly.webhook import NAME
 from bridge.providers.standard.payload import iso_time
+from bridge.providers.values import currency_code, decimal, mapping, text
 
 STATES: Mapping[str, str] = {"active": "active", "canceled": "active", "expired": "canceled", "paused": "paused"}
 # What a subscription event's type alone says, for when the subscription could not be fetched.

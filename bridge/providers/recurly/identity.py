@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.billing.model import Identity
+from bridge.providers.values import text
 
 ACCOUNT_SLOT = "pendo_account_id"
 VISITOR_SLOT = "pendo_visitor_id"
@@ -22,10 +23,10 @@ def identity(account: Mapping[str, Any], subscription: Mapping[str, Any], custom
     found = subscription.get("account")
     mini: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     return Identity(
-        customer_id=_text(account.get("id")) or _text(mini.get("id")) or customer_id,
+        customer_id=text(account.get("id")) or text(mini.get("id")) or customer_id,
         account_id=next((found[ACCOUNT_SLOT] for found in fields if ACCOUNT_SLOT in found), None),
         visitor_id=next((found[VISITOR_SLOT] for found in fields if VISITOR_SLOT in found), None),
-        email=_text(account.get("email")) or _text(mini.get("email")),
+        email=text(account.get("email")) or text(mini.get("email")),
     )
 
 
@@ -39,7 +40,3 @@ def custom_fields(resource: Mapping[str, Any]) -> dict[str, str]:
             if isinstance(value, str) and value.strip():
                 found.setdefault(entry["name"], value.strip())
     return found
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -14,8 +14,9 @@ from typing import Any
 
 from bridge.billing.model import Payment
 from bridge.providers import Event
-from bridge.providers.recurly.fields import currency_code, decimal, first_id, mapping, text
+from bridge.providers.recurly.fields import first_id
 from bridge.providers.standard.payload import iso_time
+from bridge.providers.values import currency_code, decimal, mapping, text
 
 TRANSACTIONS: Mapping[str, str] = {"payment.failed": "failed", "payment.refunded": "refunded"}
 INVOICE_PAID = "charge_invoice.paid"

@@ -25,8 +25,9 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import load_object
 from bridge.providers.recurly.config import SECRET_VARIABLE
-from bridge.providers.standard.payload import iso_time, load_object
+from bridge.providers.standard.payload import iso_time
 
 NAME = "recurly"
 HEADER = "recurly-signature"

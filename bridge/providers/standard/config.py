@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.errors import ConfigError
+from bridge.providers.variables import secret_list
 
 SECRET_VARIABLE = "STANDARD_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 PREFIX = "whsec_"
@@ -29,15 +30,10 @@ class StandardConfig:
 
 def configure(env: Mapping[str, str]) -> StandardConfig | None:
     """The settings from `env`, or None when no secret is set; ConfigError when a secret is not one."""
-    secrets = split_secrets(env.get(SECRET_VARIABLE, ""))
+    secrets = secret_list(env, SECRET_VARIABLE)
     if not secrets:
         return None
     return StandardConfig(tuple(decode_secret(secret, SECRET_VARIABLE) for secret in secrets))
-
-
-def split_secrets(value: str) -> tuple[str, ...]:
-    """The comma-separated secrets of a variable, blanks dropped."""
-    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def decode_secret(secret: str, variable: str) -> bytes:

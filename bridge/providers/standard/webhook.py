@@ -24,8 +24,9 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import load_object
 from bridge.providers.standard.config import SECRET_VARIABLE
-from bridge.providers.standard.payload import iso_time, load_object
+from bridge.providers.standard.payload import iso_time
 
 TOLERANCE = 300  # seconds, either side of now, as the specification recommends
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -136,13 +137,18 @@ def event_time(payload: Mapping[str, Any], headers: Mapping[str, str]) -> float:
 
 
 class StandardProvider:
-    """A generic Standard Webhooks endpoint: verified with the standard key derivation, stored whatever its type."""
+    """A generic Standard Webhooks endpoint: verified with the standard key derivation, stored whatever its type.
+
+    A branded provider that follows the scheme (Polar) subclasses it, naming itself and its secret's variable and,
+    when its events say whose they are, overriding `customer_of_payload`."""
 
     name = "standard"
+    kind = "Standard Webhooks event"  # what a body that is not one is said not to be
+    secret_variable = SECRET_VARIABLE
     needs_headers = True  # parse reads the dedupe id from the webhook-id header
 
     def __init__(self, keys: tuple[bytes, ...], tolerance: int = TOLERANCE):
-        self._verifier = StandardVerifier(keys, SECRET_VARIABLE, tolerance)
+        self._verifier = StandardVerifier(keys, self.secret_variable, tolerance)
 
     def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
         self._verifier.verify(body, headers, now)
@@ -152,7 +158,7 @@ class StandardProvider:
         msg_id, headers = message_id(headers)
         payload = load_object(body)
         if not isinstance(payload.get("type"), str):
-            raise PayloadError("body is not a Standard Webhooks event: no type")
+            raise PayloadError(f"body is not a {self.kind}: no type")
         return storable(Event(
             provider=self.name,
             id=msg_id,
@@ -161,9 +167,13 @@ class StandardProvider:
             livemode=None,
             api_version=None,
             connect_account=None,
-            customer_id=None,
+            customer_id=self.customer_of_payload(payload),
             payload=payload,
         ))
+
+    def customer_of_payload(self, payload: Mapping[str, Any]) -> str | None:
+        """The customer a body with a string `type` is about; PayloadError when the body's shape is wrong."""
+        return None
 
     def receive(self, body: bytes, headers: Mapping[str, str], now: float) -> Event:
         """Verify, then parse: the one call the web layer needs."""

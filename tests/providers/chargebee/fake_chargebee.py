@@ -6,46 +6,25 @@ other, and can be told to answer 429 with `Retry-After` a number of times first.
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fakes.provider_api import FakeProviderApi, basic
 
-class FakeChargebee:
+
+class FakeChargebee(FakeProviderApi):
     """Serves given subscriptions (list entries) and events until closed."""
 
+    base_path = "/api/v2"
+
     def __init__(self, api_key: str, entries: list[dict[str, Any]], events: dict[str, dict[str, Any]]):
-        self.api_key, self.entries, self.events = api_key, entries, events
-        self.rate_limited = 0  # how many of the next requests answer 429
-        self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        super().__init__(
+            basic(api_key, ""), unauthorized={"api_error_code": "api_authentication_failed", "http_status_code": 401},
+            too_many={"api_error_code": "api_request_limit_exceeded", "http_status_code": 429})
+        self.entries, self.events = entries, events
 
-    @property
-    def base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/api/v2"
-
-    def __enter__(self) -> FakeChargebee:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def answer(self, path: str, authorization: str) -> tuple[int, dict[str, Any]]:
-        self.requests.append(path)
-        expected = "Basic " + base64.b64encode(f"{self.api_key}:".encode()).decode()
-        if authorization != expected:
-            return 401, {"api_error_code": "api_authentication_failed", "http_status_code": 401}
-        if self.rate_limited > 0:
-            self.rate_limited -= 1
-            return 429, {"api_error_code": "api_request_limit_exceeded", "http_status_code": 429}
+    def route(self, path: str, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(path)
         if parts.path == "/api/v2/subscriptions":
             return 200, self._page(parse_qs(parts.query))
@@ -63,23 +42,3 @@ class FakeChargebee:
         if start + limit < len(self.entries):
             page["next_offset"] = str(start + limit)
         return page
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, body = fake.answer(self.path, self.headers.get("Authorization", ""))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == 429:
-                    self.send_header("Retry-After", "1")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler

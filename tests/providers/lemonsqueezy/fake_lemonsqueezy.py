@@ -5,40 +5,23 @@ It checks the bearer key (else 401) and answers JSON:API documents, with `meta.p
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.provider_api import FakeProviderApi, bearer
 
-class FakeLemonSqueezy:
+
+class FakeLemonSqueezy(FakeProviderApi):
     """Serves the given resources (JSON:API `data` objects, by type) until closed."""
 
+    content_type = "application/vnd.api+json"
+
     def __init__(self, api_key: str, resources: list[dict[str, Any]]):
-        self.api_key, self.resources = api_key, resources
-        self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        super().__init__(bearer(api_key), unauthorized={"errors": [{"status": "401", "title": "Unauthenticated."}]})
+        self.resources = resources
 
-    @property
-    def base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeLemonSqueezy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def answer(self, path: str, authorization: str) -> tuple[int, dict[str, Any]]:
-        self.requests.append(path)
-        if authorization != f"Bearer {self.api_key}":
-            return 401, {"errors": [{"status": "401", "title": "Unauthenticated."}]}
+    def route(self, path: str, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(path)
         kind, _, resource_id = parts.path.removeprefix("/v1/").partition("/")
         if kind == "subscriptions" and not resource_id:
@@ -53,21 +36,3 @@ class FakeLemonSqueezy:
         last = max(1, -(-len(listed) // size))
         return {"meta": {"page": {"currentPage": number, "lastPage": last, "perPage": size, "total": len(listed)}},
                 "data": listed[(number - 1) * size:number * size]}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, body = fake.answer(self.path, self.headers.get("Authorization", ""))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/vnd.api+json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler

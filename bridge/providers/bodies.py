@@ -1,0 +1,63 @@
+"""Strict JSON for what providers send: webhook bodies and API answers alike.
+
+Python's `json` accepts `NaN`, `Infinity` and numbers too large for a float (read as infinity), none of which is
+JSON a provider means; and a deeply nested body costs memory and stack for nothing. Both readers refuse these with
+a `PayloadError` that never quotes the body.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from bridge.errors import PayloadError
+
+MAX_DEPTH = 64  # nesting levels of a body; real events use about ten
+
+
+def read_json(body: bytes) -> Any:
+    """The body's JSON; PayloadError when it is not JSON, has NaN/Infinity/1e400 or nests deeper than MAX_DEPTH."""
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:  # the C parser raises it well before the stack ends
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # also UnicodeDecodeError, and the refused constants and numbers
+        raise PayloadError("body is not JSON") from None
+    if depth_over(payload, MAX_DEPTH):
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def load_object(body: bytes) -> dict[str, Any]:
+    """The body's JSON object: `read_json`, and PayloadError when the JSON is not an object."""
+    payload = read_json(body)
+    if not isinstance(payload, dict):
+        raise PayloadError("body is not a JSON object")
+    return payload
+
+
+def depth_over(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit`, walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one too large for a float (1e400) is refused rather than read as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number too large for a float")
+    return value
