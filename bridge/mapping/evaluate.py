@@ -87,7 +87,8 @@ def _account(event: Event, obj: Mapping[str, Any], identity: Mapping[str, Any],
         return _mapping(enrichment["account"])
     if obj.get("object") != "subscription" or not event.type.startswith("customer.subscription."):
         return {}
-    return rollup.account([{"payload": obj, "source_time": int(event.created * 1000)}], identity.get("account_id"))
+    alone = rollup.snapshot(event.provider, obj, int(event.created * 1000))
+    return rollup.account([alone] if alone else [], identity.get("account_id"))
 
 
 def context_variables(event: Event, enrichment: Mapping[str, Any], options: EvalOptions) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.billing import lifecycle, money
+from bridge.billing import money
 from bridge.mapping import bounds
 from bridge.providers.stripe import billing as stripe_billing
+from bridge.providers.stripe import lifecycle
 
 FUNCTION_NAMES = (
     "money", "date", "coalesce", "lookup", "upper", "lower", "stripe_mrr", "stripe_list_mrr", "stripe_plan",

@@ -118,8 +118,9 @@ def _lock(connection: Connection, account_id: str, now: float) -> int:
                                   {"account_id": account_id, "revision": 1, "updated_at": now}).scalar_one())
 
 
-def _snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"payload": json.loads(row["snapshot"]), "source_time": row["source_time"]}
+def _snapshot(row: Mapping[str, Any], provider: str) -> rollup.Snapshot | None:
+    """A stored row in the model's terms; `provider` is the event's for rows stored before they named theirs."""
+    return rollup.snapshot(row.get("provider") or provider, json.loads(row["snapshot"]), int(row["source_time"]))
 
 
 def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any], account_id: str | None,
@@ -144,7 +145,8 @@ def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any],
     others = connection.execute(_OTHERS, {"account_id": account_id,
                                           "subscription_id": row["subscription_id"]}).mappings().all()
     own: Mapping[str, Any] = row if fresh or stored is None else stored
-    account = rollup.account([*(_snapshot(dict(other)) for other in others), _snapshot(own)], account_id)
+    found = [_snapshot(dict(other), event.provider) for other in others] + [_snapshot(own, event.provider)]
+    account = rollup.account([snapshot for snapshot in found if snapshot is not None], account_id)
     account["revision"] = revision if fresh else None
     return Prepared({"prior": prior, "account": account}, row if fresh else None, account_id=account_id,
                     revision=revision, **read)

@@ -161,7 +161,7 @@ class _Replay:
         self.enricher = Enricher(store_, None, RateBudget(1.0))
         self.options = eval_options(settings)
         self.outcomes: dict[int, tuple[Event, Outcome]] = {}
-        self.snapshots: dict[str, dict[str, Any]] = {}  # subscription id → latest snapshot replayed
+        self.snapshots: dict[tuple[str, str], dict[str, Any]] = {}  # (provider, id) → latest snapshot replayed
 
     def evaluate(self, rows: list[Any], links_: Mapping[str, str]) -> None:
         """Evaluate oldest first, rebuilding the billing state (`prior`, `account`) as the mapper saw it grow."""
@@ -181,12 +181,14 @@ class _Replay:
         account_id = stripe_billing.resolve_identity(
             subscription, event.type, enrichment, account_fallback=self.options.account_fallback,
             visitor_fallback="skip", synthetic_prefix="")["account_id"]
-        prior = self.snapshots.get(str(subscription["id"]), {}).get("payload", {})
-        self.snapshots[str(subscription["id"])] = {
-            "payload": subscription, "source_time": int(event.created * 1000), "account": account_id}
+        key = (event.provider, str(subscription["id"]))
+        prior = self.snapshots.get(key, {}).get("payload", {})
+        self.snapshots[key] = {"payload": subscription, "account": account_id,
+                               "snapshot": rollup.snapshot(event.provider, subscription, int(event.created * 1000))}
         if account_id is None:
             return {"prior": prior}
-        mine = [snapshot for snapshot in self.snapshots.values() if snapshot["account"] == account_id]
+        mine = [found["snapshot"] for found in self.snapshots.values()
+                if found["account"] == account_id and found["snapshot"] is not None]
         return {"prior": prior, "account": rollup.account(mine, account_id)}
 
     def derive(self, history: list[Any]) -> dict[FieldKey, Derived]:

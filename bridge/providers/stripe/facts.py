@@ -30,6 +30,9 @@ PAYMENTS = {  # event type → (payment kind, the invoice field holding its amou
     "invoice.payment_failed": ("failed", "amount_due"),
     "invoice.payment_action_required": ("action_required", "amount_due"),
 }
+# The subscription events that report a change; the others (`paused`, `resumed`, `trial_will_end` …) repeat
+# what an `updated` event reports, so they give no lifecycle events of their own.
+CHANGES = ("customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted")
 Payload = Mapping[str, Any]
 
 
@@ -152,17 +155,27 @@ def _payment(event: Event, obj: Payload, previous: Payload) -> Payment | None:
     return None
 
 
+def _before(event_type: str, obj: Payload, previous: Payload, prices: Payload) -> Subscription | None:
+    """The subscription before a change, from the event's `previous_attributes` laid over it."""
+    if event_type not in CHANGES or not previous:
+        return None
+    return subscription(billing.with_prices({**obj, **previous}, prices))
+
+
 def facts(event: Event, enrichment: Payload) -> Facts:
     """What a Stripe event says in the model's terms (`enrichment`: the customer and prices looked up)."""
     data = _mapping(versions.normalise(event.payload).get("data"))
     obj, previous = _mapping(data.get("object")), _mapping(data.get("previous_attributes"))
-    found = None
+    found = before = None
     if event.type.startswith("customer.subscription.") and obj.get("object") == "subscription":
-        found = subscription(billing.with_prices(obj, _mapping(enrichment.get("prices"))))
+        prices = _mapping(enrichment.get("prices"))
+        found = subscription(billing.with_prices(obj, prices))
+        before = _before(event.type, obj, previous, prices) or (None if event.type in CHANGES else found)
     customer = None
     if event.type.startswith("customer.") and obj.get("object") == "customer" and _text(obj.get("id")):
         delinquent = obj.get("delinquent")
         customer = Customer(id=str(obj["id"]), email=_text(obj.get("email")), name=_text(obj.get("name")),
                             delinquent=delinquent if isinstance(delinquent, bool) else None)
     return Facts(identity=_identity(obj, enrichment), subscription=found, payment=_payment(event, obj, previous),
-                 customer=customer, trial_ending=event.type == "customer.subscription.trial_will_end")
+                 customer=customer, trial_ending=event.type == "customer.subscription.trial_will_end",
+                 before=before)

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.billing import money, mrr
+from bridge.billing import lifecycle, money, mrr
 from bridge.providers import Event
 from bridge.providers import stripe as package
 from bridge.providers.stripe import billing as sb
+from tests.providers.stripe import test_lifecycle
 from tests.providers.stripe.test_billing import coupon, item, subscription
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "stripe"
@@ -133,3 +134,25 @@ def test_facts_of_an_invoice_event_carry_the_payment_in_major_units(name):
     chain = sb.metadata_chain(raw, {})
     assert (found.identity.account_id, found.identity.visitor_id) == (
         sb.first(chain, "pendo_account_id"), sb.first(chain, "pendo_visitor_id"))
+
+
+def subscription_event(event_type, raw, previous):
+    data = {"object": with_id(raw), **({"previous_attributes": previous} if previous else {})}
+    body = {"id": "evt_1", "object": "event", "type": event_type, "created": 1_700_000_000,
+            "api_version": "2024-06-20", "data": data}
+    return Event(provider="stripe", id="evt_1", type=event_type, created=1_700_000_000.0, livemode=False,
+                 api_version="2024-06-20", connect_account=None, customer_id=None, payload=body)
+
+
+@pytest.mark.parametrize(("event_type", "now", "previous", "expected"),
+                         test_lifecycle.test_transitions_follow_previous_attributes.pytestmark[0].args[1])
+def test_facts_give_the_same_lifecycle_events_as_stripes_own_rules(event_type, now, previous, expected):
+    found = package.facts(subscription_event(event_type, now, previous), {})
+    assert lifecycle.changes(found.before, found.subscription) == expected
+
+
+@pytest.mark.parametrize("event_type", ["customer.subscription.paused", "customer.subscription.trial_will_end"])
+def test_facts_of_a_notice_change_nothing(event_type):
+    found = package.facts(subscription_event(event_type, test_lifecycle.sub("paused"), {"status": "active"}), {})
+    assert found.before == found.subscription
+    assert lifecycle.changes(found.before, found.subscription) == []
