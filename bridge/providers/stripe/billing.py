@@ -433,7 +433,9 @@ def enriched_customer_id(enrichment: Payload) -> str | None:
     return _id(enrichment.get("customer")) or _id(_path(enrichment, "charge", "customer"))
 
 
-def _email(payload_object: Payload, enrichment: Payload) -> str | None:
+def email_of(payload_object: Payload, enrichment: Payload) -> str | None:
+    """The customer's email: the looked-up customer's, the object's own (a customer), the expanded customer's,
+    else an invoice's `customer_email`."""
     for value in (
         _path(enrichment, "customer", "email"),
         payload_object.get("email") if payload_object.get("object") == "customer" else None,
@@ -452,7 +454,7 @@ def _fallback_visitor(
     if visitor_fallback == "synthetic":
         return synthetic_prefix + customer_id if customer_id else None
     if visitor_fallback == "email":
-        return _email(payload_object, enrichment)
+        return email_of(payload_object, enrichment)
     return None
 
 

@@ -30,6 +30,20 @@ PAYMENTS = {  # event type → (payment kind, the invoice field holding its amou
     "invoice.payment_failed": ("failed", "amount_due"),
     "invoice.payment_action_required": ("action_required", "amount_due"),
 }
+KINDS = {  # Stripe's event types onto the model's kinds; other subscription events are notices
+    "customer.subscription.created": "subscription.created",
+    "customer.subscription.updated": "subscription.updated",
+    "customer.subscription.deleted": "subscription.canceled",
+    "customer.subscription.trial_will_end": "subscription.trial_ending",
+    "invoice.paid": "payment.paid",
+    "invoice.payment_failed": "payment.failed",
+    "invoice.payment_action_required": "payment.action_required",
+    "charge.refunded": "payment.refunded",
+    "charge.dispute.created": "payment.disputed",
+    "customer.created": "customer.updated",
+    "customer.updated": "customer.updated",
+    "customer.deleted": "customer.updated",
+}
 # The subscription events that report a change; the others (`paused`, `resumed`, `trial_will_end` …) repeat
 # what an `updated` event reports, so they give no lifecycle events of their own.
 CHANGES = ("customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted")
@@ -120,19 +134,21 @@ def subscription(raw: Payload) -> Subscription | None:
         cancel_at_period_end=cancel_at_period_end if isinstance(cancel_at_period_end, bool) else None,
         cancels_at=_time(billing.cancels_at(raw)), canceled_at=_time(raw.get("canceled_at")),
         paused=billing.collection_paused(raw), resumes_at=_time(pause.get("resumes_at")), gaps=tuple(gaps),
+        cancel_reason=_text(_mapping(raw.get("cancellation_details")).get("feedback")),
     )
 
 
 def _identity(obj: Payload, enrichment: Payload) -> Identity:
+    """Metadata first (the object, its subscription, its customer), then a checkout's `client_reference_id`."""
     chain = billing.metadata_chain(obj, enrichment)
-    customer = _mapping(enrichment.get("customer")) or _mapping(obj.get("customer"))
-    email = next((found for found in (_text(customer.get("email")), _text(obj.get("customer_email")),
-                                      _text(obj.get("email")) if obj.get("object") == "customer" else None)
-                  if found), None)
+    account_id = billing.first(chain, "pendo_account_id")
+    if account_id is None and obj.get("object") == "checkout.session":
+        reference = obj.get("client_reference_id")
+        account_id = reference.strip() if isinstance(reference, str) and reference.strip() else None
     return Identity(
         customer_id=billing.object_customer_id(obj) or billing.enriched_customer_id(enrichment),
-        account_id=billing.first(chain, "pendo_account_id"), visitor_id=billing.first(chain, "pendo_visitor_id"),
-        email=email,
+        account_id=account_id, visitor_id=billing.first(chain, "pendo_visitor_id"),
+        email=billing.email_of(obj, enrichment),
     )
 
 
@@ -162,6 +178,12 @@ def _before(event_type: str, obj: Payload, previous: Payload, prices: Payload) -
     return subscription(billing.with_prices({**obj, **previous}, prices))
 
 
+def _kind(event_type: str) -> str:
+    if event_type in KINDS:
+        return KINDS[event_type]
+    return "subscription.notice" if event_type.startswith("customer.subscription.") else "other"
+
+
 def facts(event: Event, enrichment: Payload) -> Facts:
     """What a Stripe event says in the model's terms (`enrichment`: the customer and prices looked up)."""
     data = _mapping(versions.normalise(event.payload).get("data"))
@@ -178,4 +200,4 @@ def facts(event: Event, enrichment: Payload) -> Facts:
                             delinquent=delinquent if isinstance(delinquent, bool) else None)
     return Facts(identity=_identity(obj, enrichment), subscription=found, payment=_payment(event, obj, previous),
                  customer=customer, trial_ending=event.type == "customer.subscription.trial_will_end",
-                 before=before)
+                 before=before, kind=_kind(event.type))
