@@ -1,8 +1,9 @@
 """Subscription lifecycle: the track events one change of a subscription implies, for every provider (pure).
 
-A change is a pair of model subscriptions: `before` — as the event itself says it was (Stripe's
-`previous_attributes`), else the stored previous snapshot — and `after`, this event's. With no `before` the
-subscription is new to the bridge. Names are the track event names of mappings/billing.yaml.
+An event's neutral kind (`bridge.billing.kinds`) says whether a subscription was created, canceled or updated; an
+update is a pair of model subscriptions: `before` — as the event itself says it was (Stripe's
+`previous_attributes`), else the stored previous snapshot — and `after`, this event's. An update with nothing to
+compare with implies nothing. Names are the track event names of mappings/billing.yaml.
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ def _pause_change(before: Subscription, after: Subscription) -> str | None:
     return None
 
 
-def changes(before: Subscription | None, after: Subscription) -> list[str]:
-    """The lifecycle track events from `before` to `after`, in a fixed order."""
-    if before is None:
-        if after.status == "canceled":
-            return [CANCELED]
+def changes(kind: str, before: Subscription | None, after: Subscription) -> list[str]:
+    """The lifecycle track events of an event of neutral `kind` (bridge.billing.kinds), in a fixed order."""
+    if kind == "subscription.created":
         return [] if after.status == "incomplete" else [CREATED]
-    if after.status == "canceled":
-        return [CANCELED] if before.status != "canceled" else []
+    if kind == "subscription.canceled":
+        return [CANCELED]
+    if kind != "subscription.updated" or before is None:
+        return []
     found = [STATUS_CHANGES.get((str(before.status), str(after.status))), plan_change(before, after)]
     if scheduled(after) != scheduled(before):
         found.append("Subscription Cancellation Scheduled" if scheduled(after)

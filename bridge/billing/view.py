@@ -10,7 +10,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from bridge.billing import mrr
+from bridge.billing import money, mrr
 from bridge.billing.model import Facts, Payment, Subscription
 
 
@@ -38,15 +38,17 @@ def subscription_view(subscription: Subscription | None) -> dict[str, Any] | Non
         "created_at": subscription.created_at, "trial_end": subscription.trial_end,
         "period_end": subscription.period_end, "cancel_at_period_end": subscription.cancel_at_period_end,
         "cancels_at": subscription.cancels_at, "canceled_at": subscription.canceled_at,
-        "cancellation_scheduled": scheduled, "paused": subscription.paused, "resumes_at": subscription.resumes_at,
+        "cancellation_scheduled": scheduled, "cancel_reason": subscription.cancel_reason,
+        "paused": subscription.paused, "resumes_at": subscription.resumes_at,
     }
 
 
 def payment_view(payment: Payment | None) -> dict[str, Any] | None:
-    """A payment with its amount as a JSON number; None stays None."""
+    """A payment with its amount as a JSON number rounded to 2 decimals, as every Pendo amount; None stays None."""
     if payment is None:
         return None
-    return {**asdict(payment), "amount": number(payment.amount)}
+    amount = number(payment.amount)
+    return {**asdict(payment), "amount": None if amount is None else money.round_half_up(amount)}
 
 
 def facts_view(facts: Facts) -> dict[str, Any]:

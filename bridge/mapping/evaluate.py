@@ -93,17 +93,26 @@ def _account(event: Event, facts: Facts, obj: Mapping[str, Any], identity: Mappi
              enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
     """The account roll-up: from billing state when the mapper loaded it, else this subscription alone."""
     if "account" in enrichment:
-        return _mapping(enrichment["account"])
+        return _with_subscription(event, _mapping(enrichment["account"]))
     if facts.subscription is None:
         return {}
     alone = rollup.Snapshot(facts.subscription, int(event.created * 1000), obj)
     return rollup.account([alone], identity.get("account_id"))
 
 
-def _lifecycle(before: Subscription | None, after: Subscription | None) -> dict[str, Any]:
+def _with_subscription(event: Event, account: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An account roll-up given with only its primary provider object (enrichment files written before the
+    model) gets the model's view of it too."""
+    primary, found = _mapping(account.get("primary")), package(event.provider)
+    if "subscription" in account or not primary or found is None:
+        return account
+    return {**account, "subscription": view.subscription_view(found.subscription(primary))}
+
+
+def _lifecycle(kind: str, before: Subscription | None, after: Subscription | None) -> dict[str, Any]:
     if after is None:
         return {"events": [], "mrr_lost": None, "interval_changed": None}
-    return {"events": lifecycle.changes(before, after),
+    return {"events": lifecycle.changes(kind, before, after),
             "mrr_lost": view.number(lifecycle.mrr_lost(before, after)),
             "interval_changed": lifecycle.interval_changed(before, after)}
 
@@ -119,12 +128,13 @@ def context_variables(event: Event, enrichment: Mapping[str, Any], options: Eval
     before = _before(event, facts, enrichment)
     identity = resolve(facts.identity, link_of(enrichment), account_fallback=options.account_fallback,
                        visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix)
+    kind = kinds.kind(facts, before)
     return {
         "provider": event.provider,
-        "kind": kinds.kind(facts, before),
+        "kind": kind,
         "facts": view.facts_view(facts),
         "before": view.subscription_view(before),
-        "lifecycle": _lifecycle(before, facts.subscription),
+        "lifecycle": _lifecycle(kind, before, facts.subscription),
         "event": payload,
         "object": obj,
         "previous": _mapping(data.get("previous_attributes")),

@@ -1,4 +1,3 @@
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -14,33 +13,40 @@ def sub(status="active", amount="50.00", quantity=1, interval="month", **fields)
                         currency="USD", **fields)
 
 
+UPDATED = "subscription.updated"
+
+
 @pytest.mark.parametrize(
-    ("before", "after", "expected"),
+    ("kind", "before", "after", "expected"),
     [
-        (None, sub(), ["Subscription Created"]),
-        (None, sub("trialing"), ["Subscription Created"]),
-        (None, sub("incomplete"), []),
-        (None, sub("canceled"), ["Subscription Canceled"]),
-        (sub("incomplete"), sub(), ["Subscription Activated"]),
-        (sub("trialing"), sub(), ["Trial Converted"]),
-        (sub("past_due"), sub(), ["Payment Recovered"]),
-        (sub("unpaid"), sub(), ["Payment Recovered"]),
-        (sub(quantity=1), sub(quantity=3), ["Subscription Upgraded"]),
-        (sub(amount="50.00"), sub(amount="10.00"), ["Subscription Downgraded"]),
-        (sub(), sub(), []),
-        (sub(), sub(cancels_at=1_800_000_000.0), ["Subscription Cancellation Scheduled"]),
-        (sub(), sub(cancel_at_period_end=True), ["Subscription Cancellation Scheduled"]),
-        (sub(cancels_at=1_800_000_000.0), sub(), ["Subscription Cancellation Revoked"]),
-        (sub(), sub(paused=True), ["Subscription Paused"]),
-        (sub("trialing"), sub("paused", paused=True), ["Subscription Paused"]),
-        (sub(paused=True), sub(), ["Subscription Resumed"]),
-        (sub("trialing", cancels_at=1_800_000_000.0), sub(), ["Trial Converted", "Subscription Cancellation Revoked"]),
-        (sub(), sub("canceled"), ["Subscription Canceled"]),
-        (sub("canceled"), sub("canceled"), []),
+        ("subscription.created", None, sub(), ["Subscription Created"]),
+        ("subscription.created", None, sub("trialing"), ["Subscription Created"]),
+        ("subscription.created", None, sub("incomplete"), []),
+        ("subscription.canceled", None, sub("canceled"), ["Subscription Canceled"]),
+        ("subscription.canceled", sub(), sub("canceled"), ["Subscription Canceled"]),
+        (UPDATED, None, sub(), []),  # nothing to compare with
+        (UPDATED, sub("incomplete"), sub(), ["Subscription Activated"]),
+        (UPDATED, sub("trialing"), sub(), ["Trial Converted"]),
+        (UPDATED, sub("past_due"), sub(), ["Payment Recovered"]),
+        (UPDATED, sub("unpaid"), sub(), ["Payment Recovered"]),
+        (UPDATED, sub(quantity=1), sub(quantity=3), ["Subscription Upgraded"]),
+        (UPDATED, sub(amount="50.00"), sub(amount="10.00"), ["Subscription Downgraded"]),
+        (UPDATED, sub(), sub(), []),
+        (UPDATED, sub(), sub(cancels_at=1_800_000_000.0), ["Subscription Cancellation Scheduled"]),
+        (UPDATED, sub(), sub(cancel_at_period_end=True), ["Subscription Cancellation Scheduled"]),
+        (UPDATED, sub(cancels_at=1_800_000_000.0), sub(), ["Subscription Cancellation Revoked"]),
+        (UPDATED, sub(), sub(paused=True), ["Subscription Paused"]),
+        (UPDATED, sub("trialing"), sub("paused", paused=True), ["Subscription Paused"]),
+        (UPDATED, sub(paused=True), sub(), ["Subscription Resumed"]),
+        (UPDATED, sub(paused=True), sub("canceled"), []),
+        (UPDATED, sub("trialing", cancels_at=1_800_000_000.0), sub(),
+         ["Trial Converted", "Subscription Cancellation Revoked"]),
+        ("subscription.notice", sub(), sub(paused=True), []),
+        ("subscription.trial_ending", None, sub("trialing"), []),
     ],
 )
-def test_changes_compare_before_and_after(before, after, expected):
-    assert lifecycle.changes(before, after) == expected
+def test_changes_follow_the_kind_then_compare_before_and_after(kind, before, after, expected):
+    assert lifecycle.changes(kind, before, after) == expected
 
 
 def test_changes_name_only_known_events():
@@ -66,6 +72,3 @@ def test_mrr_lost_is_what_the_subscription_contributed_just_before(before, after
     assert lifecycle.mrr_lost(before, after) == expected
 
 
-def test_a_notice_that_repeats_a_change_gives_nothing():
-    after = sub(paused=True)
-    assert lifecycle.changes(replace(after), after) == []

@@ -148,11 +148,11 @@ def subscription_event(event_type, raw, previous):
                          test_lifecycle.test_transitions_follow_previous_attributes.pytestmark[0].args[1])
 def test_facts_give_the_same_lifecycle_events_as_stripes_own_rules(event_type, now, previous, expected):
     found = package.facts(subscription_event(event_type, now, previous), {})
-    assert lifecycle.changes(found.before, found.subscription) == expected
+    assert lifecycle.changes(found.kind, found.before, found.subscription) == expected
 
 
 @pytest.mark.parametrize("event_type", ["customer.subscription.paused", "customer.subscription.trial_will_end"])
 def test_facts_of_a_notice_change_nothing(event_type):
     found = package.facts(subscription_event(event_type, test_lifecycle.sub("paused"), {"status": "active"}), {})
     assert found.before == found.subscription
-    assert lifecycle.changes(found.before, found.subscription) == []
+    assert lifecycle.changes(found.kind, found.before, found.subscription) == []
