@@ -10,8 +10,9 @@ are the core's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from fnmatch import fnmatchcase
 from typing import Any
 
 from bridge.billing import money
@@ -176,6 +177,13 @@ def _before(event_type: str, obj: Payload, previous: Payload, prices: Payload) -
     if event_type not in CHANGES or not previous:
         return None
     return subscription(billing.with_prices({**obj, **previous}, prices))
+
+
+def event_types(kind_globs: Iterable[str]) -> set[str]:
+    """Stripe's event types whose neutral kind matches one of `kind_globs` (what a catch-up must fetch for the rules
+    of every provider)."""
+    globs = list(kind_globs)
+    return {event_type for event_type, kind in KINDS.items() if any(fnmatchcase(kind, glob) for glob in globs)}
 
 
 def _kind(event_type: str) -> str:
