@@ -26,12 +26,10 @@ from bridge.mapping.bounds import LimitExceeded
 from bridge.mapping.functions import Functions
 from bridge.mapping.identity import link_of, resolve
 from bridge.mapping.loader import MappingSet, Rule
-from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.mapping.operations import HOLD, MAP, MetadataUpdate, Outcome, TrackEvent
 from bridge.mapping.sandbox import Expression
 from bridge.providers import Event
-from bridge.providers.packages import package
-from bridge.providers.stripe import billing as stripe_billing
-from bridge.providers.stripe import versions as stripe_versions
+from bridge.providers.packages import mapping_module, package
 
 ANY_PROVIDER = "*"
 
@@ -65,14 +63,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A Stripe payload in the canonical shape of every API version, subscription prices looked up."""
-    if event.provider != "stripe":
-        return event.payload
-    payload = stripe_versions.normalise(event.payload)
-    obj = _mapping(payload["data"].get("object")) if isinstance(payload.get("data"), dict) else {}
-    if obj.get("object") == "subscription":
-        payload["data"]["object"] = stripe_billing.with_prices(obj, _mapping(enrichment.get("prices")))
-    return payload
+    """The payload a provider's own rules read: as its package shapes it (Stripe: one shape for every API
+    version), else as it came."""
+    hooks = mapping_module(event.provider)
+    shape = getattr(hooks, "payload", None)
+    return shape(event, enrichment) if shape is not None else event.payload
 
 
 def _facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
@@ -216,8 +211,9 @@ class _Run:
         if kind == "account" and account.get("revision") is not None and account.get("id") == id_:
             return int(account["source_time"]), rollup.RANK_BASE + int(account["revision"])
         status = _mapping(self.variables["object"]).get("status")
-        return (int(self.event.created * 1000),
-                stripe_billing.tie_rank(self.event.type, status if isinstance(status, str) else None))
+        tie_rank = getattr(mapping_module(self.event.provider), "tie_rank", None)
+        rank = tie_rank(self.event.type, status if isinstance(status, str) else None) if tie_rank else 0
+        return int(self.event.created * 1000), rank
 
     def update(self, kind: str, id_: str, values: dict[str, Any], create: bool) -> None:
         source_time, rank = self._order(kind, id_)
@@ -276,12 +272,11 @@ class _Run:
 
 def _admitted(event: Event) -> Outcome:
     """An empty outcome saying what the event's API version allows (docs/billing.md, "API versions")."""
-    if event.provider != "stripe":
+    admit = getattr(mapping_module(event.provider), "admit", None)
+    if admit is None:
         return Outcome()
-    admission = stripe_versions.admit(event.api_version, event.payload)
-    newer = event.api_version if stripe_versions.newer(event.api_version) else None
-    return Outcome(warnings=[admission.warning] if admission.warning else [], admission=admission.action,
-                   newer_version=newer)
+    action, warning, newer = admit(event)
+    return Outcome(warnings=[warning] if warning else [], admission=action, newer_version=newer)
 
 
 def evaluate(
@@ -295,8 +290,8 @@ def evaluate(
 
 def _evaluate(mappings: MappingSet, event: Event, enrichment: Mapping[str, Any], options: EvalOptions) -> Outcome:
     outcome = _admitted(event)
-    if outcome.admission != stripe_versions.MAP:
-        why = "held: newer API version" if outcome.admission == stripe_versions.HOLD else "unsupported API version"
+    if outcome.admission != MAP:
+        why = "held: newer API version" if outcome.admission == HOLD else "unsupported API version"
         outcome.skipped.update({rule.name: why for rule in mappings.rules})
         return outcome
     variables = {**context_variables(event, enrichment, options),

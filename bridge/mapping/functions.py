@@ -12,17 +12,17 @@ from typing import Any
 
 from bridge.billing import money
 from bridge.mapping import bounds
-from bridge.providers.packages import function_modules
+from bridge.providers.packages import mapping_modules
 
 OWN_NAMES = ("money", "date", "coalesce", "lookup", "upper", "lower")
-# A provider package's own functions (`bridge/providers/<name>/functions.py`), kept for existing overlays; each
-# names its neutral replacement, which `bridge check` tells.
+# A provider package's own functions (its `mapping` module's `FUNCTIONS`), kept for existing overlays; each names
+# its neutral replacement, which `bridge check` tells.
 PROVIDER_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    name: function for module in function_modules() for name, function in getattr(module, "FUNCTIONS", {}).items()}
+    name: function for module in mapping_modules() for name, function in getattr(module, "FUNCTIONS", {}).items()}
 PROVIDER_TYPES: dict[str, str] = {
-    name: kind for module in function_modules() for name, kind in getattr(module, "TYPES", {}).items()}
+    name: kind for module in mapping_modules() for name, kind in getattr(module, "TYPES", {}).items()}
 REPLACEMENTS: dict[str, str] = {
-    name: text for module in function_modules() for name, text in getattr(module, "REPLACEMENTS", {}).items()}
+    name: text for module in mapping_modules() for name, text in getattr(module, "REPLACEMENTS", {}).items()}
 FUNCTION_NAMES = (*OWN_NAMES, *PROVIDER_FUNCTIONS)
 DATE_FORMATS = ("iso", "epoch_ms")
 

@@ -12,17 +12,22 @@ from types import ModuleType
 KNOWN = ("stripe",)
 
 
-def function_modules() -> tuple[ModuleType, ...]:
-    """The `functions` modules of the packages that have one: expression functions of their own (`FUNCTIONS`),
-    their result types (`TYPES`) and the neutral replacement of each (`REPLACEMENTS`), kept for old overlays."""
-    found = []
-    for name in KNOWN:
-        try:
-            found.append(importlib.import_module(f"bridge.providers.{name}.functions"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bridge.providers.{name}.functions":
-                raise
-    return tuple(found)
+def mapping_module(name: str) -> ModuleType | None:
+    """The package's `mapping` module, when it has one: what the mapping engine may ask of it beyond the model
+    (`payload`, `admit`, `tie_rank`, its own expression functions `FUNCTIONS` with `TYPES` and `REPLACEMENTS`)."""
+    if name not in KNOWN:
+        return None
+    try:
+        return importlib.import_module(f"bridge.providers.{name}.mapping")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"bridge.providers.{name}.mapping":
+            raise
+        return None
+
+
+def mapping_modules() -> tuple[ModuleType, ...]:
+    """Every package's `mapping` module."""
+    return tuple(module for name in KNOWN if (module := mapping_module(name)) is not None)
 
 
 def package(name: str) -> ModuleType | None:
