@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.billing.model import Identity
+from bridge.providers import Event
+from bridge.providers.packages import package
 
 # BRIDGE_ACCOUNT_FALLBACK values that take the provider's customer id as the account id.
 CUSTOMER_FALLBACKS = ("stripe_customer", "customer")
@@ -36,3 +38,13 @@ def resolve(identity: Identity, link: str | None, *, account_fallback: str, visi
         visitor_id = identity.email
     return {"account_id": account_id, "account_source": source, "visitor_id": visitor_id,
             "customer_id": identity.customer_id}
+
+
+def account_of(event: Event, enrichment: Mapping[str, Any], account_fallback: str) -> str | None:
+    """The account an event resolves to (its roll-up's key): its provider's slots, the link, the fallback."""
+    found = package(event.provider)
+    if found is None:
+        return None
+    slots = found.facts(event, enrichment).identity
+    return resolve(slots, link_of(enrichment), account_fallback=account_fallback, visitor_fallback="skip",
+                   synthetic_prefix="")["account_id"]

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import EvaluationError
-from bridge.mapping import EvalOptions, MappingSet, evaluate
+from bridge.mapping import EvalOptions, MappingSet, evaluate, identity
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.ops import alerts, backoff
 from bridge.ops.alerts import Alerts
@@ -282,11 +282,7 @@ class Mapper:
         event, options = item.stored.event, item.options
         link = links.linked_account(connection, event.customer_id)
         enrichment = {**item.enrichment, "link": link} if link else item.enrichment
-        obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
-        account_id = stripe_billing.resolve_identity(
-            obj, event.type, enrichment, account_fallback=options.account_fallback, visitor_fallback="skip",
-            synthetic_prefix="")["account_id"] if event.provider == "stripe" and isinstance(obj, dict) else None
-        return link, enrichment, account_id
+        return link, enrichment, identity.account_of(event, enrichment, options.account_fallback)
 
     def _evaluate(self, connection: Connection, item: Ready, enrichment: dict[str, Any], account_id: str | None,
                   now: float, lock: bool = True) -> tuple[Outcome, billing_state.Prepared]:

@@ -24,12 +24,11 @@ from typing import Any
 from sqlalchemy import Connection, or_, select, update
 
 from bridge.billing import rollup
-from bridge.mapping import MappingSet, evaluate
+from bridge.mapping import MappingSet, evaluate, identity
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.pendo import client as pendo
 from bridge.pendo import outbox
 from bridge.providers import Event
-from bridge.providers.stripe import billing as stripe_billing
 from bridge.providers.stripe import versions as stripe_versions
 from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.settings import Settings
@@ -178,9 +177,7 @@ class _Replay:
         subscription = billing_state.subscription_of(event, enrichment)
         if subscription is None:
             return {}
-        account_id = stripe_billing.resolve_identity(
-            subscription, event.type, enrichment, account_fallback=self.options.account_fallback,
-            visitor_fallback="skip", synthetic_prefix="")["account_id"]
+        account_id = identity.account_of(event, enrichment, self.options.account_fallback)
         key = (event.provider, str(subscription["id"]))
         prior = self.snapshots.get(key, {}).get("payload", {})
         self.snapshots[key] = {"payload": subscription, "account": account_id,

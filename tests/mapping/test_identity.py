@@ -42,3 +42,29 @@ def test_resolve_visitor_fallbacks(found, fallback, expected):
     ({"link": "acct-1"}, "acct-1"), ({"link": {"account_id": " acct-2 "}}, "acct-2"), ({"link": ""}, None), ({}, None)])
 def test_link_of_reads_the_link_tables_answer(enrichment, expected):
     assert link_of(enrichment) == expected
+
+
+def stripe_invoice(metadata):
+    from bridge.providers import Event
+
+    body = {"id": "evt_1", "object": "event", "type": "invoice.paid", "created": 1_700_000_000,
+            "api_version": "2024-06-20", "data": {"object": {
+                "id": "in_1", "object": "invoice", "customer": "cus_9", "currency": "usd", "amount_paid": 100,
+                "amount_due": 100, "subscription_details": {"metadata": metadata}}}}
+    return Event(provider="stripe", id="evt_1", type="invoice.paid", created=1_700_000_000.0, livemode=False,
+                 api_version="2024-06-20", connect_account=None, customer_id="cus_9", payload=body)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "enrichment", "fallback", "expected"),
+    [
+        ({"pendo_account_id": "acct-sub"}, {"link": "acct-link"}, "none", "acct-sub"),
+        ({}, {"link": "acct-link"}, "none", "acct-link"),
+        ({}, {}, "stripe_customer", "cus_9"),
+        ({}, {}, "none", None),
+    ],
+)
+def test_account_of_an_event_is_the_key_of_its_roll_up(metadata, enrichment, fallback, expected):
+    from bridge.mapping.identity import account_of
+
+    assert account_of(stripe_invoice(metadata), enrichment, fallback) == expected
