@@ -1,5 +1,6 @@
-"""What the mapping engine asks of Stripe beyond the billing model (pure): the payload its own rules read, whether
-an event's API version may be mapped, and the tie rank of two events of the same second.
+"""What the mapping engine asks of Stripe beyond the billing model (pure): the payload its own rules read, the
+subscription object the roll-up stores, whether an event's API version may be mapped, and the tie rank of two
+events of the same second.
 
 Found by the core as `bridge.providers.<name>.mapping`; every name here is optional for a package.
 """
@@ -13,7 +14,7 @@ from bridge.providers import Event
 from bridge.providers.stripe import billing, versions
 from bridge.providers.stripe.functions import FUNCTIONS, REPLACEMENTS, TYPES
 
-__all__ = ["FUNCTIONS", "REPLACEMENTS", "TYPES", "admit", "payload", "tie_rank"]
+__all__ = ["FUNCTIONS", "REPLACEMENTS", "TYPES", "admit", "payload", "subscription_object", "tie_rank"]
 
 
 def payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -27,6 +28,21 @@ def payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(obj, Mapping) and obj.get("object") == "subscription":
         data["object"] = billing.with_prices(obj, prices if isinstance(prices, Mapping) else {})
     return found
+
+
+def subscription_object(event: Event, enrichment: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The subscription a `customer.subscription.*` event carries, as the roll-up stores it (canonical shape,
+    prices looked up); None for other events."""
+    if not event.type.startswith("customer.subscription."):
+        return None
+    obj = _data_object(payload(event, enrichment))
+    return dict(obj) if obj.get("object") == "subscription" and obj.get("id") else None
+
+
+def _data_object(found: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = found.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    return obj if isinstance(obj, Mapping) else {}
 
 
 def admit(event: Event) -> tuple[str, str | None, str | None]:

@@ -156,3 +156,13 @@ def test_facts_of_a_notice_change_nothing(event_type):
     found = package.facts(subscription_event(event_type, test_lifecycle.sub("paused"), {"status": "active"}), {})
     assert found.before == found.subscription
     assert lifecycle.changes(found.kind, found.before, found.subscription) == []
+
+
+def test_the_stored_subscription_object_is_the_canonical_one_with_prices():
+    from bridge.providers.stripe import mapping
+
+    created = event("subscription_created_basil.json")
+    stored = mapping.subscription_object(created, {})
+    assert stored is not None and stored["id"] == fixture("subscription_created_basil.json")["data"]["object"]["id"]
+    assert package.subscription(stored) == package.facts(created, {}).subscription
+    assert mapping.subscription_object(event("invoice_paid_basil.json"), {}) is None
