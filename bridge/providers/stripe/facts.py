@@ -45,8 +45,8 @@ KINDS = {  # Stripe's event types onto the model's kinds; other subscription eve
     "customer.updated": "customer.updated",
     "customer.deleted": "customer.updated",
 }
-# The subscription events that report a change; the others (`paused`, `resumed`, `trial_will_end` …) repeat
-# what an `updated` event reports, so they give no lifecycle events of their own.
+# The subscription events lifecycle events come from; the others (`paused`, `resumed`, `trial_will_end` …) are
+# notices and give none of their own, so a change is not sent twice.
 CHANGES = ("customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted")
 Payload = Mapping[str, Any]
 
