@@ -1,88 +1,79 @@
-"""Subscription lifecycle transitions: which track events one Stripe event implies (pure).
+"""Subscription lifecycle: the track events one change of a subscription implies, for every provider (pure).
 
-What changed comes from the event's `previous_attributes`; when an event has none (a deletion), from the
-subscription's previous snapshot (`prior`). Names are the track event names of the shipped mapping.
+An event's neutral kind (`bridge.billing.kinds`) says whether a subscription was created, canceled or updated; an
+update is a pair of model subscriptions: `before` — as the event itself says it was (Stripe's
+`previous_attributes`), else the stored previous snapshot — and `after`, this event's. An update with nothing to
+compare with implies nothing. Names are the track event names of mappings/billing.yaml.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal
 
-from bridge.providers.stripe import billing as stripe_billing
+from bridge.billing import mrr
+from bridge.billing.model import Subscription
 
-Payload = Mapping[str, Any]
-
-STATUS_TRANSITIONS = {
+CREATED, CANCELED = "Subscription Created", "Subscription Canceled"
+STATUS_CHANGES = {
     ("incomplete", "active"): "Subscription Activated",
     ("trialing", "active"): "Trial Converted",
     ("past_due", "active"): "Payment Recovered",
     ("unpaid", "active"): "Payment Recovered",
 }
-PLAN_FIELDS = ("items", "quantity", "discount", "discounts", "plan")
+NAMES = (CREATED, *dict.fromkeys(STATUS_CHANGES.values()), "Subscription Upgraded", "Subscription Downgraded",
+         "Subscription Cancellation Scheduled", "Subscription Cancellation Revoked", "Subscription Paused",
+         "Subscription Resumed", CANCELED)
 
 
-def before(subscription: Payload, previous: Payload, prior: Payload | None = None) -> Payload | None:
-    """The subscription as it was before this event: its previous attributes over it, else the prior snapshot."""
-    if previous:
-        return {**subscription, **previous}
-    return prior or None
+def scheduled(subscription: Subscription) -> bool:
+    """Whether a cancellation is scheduled (at a date, or at the period's end)."""
+    return subscription.cancels_at is not None or bool(subscription.cancel_at_period_end)
 
 
-def _scheduled(subscription: Payload) -> bool:
-    return bool(subscription.get("cancel_at") or subscription.get("cancel_at_period_end"))
-
-
-def _plan_change(subscription: Payload, previous: Payload) -> str | None:
-    """Upgraded / Downgraded when items, quantities or discounts changed and list MRR moved."""
-    if not any(key in previous for key in PLAN_FIELDS):
-        return None
-    old, new = stripe_billing.list_mrr({**subscription, **previous}), stripe_billing.list_mrr(subscription)
+def plan_change(before: Subscription, after: Subscription) -> str | None:
+    """Upgraded / Downgraded when list MRR moved (both known); a status change alone never moves it."""
+    old, new = mrr.list_mrr(before).amount, mrr.list_mrr(after).amount
     if old is None or new is None or old == new:
         return None
     return "Subscription Upgraded" if new > old else "Subscription Downgraded"
 
 
-def _pause_change(subscription: Payload, old: Payload) -> str | None:
-    paused, was_paused = stripe_billing.collection_paused(subscription), stripe_billing.collection_paused(old)
-    if paused and not was_paused:
+def _pause_change(before: Subscription, after: Subscription) -> str | None:
+    if after.paused and not before.paused:
         return "Subscription Paused"
-    if was_paused and not paused and subscription.get("status") != "canceled":
+    if before.paused and not after.paused and after.status != "canceled":
         return "Subscription Resumed"
     return None
 
 
-def transitions(event_type: str, subscription: Payload, previous: Payload,
-                prior: Payload | None = None) -> list[str]:
-    """The lifecycle track events this subscription event implies, in a fixed order."""
-    if event_type == "customer.subscription.created":
-        return [] if subscription.get("status") in ("incomplete", "incomplete_expired") else ["Subscription Created"]
-    if event_type == "customer.subscription.deleted":
-        return ["Subscription Canceled"]
-    old = before(subscription, previous, prior)
-    if event_type != "customer.subscription.updated" or old is None:
+def changes(kind: str, before: Subscription | None, after: Subscription) -> list[str]:
+    """The lifecycle track events of an event of neutral `kind` (bridge.billing.kinds), in a fixed order."""
+    if kind == "subscription.created":
+        return [] if after.status == "incomplete" else [CREATED]
+    if kind == "subscription.canceled":
+        return [CANCELED]
+    if kind != "subscription.updated" or before is None:
         return []
-    found = [STATUS_TRANSITIONS.get((str(old.get("status")), str(subscription.get("status"))))]
-    found.append(_plan_change(subscription, previous))
-    if _scheduled(subscription) != _scheduled(old):
-        found.append("Subscription Cancellation Scheduled" if _scheduled(subscription)
+    found = [STATUS_CHANGES.get((str(before.status), str(after.status))), plan_change(before, after)]
+    if scheduled(after) != scheduled(before):
+        found.append("Subscription Cancellation Scheduled" if scheduled(after)
                      else "Subscription Cancellation Revoked")
-    found.append(_pause_change(subscription, old))
+    found.append(_pause_change(before, after))
     return [name for name in found if name]
 
 
-def interval_changed(subscription: Payload, previous: Payload) -> bool:
-    """Whether the main item's billing interval differs from before the event."""
-    if "items" not in previous and "plan" not in previous:
+def interval_changed(before: Subscription | None, after: Subscription) -> bool:
+    """Whether the main line's billing interval differs from before."""
+    if before is None:
         return False
-    return stripe_billing.interval({**subscription, **previous}) != stripe_billing.interval(subscription)
+    old, new = mrr.main_item(before), mrr.main_item(after)
+    return (old.interval if old else None) != (new.interval if new else None)
 
 
-def mrr_lost(subscription: Payload, prior: Payload | None = None) -> float | None:
-    """What a deleted subscription contributed to MRR just before: its prior snapshot's MRR when known."""
-    if prior:
-        return stripe_billing.subscription_mrr(prior)
-    ended, trial_end = subscription.get("ended_at") or subscription.get("canceled_at"), subscription.get("trial_end")
-    if isinstance(trial_end, int) and isinstance(ended, int) and trial_end >= ended:
-        return 0.0  # canceled during its trial
-    return stripe_billing.list_mrr(subscription)
+def mrr_lost(before: Subscription | None, after: Subscription) -> Decimal | None:
+    """What a canceled subscription contributed to MRR just before: its previous state's MRR when known."""
+    if before is not None:
+        return mrr.mrr(before).amount
+    if after.trial_end is not None and after.canceled_at is not None and after.trial_end >= after.canceled_at:
+        return Decimal(0)  # canceled during its trial
+    return mrr.list_mrr(after).amount

@@ -79,6 +79,7 @@ class Subscription:
     resumes_at: float | None = None
     mrr: Decimal | None = None  # the provider's own published MRR, used as it is when given
     gaps: tuple[str, ...] = ()  # what the provider cannot give for this subscription, said to the operator
+    cancel_reason: str | None = None  # the customer's reason for a cancellation, as the provider words it
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,14 @@ class Customer:
     delinquent: bool | None = None
 
 
+# What kind of thing an event reports, in every provider's words: the event types of rules for any provider
+# (`provider: "*"`). A "notice" repeats what another event of the same provider reports.
+KINDS = (
+    "subscription.created", "subscription.updated", "subscription.canceled", "subscription.trial_ending",
+    "subscription.notice", *(f"payment.{kind}" for kind in PAYMENT_KINDS), "customer.updated", "other",
+)
+
+
 @dataclass(frozen=True)
 class Facts:
     """What one event says in the model's terms."""
@@ -115,3 +124,8 @@ class Facts:
     payment: Payment | None = None
     customer: Customer | None = None
     trial_ending: bool = False  # the provider's "trial ends soon" notice
+    # The subscription as this event says it was just before (Stripe's `previous_attributes`); None: the event
+    # does not say, and the core compares with the snapshot it stored. A notice repeating a change another event
+    # reports gives the subscription itself (nothing changed), so lifecycle events are not sent twice.
+    before: Subscription | None = None
+    kind: str | None = None  # one of KINDS; None: the core tells it from the facts (bridge.billing.kinds)

@@ -1,60 +1,83 @@
-"""Account roll-up: an account's billing fields derived from all its subscriptions' latest snapshots (pure).
+"""Account roll-up: an account's billing fields from the latest snapshots of all its subscriptions (pure).
 
-`mrr` is the sum of the subscriptions' MRR; `status` the best by `STATUS_PRECEDENCE`; the *primary*
-subscription (best status, then largest MRR, then largest list MRR, then newest) gives plan, interval,
-seats, periods and cancellation fields. See docs/billing.md.
+Subscriptions are keyed by (provider, id), so one account may hold subscriptions of several providers — as it
+does while it moves from one to another. `mrr` is the sum of their MRR; `status` the best by `STATUS_PRECEDENCE`;
+the *primary* subscription (best status, then largest MRR, then largest list MRR, then the newest snapshot) gives
+plan, interval, seats, periods and cancellation fields. So during a migration the old provider's cancellation
+never blanks the new provider's plan: a live subscription always outranks a canceled one, whichever provider
+wrote last. See docs/billing.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from bridge.billing import money
-from bridge.providers.stripe import billing as stripe_billing
+from bridge.billing import mrr as mrr_
+from bridge.billing.model import Subscription
+from bridge.billing.view import subscription_view
+from bridge.providers.registry import find
 
 # Best first: an account with one active and one canceled subscription is active.
-STATUS_PRECEDENCE = (
-    "active", "past_due", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired",
-)
+STATUS_PRECEDENCE = ("active", "past_due", "trialing", "paused", "unpaid", "incomplete", "canceled")
+ENDED = frozenset({"canceled"})
 RANK_BASE = 1000  # roll-up ranks sit above every event tie rank (docs/ordering.md)
 
 
-def _status_score(subscription: Mapping[str, Any]) -> int:
-    status = subscription.get("status")
+@dataclass(frozen=True)
+class Snapshot:
+    """A subscription's latest known state, with when it was true and the provider's own object for overlays."""
+
+    subscription: Subscription
+    source_time: int  # ms
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+def snapshot(provider: str, raw: Mapping[str, Any], source_time: int) -> Snapshot | None:
+    """A stored provider object in the model's terms, through its provider's package; None when it is not one."""
+    found = find(provider)
+    subscription = found.subscription(raw) if found is not None else None
+    return Snapshot(subscription, source_time, raw) if subscription is not None else None
+
+
+def _status_score(subscription: Subscription) -> int:
+    status = subscription.status
     return len(STATUS_PRECEDENCE) - STATUS_PRECEDENCE.index(status) if status in STATUS_PRECEDENCE else 0
 
 
-def _primary_key(snapshot: Mapping[str, Any]) -> tuple[int, float, float, int]:
-    payload = snapshot["payload"]
-    return (_status_score(payload), stripe_billing.subscription_mrr(payload) or 0.0,
-            stripe_billing.list_mrr(payload) or 0.0, int(snapshot.get("source_time") or 0))
+def _primary_key(snapshot: Snapshot) -> tuple[int, Decimal, Decimal, int]:
+    subscription = snapshot.subscription
+    return (_status_score(subscription), mrr_.mrr(subscription).amount or Decimal(0),
+            mrr_.list_mrr(subscription).amount or Decimal(0), snapshot.source_time)
 
 
-def _mrr(subscriptions: list[Mapping[str, Any]]) -> tuple[float | None, list[str]]:
-    """The sum of MRR, or None with the reason when one is unknown or the currencies differ."""
-    contributing = [s for s in subscriptions if s.get("status") in stripe_billing.MRR_STATUSES]
-    currencies = {str(s.get("currency") or "").lower() for s in contributing}
+def total_mrr(subscriptions: list[Subscription]) -> tuple[float | None, list[str]]:
+    """The sum of MRR, or None with the reasons when one is unknown or the currencies differ."""
+    counted = [s for s in subscriptions if s.status in mrr_.COUNTED_STATUSES]
+    currencies = {(s.currency or "").upper() for s in counted}
     if len(currencies) > 1:
         return None, [f"subscriptions in several currencies ({', '.join(sorted(currencies))}): mrr not summed"]
-    amounts = [stripe_billing.subscription_mrr(s) for s in contributing]
-    if any(amount is None for amount in amounts):
-        gaps = [gap for s in contributing for gap in stripe_billing.mrr_gaps(s)]
-        return None, gaps or ["mrr unknown"]
-    return money.round_half_up(sum(amount or 0.0 for amount in amounts)), []
+    found = [mrr_.mrr(s) for s in counted]
+    if any(monthly.amount is None for monthly in found):
+        return None, [gap for monthly in found for gap in monthly.gaps] or ["mrr unknown"]
+    return float(sum((monthly.amount or Decimal(0) for monthly in found), Decimal(0))), []
 
 
-def account(snapshots: Iterable[Mapping[str, Any]], account_id: str | None = None) -> dict[str, Any]:
-    """The roll-up of snapshots {"payload": subscription, "source_time": ms}: the `account` context variable."""
-    found = [s for s in snapshots if isinstance(s.get("payload"), Mapping)]
+def account(snapshots: Iterable[Snapshot], account_id: str | None = None) -> dict[str, Any]:
+    """The roll-up of an account's snapshots: the `account` context variable (docs/mappings.md)."""
+    found = list(snapshots)
     if not found:
         return {}
     primary = max(found, key=_primary_key)
-    payloads = [s["payload"] for s in found]
-    mrr, gaps = _mrr(payloads)
+    subscriptions = [s.subscription for s in found]
+    total, gaps = total_mrr(subscriptions)
     return {
-        "id": account_id, "mrr": mrr, "mrr_gaps": gaps, "status": primary["payload"].get("status"),
-        "primary": primary["payload"], "subscription_ids": sorted(str(p.get("id")) for p in payloads),
-        "live_subscriptions": sum(1 for p in payloads if p.get("status") not in ("canceled", "incomplete_expired")),
-        "source_time": max(int(s.get("source_time") or 0) for s in found), "revision": None,
+        "id": account_id, "mrr": total, "mrr_gaps": gaps, "status": primary.subscription.status,
+        "subscription": subscription_view(primary.subscription), "primary": dict(primary.raw),
+        "subscription_ids": sorted(s.id for s in subscriptions),
+        "providers": sorted({s.provider for s in subscriptions}),
+        "live_subscriptions": sum(1 for s in subscriptions if s.status not in ENDED),
+        "source_time": max(s.source_time for s in found), "revision": None,
     }

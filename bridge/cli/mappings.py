@@ -23,6 +23,8 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     if mappings is None:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return PROBLEMS
+    for note in mappings.notes:
+        print(f"note: {note}")
     overlay = settings.mappings_overlay_dir
     layers = f"{settings.mappings_dir}" + (f" + {overlay}" if overlay else "")
     print(f"mappings {layers}: {len(mappings.rules)} rule(s), version {mappings.version}: ok")

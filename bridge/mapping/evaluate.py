@@ -18,17 +18,20 @@ from typing import Any
 
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from bridge.billing import rollup
+from bridge.billing import kinds, lifecycle, rollup, view
+from bridge.billing.model import Facts, Identity, Subscription
 from bridge.errors import EvaluationError
 from bridge.mapping import bounds
 from bridge.mapping.bounds import LimitExceeded
 from bridge.mapping.functions import Functions
+from bridge.mapping.identity import link_of, resolve
 from bridge.mapping.loader import MappingSet, Rule
-from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.mapping.operations import HOLD, MAP, MetadataUpdate, Outcome, TrackEvent
 from bridge.mapping.sandbox import Expression
 from bridge.providers import Event
-from bridge.providers.stripe import billing as stripe_billing
-from bridge.providers.stripe import versions as stripe_versions
+from bridge.providers.registry import find, mapping_module
+
+ANY_PROVIDER = "*"
 
 
 @dataclass(frozen=True)
@@ -59,46 +62,74 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _identity(event: Event, obj: Mapping[str, Any], enrichment: Mapping[str, Any],
-              options: EvalOptions) -> dict[str, Any]:
-    if event.provider != "stripe":
-        return {"account_id": None, "account_source": None, "visitor_id": None, "customer_id": None}
-    return stripe_billing.resolve_identity(
-        obj, event.type, enrichment, account_fallback=options.account_fallback,
-        visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix,
-    )
-
-
 def _payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A Stripe payload in the canonical shape of every API version, subscription prices looked up."""
-    if event.provider != "stripe":
-        return event.payload
-    payload = stripe_versions.normalise(event.payload)
-    obj = _mapping(payload["data"].get("object")) if isinstance(payload.get("data"), dict) else {}
-    if obj.get("object") == "subscription":
-        payload["data"]["object"] = stripe_billing.with_prices(obj, _mapping(enrichment.get("prices")))
-    return payload
+    """The payload a provider's own rules read: as its package shapes it (Stripe: one shape for every API
+    version), else as it came."""
+    hooks = mapping_module(event.provider)
+    shape = getattr(hooks, "payload", None)
+    return shape(event, enrichment) if shape is not None else event.payload
 
 
-def _account(event: Event, obj: Mapping[str, Any], identity: Mapping[str, Any],
+def _facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
+    """What the event says in the billing model's terms, from its provider's package."""
+    found = find(event.provider)
+    return found.facts(event, enrichment) if found is not None else Facts(identity=Identity())
+
+
+def _before(event: Event, facts: Facts, enrichment: Mapping[str, Any]) -> Subscription | None:
+    """The subscription before this event: as the event says, else the stored previous snapshot (`prior`)."""
+    if facts.before is not None or facts.subscription is None:
+        return facts.before
+    prior, found = _mapping(enrichment.get("prior")), find(event.provider)
+    return found.subscription(prior) if prior and found is not None else None
+
+
+def _account(event: Event, facts: Facts, obj: Mapping[str, Any], identity: Mapping[str, Any],
              enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
     """The account roll-up: from billing state when the mapper loaded it, else this subscription alone."""
     if "account" in enrichment:
-        return _mapping(enrichment["account"])
-    if obj.get("object") != "subscription" or not event.type.startswith("customer.subscription."):
+        return _with_subscription(event, _mapping(enrichment["account"]))
+    if facts.subscription is None:
         return {}
-    return rollup.account([{"payload": obj, "source_time": int(event.created * 1000)}], identity.get("account_id"))
+    alone = rollup.Snapshot(facts.subscription, int(event.created * 1000), obj)
+    return rollup.account([alone], identity.get("account_id"))
+
+
+def _with_subscription(event: Event, account: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An account roll-up given with only its primary provider object (enrichment files written before the
+    model) gets the model's view of it too."""
+    primary, found = _mapping(account.get("primary")), find(event.provider)
+    if "subscription" in account or not primary or found is None:
+        return account
+    return {**account, "subscription": view.subscription_view(found.subscription(primary))}
+
+
+def _lifecycle(kind: str, before: Subscription | None, after: Subscription | None) -> dict[str, Any]:
+    if after is None:
+        return {"events": [], "mrr_lost": None, "interval_changed": None}
+    return {"events": lifecycle.changes(kind, before, after),
+            "mrr_lost": view.number(lifecycle.mrr_lost(before, after)),
+            "interval_changed": lifecycle.interval_changed(before, after)}
 
 
 def context_variables(event: Event, enrichment: Mapping[str, Any], options: EvalOptions) -> dict[str, Any]:
-    """The variables every expression sees (`loader.CONTEXT_NAMES`)."""
+    """The variables every expression sees (`loader.CONTEXT_NAMES`, docs/mappings.md)."""
     payload = _payload(event, enrichment)
     data = _mapping(payload.get("data"))
     obj = _mapping(data.get("object"))
     own_customer = event.type.startswith("customer.") and obj.get("object") == "customer"
     own_subscription = event.type.startswith("customer.subscription.")
-    identity = _identity(event, obj, enrichment, options)
+    facts = _facts(event, enrichment)
+    before = _before(event, facts, enrichment)
+    identity = resolve(facts.identity, link_of(enrichment), account_fallback=options.account_fallback,
+                       visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix)
+    kind = kinds.kind(facts, before)
     return {
+        "provider": event.provider,
+        "kind": kind,
+        "facts": view.facts_view(facts),
+        "before": view.subscription_view(before),
+        "lifecycle": _lifecycle(kind, before, facts.subscription),
         "event": payload,
         "object": obj,
         "previous": _mapping(data.get("previous_attributes")),
@@ -108,7 +139,7 @@ def context_variables(event: Event, enrichment: Mapping[str, Any], options: Eval
         "identity": identity,
         "livemode": event.livemode,
         "connect_account": event.connect_account,
-        "account": _account(event, obj, identity, enrichment),
+        "account": _account(event, facts, obj, identity, enrichment),
         "prior": _mapping(enrichment.get("prior")),
     }
 
@@ -126,10 +157,13 @@ def _is_json(value: Any) -> bool:
     return False
 
 
-def _skip_reason(rule: Rule, event: Event) -> str | None:
-    if rule.provider != event.provider:
+def _skip_reason(rule: Rule, event: Event, kind: str) -> str | None:
+    """Why a rule does not apply: a rule for any provider (`provider: "*"`) matches the event's neutral kind,
+    a provider's own rule its event type."""
+    if rule.provider not in (ANY_PROVIDER, event.provider):
         return "provider does not match"
-    if not any(fnmatchcase(event.type, glob) for glob in rule.events):
+    matched = kind if rule.provider == ANY_PROVIDER else event.type
+    if not any(fnmatchcase(matched, glob) for glob in rule.events):
         return "event type does not match"
     if event.connect_account and not rule.connect:
         return "Connect event"
@@ -177,8 +211,9 @@ class _Run:
         if kind == "account" and account.get("revision") is not None and account.get("id") == id_:
             return int(account["source_time"]), rollup.RANK_BASE + int(account["revision"])
         status = _mapping(self.variables["object"]).get("status")
-        return (int(self.event.created * 1000),
-                stripe_billing.tie_rank(self.event.type, status if isinstance(status, str) else None))
+        tie_rank = getattr(mapping_module(self.event.provider), "tie_rank", None)
+        rank = tie_rank(self.event.type, status if isinstance(status, str) else None) if tie_rank else 0
+        return int(self.event.created * 1000), rank
 
     def update(self, kind: str, id_: str, values: dict[str, Any], create: bool) -> None:
         source_time, rank = self._order(kind, id_)
@@ -237,12 +272,11 @@ class _Run:
 
 def _admitted(event: Event) -> Outcome:
     """An empty outcome saying what the event's API version allows (docs/billing.md, "API versions")."""
-    if event.provider != "stripe":
+    admit = getattr(mapping_module(event.provider), "admit", None)
+    if admit is None:
         return Outcome()
-    admission = stripe_versions.admit(event.api_version, event.payload)
-    newer = event.api_version if stripe_versions.newer(event.api_version) else None
-    return Outcome(warnings=[admission.warning] if admission.warning else [], admission=admission.action,
-                   newer_version=newer)
+    action, warning, newer = admit(event)
+    return Outcome(warnings=[warning] if warning else [], admission=action, newer_version=newer)
 
 
 def evaluate(
@@ -256,14 +290,14 @@ def evaluate(
 
 def _evaluate(mappings: MappingSet, event: Event, enrichment: Mapping[str, Any], options: EvalOptions) -> Outcome:
     outcome = _admitted(event)
-    if outcome.admission != stripe_versions.MAP:
-        why = "held: newer API version" if outcome.admission == stripe_versions.HOLD else "unsupported API version"
+    if outcome.admission != MAP:
+        why = "held: newer API version" if outcome.admission == HOLD else "unsupported API version"
         outcome.skipped.update({rule.name: why for rule in mappings.rules})
         return outcome
     variables = {**context_variables(event, enrichment, options),
                  **Functions(options.date_format, mappings.lookups).namespace()}
     for rule in mappings.rules:
-        reason = _skip_reason(rule, event)
+        reason = _skip_reason(rule, event, str(variables["kind"]))
         run = _Run(rule, event, variables, options, outcome)
         if reason is None and rule.when is not None and not run.value("when", rule.when):
             reason = "when is false"

@@ -10,14 +10,12 @@ from typing import Any
 
 from jinja2 import nodes
 
+from bridge.mapping.functions import PROVIDER_TYPES
+
 PENDO_TYPES = {"text": "string", "number": "number", "boolean": "boolean", "date": "time"}
 MAPPING_TYPES = {pendo: ours for ours, pendo in PENDO_TYPES.items()}
 DEFAULT_TYPE = "text"
-FUNCTION_TYPES = {
-    "money": "number", "stripe_mrr": "number", "stripe_list_mrr": "number", "stripe_seats": "number",
-    "date": "date", "upper": "text", "lower": "text", "stripe_plan": "text", "stripe_interval": "text",
-    "stripe_invoice_subscription": "text",
-}
+FUNCTION_TYPES = {"money": "number", "date": "date", "upper": "text", "lower": "text", **PROVIDER_TYPES}
 
 
 def literal_type(value: Any) -> str | None:

@@ -10,16 +10,20 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.billing import lifecycle, money
+from bridge.billing import money
 from bridge.mapping import bounds
-from bridge.providers.stripe import billing as stripe_billing
+from bridge.providers.registry import mapping_modules
 
-FUNCTION_NAMES = (
-    "money", "date", "coalesce", "lookup", "upper", "lower", "stripe_mrr", "stripe_list_mrr", "stripe_plan",
-    "stripe_seats", "stripe_interval", "stripe_period_end", "stripe_invoice_subscription", "stripe_transitions",
-    "stripe_interval_changed", "stripe_mrr_lost", "stripe_refund_amount", "stripe_cancels_at",
-    "stripe_collection_paused", "stripe_price_metadata", "stripe_lookup_key", "stripe_before",
-)
+OWN_NAMES = ("money", "date", "coalesce", "lookup", "upper", "lower")
+# A provider package's own functions (its `mapping` module's `FUNCTIONS`), kept for existing overlays; each names
+# its neutral replacement, which `bridge check` tells.
+PROVIDER_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    name: function for module in mapping_modules() for name, function in getattr(module, "FUNCTIONS", {}).items()}
+PROVIDER_TYPES: dict[str, str] = {
+    name: kind for module in mapping_modules() for name, kind in getattr(module, "TYPES", {}).items()}
+REPLACEMENTS: dict[str, str] = {
+    name: text for module in mapping_modules() for name, text in getattr(module, "REPLACEMENTS", {}).items()}
+FUNCTION_NAMES = (*OWN_NAMES, *PROVIDER_FUNCTIONS)
 DATE_FORMATS = ("iso", "epoch_ms")
 
 
@@ -60,7 +64,7 @@ class Functions:
 
     def namespace(self) -> dict[str, Callable[..., Any]]:
         """The functions by the names expressions use."""
-        return {name: getattr(self, name) for name in FUNCTION_NAMES}
+        return {**{name: getattr(self, name) for name in OWN_NAMES}, **PROVIDER_FUNCTIONS}
 
     def money(self, amount_minor: Any, currency: Any) -> float | None:
         """Minor units as major units of the currency, rounded to 2 decimals."""
@@ -89,79 +93,11 @@ class Functions:
         """Lower case text."""
         return None if value is None else bounds.stringify(value, "the text for lower").lower()
 
-    def stripe_mrr(self, subscription: Any) -> float | None:
-        """MRR in major units: 0 unless active or past due, None when a price is tiered."""
-        return stripe_billing.subscription_mrr(subscription) if subscription else None
-
-    def stripe_list_mrr(self, subscription: Any) -> float | None:
-        """MRR in major units whatever the status."""
-        return stripe_billing.list_mrr(subscription) if subscription else None
-
-    def stripe_plan(self, subscription: Any) -> str | None:
-        """The main item's lookup key, nickname or price id."""
-        return stripe_billing.plan_name(subscription) if subscription else None
-
-    def stripe_seats(self, subscription: Any) -> int | None:
-        """The main item's quantity."""
-        return stripe_billing.seats(subscription) if subscription else None
-
-    def stripe_interval(self, subscription: Any) -> str | None:
-        """The main item's billing interval."""
-        return stripe_billing.interval(subscription) if subscription else None
-
-    def stripe_period_end(self, subscription: Any) -> int | None:
-        """The current period end (unix seconds) in either API shape."""
-        return stripe_billing.period_end(subscription) if subscription else None
-
-    def stripe_invoice_subscription(self, invoice: Any) -> str | None:
-        """The subscription id of an invoice in either API shape."""
-        return stripe_billing.subscription_of_invoice(invoice) if invoice else None
-
-    def stripe_transitions(self, event_type: Any, subscription: Any, previous: Any = None,
-                           prior: Any = None) -> list[str]:
-        """The lifecycle track event names a subscription event implies (`bridge.billing.lifecycle`)."""
-        if not subscription or not isinstance(event_type, str):
-            return []
-        return lifecycle.transitions(event_type, subscription, previous or {}, prior or None)
-
-    def stripe_before(self, subscription: Any, previous: Any = None, prior: Any = None) -> Any:
-        """The subscription as it was before this event (previous attributes over it, else the prior snapshot)."""
-        return lifecycle.before(subscription, previous or {}, prior or None) if subscription else None
-
-    def stripe_interval_changed(self, subscription: Any, previous: Any = None) -> bool | None:
-        """Whether the main billing interval changed in this event."""
-        return lifecycle.interval_changed(subscription, previous or {}) if subscription else None
-
-    def stripe_mrr_lost(self, subscription: Any, prior: Any = None) -> float | None:
-        """What a deleted subscription contributed to MRR just before its deletion."""
-        return lifecycle.mrr_lost(subscription, prior or None) if subscription else None
-
-    def stripe_refund_amount(self, charge: Any, previous: Any = None) -> int | None:
-        """The amount (minor units) of the refund a `charge.refunded` event is about."""
-        return stripe_billing.refund_amount(charge, previous or {}) if charge else None
-
-    def stripe_cancels_at(self, subscription: Any) -> int | None:
-        """When a scheduled cancellation takes effect (unix seconds), or None."""
-        return stripe_billing.cancels_at(subscription) if subscription else None
-
-    def stripe_collection_paused(self, subscription: Any) -> bool | None:
-        """Whether the subscription is paused or its collection is."""
-        return stripe_billing.collection_paused(subscription) if subscription else None
-
-    def stripe_price_metadata(self, subscription: Any, key: Any) -> Any:
-        """A metadata value of the main item's price, e.g. `pendo_plan`."""
-        if not subscription:
-            return None
-        metadata = stripe_billing.main_price(subscription).get("metadata")
-        return metadata.get(key) if isinstance(metadata, Mapping) else None
-
-    def stripe_lookup_key(self, subscription: Any) -> str | None:
-        """The main item's price lookup key."""
-        found = stripe_billing.main_price(subscription).get("lookup_key") if subscription else None
-        return found if isinstance(found, str) and found else None
-
 
 def is_function(value: Any) -> bool:
-    """Whether `value` is one of the functions of some `Functions` (the sandbox calls nothing else)."""
+    """Whether `value` is one of the functions of some `Functions` or a provider package's own (the sandbox
+    calls nothing else)."""
     bound_to = getattr(value, "__self__", None)
-    return isinstance(bound_to, Functions) and getattr(value, "__name__", "") in FUNCTION_NAMES
+    if isinstance(bound_to, Functions):
+        return getattr(value, "__name__", "") in OWN_NAMES
+    return any(value is function for function in PROVIDER_FUNCTIONS.values())

@@ -23,10 +23,11 @@ from bridge.errors import MappingError
 from bridge.mapping.bounds import over_bounds
 from bridge.mapping.document import Document, DocumentError, read_document
 from bridge.mapping.fieldtypes import DEFAULT_TYPE, PENDO_TYPES, infer_type, literal_type
-from bridge.mapping.functions import FUNCTION_NAMES, is_function
+from bridge.mapping.functions import FUNCTION_NAMES, REPLACEMENTS, is_function
 from bridge.mapping.sandbox import Expression, SandboxEnvironment, compile_expression, forbidden_names, parse
 
 CONTEXT_NAMES = (
+    "provider", "kind", "facts", "before", "lifecycle",
     "event", "object", "previous", "event_type", "customer", "subscription", "identity", "livemode",
     "connect_account", "account", "prior",
 )
@@ -93,6 +94,7 @@ class MappingSet:
     lookups: Mapping[str, Mapping[Any, Any]]
     version: str
     field_names: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[Problem, ...] = ()  # what still works but has a better way, e.g. a provider's own function
 
 
 class _Checker:
@@ -100,6 +102,7 @@ class _Checker:
 
     def __init__(self, environment: SandboxEnvironment, lookups: Mapping[str, Any], problems: list[Problem]):
         self.environment, self.lookups, self.problems = environment, lookups, problems
+        self.notes: list[Problem] = []
         self.document: Document | None = None
         self.base: tuple[Any, ...] = ()
         self.label = "-"
@@ -123,6 +126,7 @@ class _Checker:
         try:
             tree = parse(self.environment, source)
             reasons = self._static_problems(tree)
+            self._replacements(label, tree, where)
             if not reasons:
                 self._infer(label, infer_type(tree))
                 return compile_expression(self.environment, source)
@@ -133,6 +137,15 @@ class _Checker:
         for reason in reasons:
             self.fail(f"{label}: {reason}", *where)
         return None
+
+    def _replacements(self, label: str, tree: nodes.Template, where: tuple[Any, ...]) -> None:
+        """Note each call of a provider's own function, naming its replacement that works for every provider."""
+        assert self.document is not None
+        called = {call.node.name for call in tree.find_all(nodes.Call) if isinstance(call.node, nodes.Name)}
+        for name in sorted(called & set(REPLACEMENTS)):
+            line = self.document.line((*self.base, *where))
+            message = f"{label}: {name}() still works, for one provider only; for every provider: {REPLACEMENTS[name]}"
+            self.notes.append(Problem(self.document.label, line, self.label, message))
 
     def _infer(self, label: str, kind: str | None) -> None:
         if kind is not None:
@@ -389,7 +402,8 @@ def check_mappings(directory: Path, overlay: Path | None = None) -> tuple[Mappin
     if problems:
         return None, problems
     final = tuple(_renamed(rule, renames) for rule in rules)
-    return MappingSet(rules=final, lookups=tables, version=_version(folders), field_names=renames), []
+    return MappingSet(rules=final, lookups=tables, version=_version(folders), field_names=renames,
+                      notes=tuple(checker.notes)), []
 
 
 def load_mappings(directory: Path, overlay: Path | None = None) -> MappingSet:

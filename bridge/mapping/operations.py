@@ -38,6 +38,9 @@ class TrackEvent:
 Operation = MetadataUpdate | TrackEvent
 
 
+MAP, HOLD, STORE = "map", "hold", "store"  # what an event's API version allows (a package's `admit`)
+
+
 @dataclass
 class Outcome:
     """The result of evaluating all rules against one event."""

@@ -37,6 +37,12 @@ def package(name: str) -> Package:
     return cast(Package, module)
 
 
+def find(name: str) -> Package | None:
+    """The package called `name`, or None when no such provider is registered (an event stored by another
+    deployment's providers, say)."""
+    return package(name) if name in PACKAGES else None
+
+
 def packages() -> tuple[Package, ...]:
     """Every registered package, in `PACKAGES` order."""
     return tuple(package(name) for name in PACKAGES)

@@ -15,10 +15,9 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
 
-from bridge.billing import rollup
+from bridge.billing import mrr, rollup
 from bridge.providers import Event
-from bridge.providers.stripe import billing as stripe_billing
-from bridge.providers.stripe import versions as stripe_versions
+from bridge.providers.registry import mapping_module
 from bridge.store.schema import billing_accounts, subscriptions
 from bridge.store.store import per_dialect
 
@@ -40,26 +39,24 @@ class Prepared:
 
 
 def subscription_of(event: Event, enrichment: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The event's subscription in the canonical shape with looked-up prices; None for other events."""
-    if event.provider != "stripe" or not event.type.startswith("customer.subscription."):
-        return None
-    obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
-    if not isinstance(obj, dict) or obj.get("object") != "subscription" or not obj.get("id"):
-        return None
-    return dict(stripe_billing.with_prices(obj, enrichment.get("prices")))
+    """The subscription object the event carries, as its package stores it for the roll-up; None for other events."""
+    carried = getattr(mapping_module(event.provider), "subscription_object", None)
+    return carried(event, enrichment) if carried is not None else None
 
 
 def _row(event: Event, subscription: dict[str, Any], account_id: str | None, now: float) -> dict[str, Any]:
+    found = rollup.snapshot(event.provider, subscription, int(event.created * 1000))
+    model = found.subscription if found is not None else None
     status = subscription.get("status")
+    tie_rank = getattr(mapping_module(event.provider), "tie_rank", None)
+    amount = mrr.mrr(model).amount if model is not None else None
     return {
         "provider": event.provider, "subscription_id": subscription["id"], "account_id": account_id,
-        "customer_id": stripe_billing.resolve_identity(
-            subscription, event.type, {}, account_fallback="none", visitor_fallback="skip",
-            synthetic_prefix="")["customer_id"],
+        "customer_id": model.customer_id if model is not None else None,
         "status": status, "snapshot": json.dumps(subscription, sort_keys=True),
         "source_time": int(event.created * 1000),
-        "rank": stripe_billing.tie_rank(event.type, status if isinstance(status, str) else None),
-        "mrr": stripe_billing.subscription_mrr(subscription), "event_id": event.id, "updated_at": now,
+        "rank": tie_rank(event.type, status if isinstance(status, str) else None) if tie_rank else 0,
+        "mrr": None if amount is None else float(amount), "event_id": event.id, "updated_at": now,
     }
 
 
@@ -123,8 +120,9 @@ def _lock(connection: Connection, account_id: str, now: float) -> int:
                                   {"account_id": account_id, "revision": 1, "updated_at": now}).scalar_one())
 
 
-def _snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"payload": json.loads(row["snapshot"]), "source_time": row["source_time"]}
+def _snapshot(row: Mapping[str, Any], provider: str) -> rollup.Snapshot | None:
+    """A stored row in the model's terms; `provider` is the event's for rows stored before they named theirs."""
+    return rollup.snapshot(row.get("provider") or provider, json.loads(row["snapshot"]), int(row["source_time"]))
 
 
 def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any], account_id: str | None,
@@ -148,7 +146,8 @@ def prepare(connection: Connection, event: Event, enrichment: Mapping[str, Any],
     revision = _lock(connection, account_id, now) if lock else _revision(connection, account_id) + 1
     others = connection.execute(_OTHERS, {"account_id": account_id, **key}).mappings().all()
     own: Mapping[str, Any] = row if fresh or stored is None else stored
-    account = rollup.account([*(_snapshot(dict(other)) for other in others), _snapshot(own)], account_id)
+    found = [_snapshot(dict(other), event.provider) for other in others] + [_snapshot(own, event.provider)]
+    account = rollup.account([snapshot for snapshot in found if snapshot is not None], account_id)
     account["revision"] = revision if fresh else None
     return Prepared({"prior": prior, "account": account}, row if fresh else None, account_id=account_id,
                     revision=revision, **read)

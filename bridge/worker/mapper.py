@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import EnrichmentUnavailable, EvaluationError
-from bridge.mapping import EvalOptions, MappingSet, evaluate
+from bridge.mapping import EvalOptions, MappingSet, evaluate, identity, operations
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.ops import alerts, backoff
 from bridge.ops.alerts import Alerts
@@ -33,8 +33,6 @@ from bridge.ops.logs import bound
 from bridge.pendo import client as pendo
 from bridge.pendo import outbox
 from bridge.providers import Event
-from bridge.providers.stripe import billing as stripe_billing
-from bridge.providers.stripe import versions as stripe_versions
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
 from bridge.store.db import reading
@@ -142,7 +140,7 @@ class Mapper:
                     return None
                 log.warning("mapping with the cached enrichment only", extra={"reason": str(exc)})
                 enrichment = self.enricher.enrich(event, fetch=False)
-        if event.customer_id is None and (customer_id := stripe_billing.enriched_customer_id(enrichment)):
+        if event.customer_id is None and (customer_id := identity.customer_of(event, enrichment)):
             # a dispute's customer, found through its charge: kept on the row for requeues and purges
             stored = replace(stored, event=replace(event, customer_id=customer_id))
         options = eval_options(self.settings)
@@ -282,11 +280,7 @@ class Mapper:
         event, options = item.stored.event, item.options
         link = links.linked_account(connection, event.provider, event.customer_id)
         enrichment = {**item.enrichment, "link": link} if link else item.enrichment
-        obj = stripe_versions.normalise(event.payload).get("data", {}).get("object")
-        account_id = stripe_billing.resolve_identity(
-            obj, event.type, enrichment, account_fallback=options.account_fallback, visitor_fallback="skip",
-            synthetic_prefix="")["account_id"] if event.provider == "stripe" and isinstance(obj, dict) else None
-        return link, enrichment, account_id
+        return link, enrichment, identity.account_of(event, enrichment, options.account_fallback)
 
     def _evaluate(self, connection: Connection, item: Ready, enrichment: dict[str, Any], account_id: str | None,
                   now: float, lock: bool = True) -> tuple[Outcome, billing_state.Prepared]:
@@ -310,7 +304,7 @@ class Mapper:
         detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
         account_ids = [op.id for op in outcome.operations
                        if isinstance(op, MetadataUpdate) and op.kind == "account"]
-        if outcome.admission == stripe_versions.MAP:
+        if outcome.admission == operations.MAP:
             billing_state.save(connection, state)
             links.learn(connection, event, now)
         if status == store.MAPPED:
@@ -359,7 +353,7 @@ def _subscription_id(event: Event) -> str | None:
 
 
 def _status(outcome: Outcome) -> str:
-    if outcome.admission == stripe_versions.HOLD:
+    if outcome.admission == operations.HOLD:
         return store.HELD
     if outcome.unresolved:
         return store.UNRESOLVED

@@ -24,13 +24,11 @@ from typing import Any
 from sqlalchemy import Connection, or_, select, update
 
 from bridge.billing import rollup
-from bridge.mapping import MappingSet, evaluate
+from bridge.mapping import MappingSet, evaluate, identity, operations
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.pendo import client as pendo
 from bridge.pendo import outbox
 from bridge.providers import Event
-from bridge.providers.stripe import billing as stripe_billing
-from bridge.providers.stripe import versions as stripe_versions
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
 from bridge.store.db import reading
@@ -172,7 +170,7 @@ class _Replay:
         self.enricher = enrichment.cached(store_)
         self.options = eval_options(settings)
         self.outcomes: dict[int, tuple[Event, Outcome]] = {}
-        self.snapshots: dict[tuple[str, str], dict[str, Any]] = {}  # (provider, subscription id) → latest
+        self.snapshots: dict[tuple[str, str], dict[str, Any]] = {}  # (provider, id) → latest snapshot replayed
 
     def evaluate(self, rows: list[Any], links_: Mapping[tuple[str, str], str]) -> None:
         """Evaluate oldest first, rebuilding the billing state (`prior`, `account`) as the mapper saw it grow."""
@@ -189,16 +187,15 @@ class _Replay:
         subscription = billing_state.subscription_of(event, enrichment)
         if subscription is None:
             return {}
-        account_id = stripe_billing.resolve_identity(
-            subscription, event.type, enrichment, account_fallback=self.options.account_fallback,
-            visitor_fallback="skip", synthetic_prefix="")["account_id"]
-        key = (event.provider, str(subscription["id"]))  # ids are unique only within their provider
+        account_id = identity.account_of(event, enrichment, self.options.account_fallback)
+        key = (event.provider, str(subscription["id"]))
         prior = self.snapshots.get(key, {}).get("payload", {})
-        self.snapshots[key] = {
-            "payload": subscription, "source_time": int(event.created * 1000), "account": account_id}
+        self.snapshots[key] = {"payload": subscription, "account": account_id,
+                               "snapshot": rollup.snapshot(event.provider, subscription, int(event.created * 1000))}
         if account_id is None:
             return {"prior": prior}
-        mine = [snapshot for snapshot in self.snapshots.values() if snapshot["account"] == account_id]
+        mine = [found["snapshot"] for found in self.snapshots.values()
+                if found["account"] == account_id and found["snapshot"] is not None]
         return {"prior": prior, "account": rollup.account(mine, account_id)}
 
     def derive(self, history: list[Any]) -> dict[FieldKey, Derived]:
@@ -266,7 +263,7 @@ class _Replay:
 def _admitted(run: _Replay, held: list[Any]) -> list[Any]:
     """The held events the current version support maps (`evaluate` decides that before reading anything else)."""
     return [row for row in held
-            if evaluate(run.mappings, event_from_row(row), {}, run.options).admission == stripe_versions.MAP]
+            if evaluate(run.mappings, event_from_row(row), {}, run.options).admission == operations.MAP]
 
 
 def _requeue(connection: Connection, rows: list[Any], now: float) -> None:

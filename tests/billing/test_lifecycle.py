@@ -1,86 +1,74 @@
+from decimal import Decimal
+
 import pytest
 
 from bridge.billing import lifecycle
-from bridge.providers.stripe import billing as sb
+from bridge.billing.model import Item, Subscription
 
 
-def sub(status="active", amount=5000, quantity=1, interval="month", **fields):
-    price = {"id": "price_1", "billing_scheme": "per_unit", "unit_amount": amount,
-             "recurring": {"interval": interval, "interval_count": 1, "usage_type": "licensed"}}
-    return {"object": "subscription", "status": status, "currency": "usd", "cancel_at": None,
-            "cancel_at_period_end": False, "pause_collection": None,
-            "items": {"data": [{"quantity": quantity, "price": price}]}, **fields}
+def sub(status="active", amount="50.00", quantity=1, interval="month", **fields):
+    item = Item(price_id="price_1", plan="Pro", amount=Decimal(amount) * quantity, currency="USD",
+                interval=interval, quantity=quantity)
+    return Subscription(provider="any", id="sub_1", customer_id="cus_1", status=status, items=(item,),
+                        currency="USD", **fields)
 
 
-UPDATED = "customer.subscription.updated"
+UPDATED = "subscription.updated"
 
 
 @pytest.mark.parametrize(
-    ("event_type", "now", "previous", "expected"),
+    ("kind", "before", "after", "expected"),
     [
-        ("customer.subscription.created", sub(), {}, ["Subscription Created"]),
-        ("customer.subscription.created", sub("incomplete"), {}, []),
-        (UPDATED, sub(), {"status": "incomplete"}, ["Subscription Activated"]),
-        (UPDATED, sub(), {"status": "trialing"}, ["Trial Converted"]),
-        (UPDATED, sub(), {"status": "past_due"}, ["Payment Recovered"]),
-        (UPDATED, sub(quantity=3), {"items": sub(quantity=1)["items"]}, ["Subscription Upgraded"]),
-        (UPDATED, sub(amount=1000), {"items": sub(amount=5000)["items"]}, ["Subscription Downgraded"]),
-        (UPDATED, sub(), {"items": sub()["items"]}, []),  # same price again: no change of MRR
-        (UPDATED, sub(cancel_at=1_800_000_000), {"cancel_at": None}, ["Subscription Cancellation Scheduled"]),
-        (UPDATED, sub(cancel_at_period_end=True), {"cancel_at_period_end": False},
-         ["Subscription Cancellation Scheduled"]),
-        (UPDATED, sub(), {"cancel_at": 1_800_000_000}, ["Subscription Cancellation Revoked"]),
-        (UPDATED, sub(pause_collection={"behavior": "void", "resumes_at": None}), {"pause_collection": None},
-         ["Subscription Paused"]),
-        (UPDATED, sub("paused"), {"status": "trialing"}, ["Subscription Paused"]),
-        (UPDATED, sub(), {"pause_collection": {"behavior": "void"}}, ["Subscription Resumed"]),
-        (UPDATED, sub(), {"status": "trialing", "cancel_at": 1_800_000_000},
+        ("subscription.created", None, sub(), ["Subscription Created"]),
+        ("subscription.created", None, sub("trialing"), ["Subscription Created"]),
+        ("subscription.created", None, sub("incomplete"), []),
+        ("subscription.canceled", None, sub("canceled"), ["Subscription Canceled"]),
+        ("subscription.canceled", sub(), sub("canceled"), ["Subscription Canceled"]),
+        (UPDATED, None, sub(), []),  # nothing to compare with
+        (UPDATED, sub("incomplete"), sub(), ["Subscription Activated"]),
+        (UPDATED, sub("trialing"), sub(), ["Trial Converted"]),
+        (UPDATED, sub("past_due"), sub(), ["Payment Recovered"]),
+        (UPDATED, sub("unpaid"), sub(), ["Payment Recovered"]),
+        (UPDATED, sub(quantity=1), sub(quantity=3), ["Subscription Upgraded"]),
+        (UPDATED, sub(amount="50.00"), sub(amount="10.00"), ["Subscription Downgraded"]),
+        (UPDATED, sub(), sub(), []),
+        (UPDATED, sub(), sub(cancels_at=1_800_000_000.0), ["Subscription Cancellation Scheduled"]),
+        (UPDATED, sub(), sub(cancel_at_period_end=True), ["Subscription Cancellation Scheduled"]),
+        (UPDATED, sub(cancels_at=1_800_000_000.0), sub(), ["Subscription Cancellation Revoked"]),
+        (UPDATED, sub(), sub(paused=True), ["Subscription Paused"]),
+        (UPDATED, sub("trialing"), sub("paused", paused=True), ["Subscription Paused"]),
+        (UPDATED, sub(paused=True), sub(), ["Subscription Resumed"]),
+        (UPDATED, sub(paused=True), sub("canceled"), []),
+        (UPDATED, sub("trialing", cancels_at=1_800_000_000.0), sub(),
          ["Trial Converted", "Subscription Cancellation Revoked"]),
-        ("customer.subscription.deleted", sub("canceled"), {}, ["Subscription Canceled"]),
+        ("subscription.notice", sub(), sub(paused=True), []),
+        ("subscription.trial_ending", None, sub("trialing"), []),
     ],
 )
-def test_transitions_follow_previous_attributes(event_type, now, previous, expected):
-    assert lifecycle.transitions(event_type, now, previous) == expected
+def test_changes_follow_the_kind_then_compare_before_and_after(kind, before, after, expected):
+    assert lifecycle.changes(kind, before, after) == expected
 
 
-def test_trial_conversion_is_not_an_upgrade():
-    assert lifecycle.transitions(UPDATED, sub(), {"status": "trialing"}) == ["Trial Converted"]
+def test_changes_name_only_known_events():
+    assert set(lifecycle.NAMES) >= {"Subscription Created", "Trial Converted", "Subscription Canceled"}
 
 
-def test_transitions_fall_back_to_the_prior_snapshot():
-    assert lifecycle.transitions(UPDATED, sub(), {}, prior=sub("past_due")) == ["Payment Recovered"]
-
-
-def test_interval_changed_compares_the_main_item():
-    assert lifecycle.interval_changed(sub(amount=60000, interval="year"), {"items": sub()["items"]}) is True
-    assert lifecycle.interval_changed(sub(), {"status": "trialing"}) is False
-
-
-def test_refund_amount_is_this_refund_not_the_running_total():
-    refunds = [{"amount": 1000, "created": 1}, {"amount": 2000, "created": 2}]
-    charge = {"amount_refunded": 3000, "refunds": {"data": refunds}}
-    assert sb.refund_amount(charge, {"amount_refunded": 1000}) == 2000
-    assert sb.refund_amount(charge, {}) == 2000
-    assert sb.refund_amount({"amount_refunded": 500}, {}) == 500
+def test_interval_changed_compares_the_main_line():
+    assert lifecycle.interval_changed(sub(), sub(amount="600.00", interval="year")) is True
+    assert lifecycle.interval_changed(sub("trialing"), sub()) is False
+    assert lifecycle.interval_changed(None, sub()) is False
 
 
 @pytest.mark.parametrize(
-    ("tiers_mode", "quantity", "expected"),
-    [("graduated", 15, 10 * 1000 + 5 * 800 + 500), ("volume", 15, 15 * 800 + 500), ("volume", 5, 5 * 1000)],
+    ("before", "after", "expected"),
+    [
+        (sub(quantity=3), sub("canceled"), Decimal("150.00")),
+        (sub("trialing"), sub("canceled"), Decimal(0)),
+        (None, sub("canceled", trial_end=200.0, canceled_at=100.0), Decimal(0)),
+        (None, sub("canceled", trial_end=100.0, canceled_at=200.0), Decimal("50.00")),
+    ],
 )
-def test_tiered_prices_resolve_with_their_tiers(tiers_mode, quantity, expected):
-    price = {"id": "price_t", "billing_scheme": "tiered", "tiers_mode": tiers_mode,
-             "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
-             "tiers": [{"up_to": 10, "unit_amount": 1000, "flat_amount": None},
-                       {"up_to": None, "unit_amount": 800, "flat_amount": 500}]}
-    assert sb.monthly_amount({"quantity": quantity, "price": price}) == expected
-    assert sb.tiered_price_ids({"items": {"data": [{"price": {**price, "tiers": None}}]}}) == ["price_t"]
+def test_mrr_lost_is_what_the_subscription_contributed_just_before(before, after, expected):
+    assert lifecycle.mrr_lost(before, after) == expected
 
 
-def test_inclusive_tax_is_removed_and_stripe_tax_inclusive_is_a_gap():
-    item = {"quantity": 1, "tax_rates": [{"percentage": 25.0, "inclusive": True}],
-            "price": {"id": "p", "unit_amount": 12500, "tax_behavior": "inclusive",
-                      "recurring": {"interval": "month", "usage_type": "licensed"}}}
-    assert sb.list_mrr({"currency": "eur", "items": {"data": [item]}}) == 100.0
-    automatic = {"currency": "eur", "automatic_tax": {"enabled": True}, "items": {"data": [{**item, "tax_rates": []}]}}
-    assert sb.list_mrr(automatic) is None and "Stripe Tax" in sb.mrr_gaps(automatic)[0]

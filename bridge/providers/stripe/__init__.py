@@ -16,6 +16,7 @@ from bridge.providers.stripe.demo import demo_config, demo_deliveries
 
 # Imported before the functions below are defined: a submodule loaded later would rebind the package's
 # attribute of the same name (`webhook`) to itself. Submodules are never named after the other protocol names.
+from bridge.providers.stripe.facts import facts, subscription
 from bridge.providers.stripe.webhook import StripeProvider
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ NAME = "stripe"
 LOGGERS = ("stripe",)  # the official client's logger: warnings only
 
 __all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "demo_config",
-           "demo_deliveries", "enricher", "event_log", "ignored", "source", "version_standing", "webhook"]
+           "demo_deliveries", "enricher", "event_log", "facts", "ignored", "source", "subscription", "version_standing",
+           "webhook"]
 
 
 def webhook(config: StripeConfig) -> StripeProvider:

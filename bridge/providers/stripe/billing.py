@@ -79,7 +79,7 @@ def subscription_metadata_of_invoice(invoice: Payload) -> Mapping[str, Any]:
     return {}
 
 
-def _items(subscription: Payload) -> list[Mapping[str, Any]]:
+def subscription_items(subscription: Payload) -> list[Mapping[str, Any]]:
     data = _path(subscription, "items", "data")
     return [item for item in data if isinstance(item, Mapping)] if isinstance(data, list) else []
 
@@ -89,17 +89,17 @@ def period_end(subscription: Payload) -> int | None:
     top = _number(subscription.get("current_period_end"))
     if top is not None:
         return int(top)
-    ends = [_number(item.get("current_period_end")) for item in _items(subscription)]
+    ends = [_number(item.get("current_period_end")) for item in subscription_items(subscription)]
     numbers = [int(end) for end in ends if end is not None]
     return max(numbers) if numbers else None
 
 
-def _price(item: Payload) -> Mapping[str, Any]:
+def price_of(item: Payload) -> Mapping[str, Any]:
     found = item.get("price") or item.get("plan")
     return found if isinstance(found, Mapping) else {}
 
 
-def _recurring(price: Payload) -> Mapping[str, Any]:
+def recurring_of(price: Payload) -> Mapping[str, Any]:
     """The recurrence of a price (`recurring`) or of a legacy plan (fields on the plan itself)."""
     found = price.get("recurring")
     return found if isinstance(found, Mapping) else price
@@ -174,7 +174,7 @@ def _decimal(value: Any) -> float | None:
 
 def _inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None:
     """What a tax-inclusive amount is divided by to remove its tax; None when the rate is not in the payload."""
-    price = _price(item)
+    price = price_of(item)
     rates = item.get("tax_rates") or subscription.get("default_tax_rates") or []
     inclusive = [rate for rate in rates if isinstance(rate, Mapping) and rate.get("inclusive")]
     if inclusive:
@@ -187,58 +187,63 @@ def _inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None
 
 def _item_discount(amount: float, item: Payload) -> float | None:
     """Apply the item's own forever discounts (basil+ `items[].discounts`); None if one is not expanded."""
-    coupons = _coupons(item)
-    if coupons is None:
+    found = coupons(item)
+    if found is None:
         return None
-    factor = _months_factor(_recurring(_price(item)))
-    return _apply_coupons(amount, coupons, factor, str(_price(item).get("currency") or ""))
+    factor = _months_factor(recurring_of(price_of(item)))
+    return _apply_coupons(amount, found, factor, str(price_of(item).get("currency") or ""))
 
 
 def item_gap(item: Payload, subscription: Payload) -> str | None:
     """Why an item's monthly amount cannot be known from the payload, or None."""
-    price = _price(item)
+    price = price_of(item)
     name = price.get("id") or "?"
-    if _recurring(price).get("usage_type") == "metered":
+    if recurring_of(price).get("usage_type") == "metered":
         return None
     if price.get("billing_scheme") == "tiered" and not price.get("tiers"):
         return f"price {name} is tiered: its tiers need the price look-up (STRIPE_API_KEY)"
     if _inclusive_tax_divisor(item, subscription) is None:
         return f"price {name} is tax-inclusive under Stripe Tax: the rate is not in the payload"
-    if _coupons(item) is None:
+    if coupons(item) is None:
         return f"subscription item of price {name} has a discount that is not expanded"
-    if _months_factor(_recurring(price)) is None or (
+    if _months_factor(recurring_of(price)) is None or (
             price.get("billing_scheme") != "tiered" and _unit_amount(price) is None):
         return f"price {name} has no recurring amount"
     return None
 
 
-def monthly_amount(item: Payload, subscription: Payload | None = None) -> float | None:
-    """One item's recurring amount per month in minor units, net of tax: 0 if metered, None if unknown."""
-    price = _price(item)
-    recurring = _recurring(price)
-    if recurring.get("usage_type") == "metered":
-        return 0.0
-    factor = _months_factor(recurring)
-    if factor is None:
-        return None
+def period_amount(item: Payload, subscription: Payload | None = None) -> float | None:
+    """One licensed item's amount per billing period in minor units, whole quantity, net of tax and before
+    discounts; None when the payload cannot tell (`item_gap`)."""
+    price = price_of(item)
     if price.get("billing_scheme") == "tiered":
         amount = _tiered_amount(price, _number(item.get("quantity")) or 0.0)
     else:
         unit = _unit_amount(price)
         amount = None if unit is None else unit * _units(item, price)
     divisor = _inclusive_tax_divisor(item, subscription or {})
-    if amount is None or divisor is None:
+    return None if amount is None or divisor is None else amount / divisor
+
+
+def monthly_amount(item: Payload, subscription: Payload | None = None) -> float | None:
+    """One item's recurring amount per month in minor units, net of tax: 0 if metered, None if unknown."""
+    recurring = recurring_of(price_of(item))
+    if recurring.get("usage_type") == "metered":
+        return 0.0
+    factor = _months_factor(recurring)
+    if factor is None:
         return None
-    return _item_discount(amount / divisor * factor, item)
+    amount = period_amount(item, subscription)
+    return None if amount is None else _item_discount(amount * factor, item)
 
 
 def main_item(subscription: Payload) -> Mapping[str, Any] | None:
     """The item with the largest monthly amount (the first of equals); None without items."""
-    items = _items(subscription)
+    items = subscription_items(subscription)
     return max(items, key=lambda item: monthly_amount(item, subscription) or 0.0) if items else None
 
 
-def _coupons(holder: Payload) -> list[Mapping[str, Any]] | None:
+def coupons(holder: Payload) -> list[Mapping[str, Any]] | None:
     """Expanded coupons of the discounts in every API shape, each discount once; None if one is only an id."""
     discounts = [holder.get("discount"), *(holder.get("discounts") or [])]
     seen: set[str] = set()
@@ -260,9 +265,9 @@ def _currency(coupon: Payload, default: str) -> str:
     return str(coupon.get("currency") or default).lower()
 
 
-def _apply_coupons(total: float, coupons: list[Mapping[str, Any]], factor: float | None, currency: str) -> float:
+def _apply_coupons(total: float, found: list[Mapping[str, Any]], factor: float | None, currency: str) -> float:
     """Forever coupons only (Stripe's MRR); `amount_off` is per invoice, so spread over the interval."""
-    for coupon in coupons:
+    for coupon in found:
         if coupon.get("duration") != "forever":
             continue
         if _number(coupon.get("percent_off")):
@@ -274,25 +279,25 @@ def _apply_coupons(total: float, coupons: list[Mapping[str, Any]], factor: float
 
 def _discounted(total: float, subscription: Payload) -> float | None:
     """Apply the subscription's forever coupons, spreading `amount_off` over the main item's interval."""
-    coupons = _coupons(subscription)
-    if coupons is None:
+    found = coupons(subscription)
+    if found is None:
         return None
     main = main_item(subscription)
-    factor = _months_factor(_recurring(_price(main))) if main else None
-    return _apply_coupons(total, coupons, factor, str(subscription.get("currency") or ""))
+    factor = _months_factor(recurring_of(price_of(main))) if main else None
+    return _apply_coupons(total, found, factor, str(subscription.get("currency") or ""))
 
 
 def mrr_gaps(subscription: Payload) -> list[str]:
     """Why the subscription's MRR cannot be known from the payload (empty when it can)."""
-    gaps = [gap for item in _items(subscription) if (gap := item_gap(item, subscription))]
-    if _coupons(subscription) is None:
+    gaps = [gap for item in subscription_items(subscription) if (gap := item_gap(item, subscription))]
+    if coupons(subscription) is None:
         gaps.append(f"subscription {subscription.get('id')} has a discount that is not expanded")
     return gaps
 
 
 def list_mrr(subscription: Payload) -> float | None:
     """MRR in major units (2 decimals) whatever the status; None when the payload cannot tell (`mrr_gaps`)."""
-    amounts = [monthly_amount(item, subscription) for item in _items(subscription)]
+    amounts = [monthly_amount(item, subscription) for item in subscription_items(subscription)]
     if any(amount is None for amount in amounts):
         return None
     total = _discounted(sum(amount or 0.0 for amount in amounts), subscription)
@@ -311,20 +316,24 @@ def subscription_mrr(subscription: Payload) -> float | None:
 
 def tiered_price_ids(subscription: Payload) -> list[str]:
     """The ids of the subscription's licensed tiered prices whose tiers the payload lacks."""
-    prices = [_price(item) for item in _items(subscription)]
+    prices = [price_of(item) for item in subscription_items(subscription)]
     return [str(price["id"]) for price in prices if price.get("billing_scheme") == "tiered"
-            and not price.get("tiers") and _recurring(price).get("usage_type") != "metered" and price.get("id")]
+            and not price.get("tiers") and recurring_of(price).get("usage_type") != "metered" and price.get("id")]
 
 
 def main_price(subscription: Payload) -> Mapping[str, Any]:
     """The main item's price (or legacy plan); empty without items."""
-    return _price(main_item(subscription) or {})
+    return price_of(main_item(subscription) or {})
 
 
 def plan_name(subscription: Payload) -> str | None:
     """The main price's `metadata.pendo_plan`, its product's name (when expanded by the price look-up),
     lookup key, nickname, else its id."""
-    price = main_price(subscription)
+    return price_plan_name(main_price(subscription))
+
+
+def price_plan_name(price: Payload) -> str | None:
+    """A price's `metadata.pendo_plan`, its product's name (when expanded), lookup key, nickname, else its id."""
     for candidate in (_metadata(price).get("pendo_plan"), _path(price, "product", "name")):
         if isinstance(candidate, str) and candidate.strip():
             return candidate.strip()
@@ -342,7 +351,7 @@ def seats(subscription: Payload) -> int | None:
 
 def interval(subscription: Payload) -> str | None:
     """The main item's billing interval (day, week, month, year)."""
-    found = _recurring(_price(main_item(subscription) or {})).get("interval")
+    found = recurring_of(price_of(main_item(subscription) or {})).get("interval")
     return found if isinstance(found, str) else None
 
 
@@ -351,11 +360,11 @@ def with_prices(subscription: Payload, prices: Payload | None) -> Payload:
 
     Prices are immutable in what MRR reads (amounts, tiers, recurrence), so a cached look-up is safe.
     """
-    items = _items(subscription)
+    items = subscription_items(subscription)
     if not prices or not items:
         return subscription
-    merged = [{**item, "price": {**_price(item), **prices[_id(_price(item)) or ""]}}
-              if isinstance(prices.get(_id(_price(item)) or ""), Mapping) else item for item in items]
+    merged = [{**item, "price": {**price_of(item), **prices[_id(price_of(item)) or ""]}}
+              if isinstance(prices.get(_id(price_of(item)) or ""), Mapping) else item for item in items]
     return {**subscription, "items": {**(subscription.get("items") or {}), "data": merged}}
 
 
@@ -384,7 +393,7 @@ def refund_amount(charge: Payload, previous: Payload) -> int | None:
     return None if total is None else int(total)
 
 
-def _metadata_chain(payload_object: Payload, enrichment: Payload) -> list[Mapping[str, Any]]:
+def metadata_chain(payload_object: Payload, enrichment: Payload) -> list[Mapping[str, Any]]:
     """Where ids are looked for, in order: the object, its subscription, its customer."""
     chain = [_metadata(payload_object)]
     if payload_object.get("object") == "invoice":
@@ -405,7 +414,7 @@ def _linked_account(payload_object: Payload, enrichment: Payload) -> str | None:
     return None
 
 
-def _first(chain: Sequence[Mapping[str, Any]], key: str) -> str | None:
+def first(chain: Sequence[Mapping[str, Any]], key: str) -> str | None:
     for metadata in chain:
         value = metadata.get(key)
         if value is not None and str(value).strip():
@@ -413,7 +422,7 @@ def _first(chain: Sequence[Mapping[str, Any]], key: str) -> str | None:
     return None
 
 
-def _customer_id(payload_object: Payload) -> str | None:
+def object_customer_id(payload_object: Payload) -> str | None:
     if payload_object.get("object") == "customer":
         return _id(payload_object)
     return _id(payload_object.get("customer"))
@@ -424,7 +433,9 @@ def enriched_customer_id(enrichment: Payload) -> str | None:
     return _id(enrichment.get("customer")) or _id(_path(enrichment, "charge", "customer"))
 
 
-def _email(payload_object: Payload, enrichment: Payload) -> str | None:
+def email_of(payload_object: Payload, enrichment: Payload) -> str | None:
+    """The customer's email: the looked-up customer's, the object's own (a customer), the expanded customer's,
+    else an invoice's `customer_email`."""
     for value in (
         _path(enrichment, "customer", "email"),
         payload_object.get("email") if payload_object.get("object") == "customer" else None,
@@ -443,7 +454,7 @@ def _fallback_visitor(
     if visitor_fallback == "synthetic":
         return synthetic_prefix + customer_id if customer_id else None
     if visitor_fallback == "email":
-        return _email(payload_object, enrichment)
+        return email_of(payload_object, enrichment)
     return None
 
 
@@ -455,16 +466,16 @@ def resolve_identity(
     (`enrichment["link"]`) or checkout's `client_reference_id`, then the configured fallbacks. An object without
     a customer (a dispute) takes the one the enrichment found through its charge."""
     del event_type  # a customer object's own metadata is already first in the chain
-    chain = _metadata_chain(payload_object, enrichment)
-    customer_id = _customer_id(payload_object) or enriched_customer_id(enrichment)
-    account_id = _first(chain, "pendo_account_id")
+    chain = metadata_chain(payload_object, enrichment)
+    customer_id = object_customer_id(payload_object) or enriched_customer_id(enrichment)
+    account_id = first(chain, "pendo_account_id")
     source: str | None = "metadata"
     if account_id is None and (linked := _linked_account(payload_object, enrichment)) is not None:
         account_id, source = linked, "link"
     if account_id is None:
         fallback = account_fallback == "stripe_customer" and customer_id is not None
         account_id, source = (customer_id, "fallback") if fallback else (None, None)
-    visitor_id = _first(chain, "pendo_visitor_id") or _fallback_visitor(
+    visitor_id = first(chain, "pendo_visitor_id") or _fallback_visitor(
         payload_object, enrichment, customer_id, visitor_fallback, synthetic_prefix
     )
     return {"account_id": account_id, "account_source": source, "visitor_id": visitor_id,

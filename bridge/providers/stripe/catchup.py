@@ -9,6 +9,7 @@ from typing import Any
 from bridge.mapping import MappingSet
 from bridge.providers import Event
 from bridge.providers.stripe.api import StripeApi
+from bridge.providers.stripe.facts import event_types as stripe_event_types
 from bridge.providers.stripe.webhook import StripeProvider
 from bridge.sync.catchup import iso, parse_time
 
@@ -22,6 +23,7 @@ def event_types(mappings: MappingSet | None) -> list[str] | None:
     if mappings is None:
         return None
     names = {glob for rule in mappings.rules if rule.provider == "stripe" for glob in rule.events}
+    names |= stripe_event_types(glob for rule in mappings.rules if rule.provider == "*" for glob in rule.events)
     if any(any(c in name for c in "*?[") for name in names):
         return None
     wanted = sorted(names | set(CUSTOMER_TYPES))
