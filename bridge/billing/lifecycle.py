@@ -3,7 +3,10 @@
 An event's neutral kind (`bridge.billing.kinds`) says whether a subscription was created, canceled or updated; an
 update is a pair of model subscriptions: `before` — as the event itself says it was (Stripe's
 `previous_attributes`), else the stored previous snapshot — and `after`, this event's. An update with nothing to
-compare with implies nothing. Names are the track event names of mappings/billing.yaml.
+compare with implies nothing. A provider whose events say what changed (`Facts.before`) is believed on plan
+changes: compared with the stored snapshot instead, an update that does not say its items changed implies no
+upgrade or downgrade (a snapshot may be older than the change that moved the price). Names are the track event
+names of mappings/billing.yaml.
 """
 
 from __future__ import annotations
@@ -46,15 +49,16 @@ def _pause_change(before: Subscription, after: Subscription) -> str | None:
     return None
 
 
-def changes(kind: str, before: Subscription | None, after: Subscription) -> list[str]:
-    """The lifecycle track events of an event of neutral `kind` (bridge.billing.kinds), in a fixed order."""
+def changes(kind: str, before: Subscription | None, after: Subscription, plans: bool = True) -> list[str]:
+    """The lifecycle track events of an event of neutral `kind` (bridge.billing.kinds), in a fixed order; no
+    upgrade or downgrade unless `plans`."""
     if kind == "subscription.created":
         return [] if after.status == "incomplete" else [CREATED]
     if kind == "subscription.canceled":
         return [CANCELED]
     if kind != "subscription.updated" or before is None:
         return []
-    found = [STATUS_CHANGES.get((str(before.status), str(after.status))), plan_change(before, after)]
+    found = [STATUS_CHANGES.get((str(before.status), str(after.status))), plan_change(before, after) if plans else None]
     if scheduled(after) != scheduled(before):
         found.append("Subscription Cancellation Scheduled" if scheduled(after)
                      else "Subscription Cancellation Revoked")

@@ -84,6 +84,13 @@ def _before(event: Event, facts: Facts, enrichment: Mapping[str, Any]) -> Subscr
     return found.subscription(prior) if prior and found is not None else None
 
 
+def _tells_plans(event: Event, facts: Facts) -> bool:
+    """Whether a plan change may be told from `before`: always when the event says it, else only for providers
+    whose events never say what changed (their `TELLS_CHANGES` is false)."""
+    found = find(event.provider)
+    return facts.before is not None or not getattr(found, "TELLS_CHANGES", False)
+
+
 def _account(event: Event, facts: Facts, obj: Mapping[str, Any], identity: Mapping[str, Any],
              enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
     """The account roll-up: from billing state when the mapper loaded it, else this subscription alone."""
@@ -104,10 +111,10 @@ def _with_subscription(event: Event, account: Mapping[str, Any]) -> Mapping[str,
     return {**account, "subscription": view.subscription_view(found.subscription(primary))}
 
 
-def _lifecycle(kind: str, before: Subscription | None, after: Subscription | None) -> dict[str, Any]:
+def _lifecycle(kind: str, before: Subscription | None, after: Subscription | None, plans: bool) -> dict[str, Any]:
     if after is None:
         return {"events": [], "mrr_lost": None, "interval_changed": None}
-    return {"events": lifecycle.changes(kind, before, after),
+    return {"events": lifecycle.changes(kind, before, after, plans),
             "mrr_lost": view.number(lifecycle.mrr_lost(before, after)),
             "interval_changed": lifecycle.interval_changed(before, after)}
 
@@ -129,7 +136,7 @@ def context_variables(event: Event, enrichment: Mapping[str, Any], options: Eval
         "kind": kind,
         "facts": view.facts_view(facts),
         "before": view.subscription_view(before),
-        "lifecycle": _lifecycle(kind, before, facts.subscription),
+        "lifecycle": _lifecycle(kind, before, facts.subscription, plans=_tells_plans(event, facts)),
         "event": payload,
         "object": obj,
         "previous": _mapping(data.get("previous_attributes")),

@@ -9,7 +9,9 @@ names are read when present (docs/providers/README.md):
   (`source(config)`), asked only when the worker may fetch;
 - `version_standing(api_version) -> str`: SUPPORTED, NEWER or UNSUPPORTED (`bridge status`, `/metrics`);
 - `API_KEY_VARIABLE`: the variable that turns its list API on, named in messages;
-- `LOGGERS`: the loggers of its client libraries, quietened to warnings.
+- `LOGGERS`: the loggers of its client libraries, quietened to warnings;
+- `TELLS_CHANGES`: true when its updates say what changed (Stripe's `previous_attributes`): a plan change is then
+  told only from them, never from the stored snapshot.
 This is the only module outside `bridge/providers/<name>/` that names a provider.
 """
 

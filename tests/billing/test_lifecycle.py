@@ -72,3 +72,9 @@ def test_mrr_lost_is_what_the_subscription_contributed_just_before(before, after
     assert lifecycle.mrr_lost(before, after) == expected
 
 
+
+
+def test_a_plan_change_is_not_told_when_plans_are_not_believed():
+    before, after = sub(amount="50.00", status="trialing"), sub(amount="90.00")
+    assert lifecycle.changes("subscription.updated", before, after) == ["Trial Converted", "Subscription Upgraded"]
+    assert lifecycle.changes("subscription.updated", before, after, plans=False) == ["Trial Converted"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bridge.billing.model import Subscription
+from bridge.billing.model import Facts, Identity, Subscription
 from bridge.errors import BridgeError
 from bridge.mapping import load_mappings
 from bridge.providers import registry
@@ -51,6 +51,8 @@ def acme(monkeypatch: pytest.MonkeyPatch) -> None:
     module.NAME, module.VARIABLES = "acme", ("ACME_SECRET",)  # type: ignore[attr-defined]
     module.subscription = lambda raw: Subscription(  # type: ignore[attr-defined]
         "acme", raw["id"], raw["customer_ref"], raw["status"])
+    module.facts = lambda event, enrichment: Facts(  # type: ignore[attr-defined]
+        Identity(customer_id=event.payload["data"]["customer_ref"]), module.subscription(event.payload["data"]))
     monkeypatch.setitem(sys.modules, "bridge.providers.acme", module)
     monkeypatch.setattr(registry, "PACKAGES", (*registry.PACKAGES, "acme"))
 

@@ -27,11 +27,12 @@ if TYPE_CHECKING:
     from bridge.store.store import Store
 
 NAME = "stripe"
+TELLS_CHANGES = True  # updates carry `previous_attributes`: a plan change is told from them alone
 LOGGERS = ("stripe",)  # the official client's logger: warnings only
 
-__all__ = ["API_KEY_VARIABLE", "NAME", "VARIABLES", "StripeConfig", "StripeProvider", "configure", "demo_config",
-           "demo_deliveries", "enricher", "event_log", "facts", "ignored", "source", "subscription", "version_standing",
-           "webhook"]
+__all__ = ["API_KEY_VARIABLE", "NAME", "TELLS_CHANGES", "VARIABLES", "StripeConfig", "StripeProvider", "configure",
+           "demo_config", "demo_deliveries", "enricher", "event_log", "facts", "ignored", "source", "subscription",
+           "version_standing", "webhook"]
 
 
 def webhook(config: StripeConfig) -> StripeProvider:
