@@ -1,7 +1,7 @@
 """The customer → account link table: which Pendo account a provider's customer belongs to.
 
-Keyed by (provider, customer id): ids are the provider's own. Learned from events (Stripe: an object's
-`metadata.pendo_account_id`, a checkout session's `client_reference_id`) and imported from CSV
+Keyed by (provider, customer id): ids are the provider's own. Learned from the identity slots of events (for
+Stripe: an object's `metadata.pendo_account_id`, a checkout session's `client_reference_id`) and imported from CSV
 (`bridge link import`). Links outlive the customer: a deleted customer's event and `bridge purge` leave them,
 so a deleted customer's late events still find their account.
 """
@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, select
 
 from bridge.errors import BridgeError
-from bridge.providers import Event
-from bridge.providers.stripe import billing as stripe_billing
+from bridge.providers import Event, registry
 from bridge.store.schema import customer_links
 from bridge.store.store import per_dialect
 
@@ -56,15 +55,11 @@ def linked_account(connection: Connection, provider: str, customer_id: str | Non
 
 
 def learn(connection: Connection, event: Event, now: float) -> None:
-    """Remember the link an event states explicitly (metadata or `client_reference_id`, never a fallback)."""
-    obj = event.payload.get("data", {}).get("object", {})
-    if event.provider != "stripe" or not isinstance(obj, dict):
-        return
-    found = stripe_billing.resolve_identity(obj, event.type, {}, account_fallback="none", visitor_fallback="skip",
-                                            synthetic_prefix="")
-    customer_id, account_id = found["customer_id"], found["account_id"]
-    if customer_id and account_id:
-        save(connection, event.provider, customer_id, account_id, str(found["account_source"]), now)
+    """Remember the link an event states explicitly in its provider's identity slots (never a fallback)."""
+    found = registry.find(event.provider)
+    slots = found.facts(event, {}).identity if found is not None else None
+    if slots is not None and slots.customer_id and slots.account_id:
+        save(connection, event.provider, slots.customer_id, slots.account_id, "metadata", now)
 
 
 def read_csv(path: Path) -> list[tuple[str, str]]:
