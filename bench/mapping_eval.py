@@ -24,10 +24,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bridge import stripe_billing  # noqa: E402
+from bridge.providers.stripe import billing as stripe_billing  # noqa: E402
 from bridge.mapping import EvalOptions, MappingSet, evaluate, load_mappings  # noqa: E402
 from bridge.mapping.dryrun import parse_event  # noqa: E402
 from bridge.mapping.functions import Functions  # noqa: E402
+from bridge.providers.stripe import functions as stripe_functions  # noqa: E402
+from bridge.providers.stripe import versions as stripe_versions  # noqa: E402
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent  # noqa: E402
 from bridge.providers import Event  # noqa: E402
 
@@ -37,6 +39,7 @@ CUSTOMER = {"id": "cus_RxT4bV9mQp2LkA", "object": "customer",
 ENRICHMENT = {"customer": CUSTOMER}
 OPTIONS = EvalOptions()
 F = Functions("iso")
+S = stripe_functions  # the Stripe functions the first shipped mapping called
 
 
 def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,21 +49,21 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
 def _subscription(event: Event, obj: Mapping[str, Any], ids: Mapping[str, Any], out: Outcome, time_ms: int) -> None:
     rank = stripe_billing.tie_rank(event.type, obj.get("status"))
     values = _drop_none({
-        "billing_plan": F.stripe_plan(obj), "billing_status": obj.get("status"), "mrr": F.stripe_mrr(obj),
-        "billing_currency": F.upper(obj.get("currency")), "billing_interval": F.stripe_interval(obj),
-        "seats": F.stripe_seats(obj), "trial_end": F.date(obj.get("trial_end")),
-        "current_period_end": F.date(F.stripe_period_end(obj)),
+        "billing_plan": S.stripe_plan(obj), "billing_status": obj.get("status"), "mrr": S.stripe_mrr(obj),
+        "billing_currency": F.upper(obj.get("currency")), "billing_interval": S.stripe_interval(obj),
+        "seats": S.stripe_seats(obj), "trial_end": F.date(obj.get("trial_end")),
+        "current_period_end": F.date(S.stripe_period_end(obj)),
         "cancel_at_period_end": obj.get("cancel_at_period_end"), "canceled_at": F.date(obj.get("canceled_at")),
     })
     out.operations.append(MetadataUpdate("account", ids["account_id"], values, time_ms, rank,
                                          rule="subscription-fields"))
     if event.type == "customer.subscription.created" and obj.get("status") != "incomplete":
-        properties = _drop_none({"plan": F.stripe_plan(obj), "mrr": F.stripe_mrr(obj),
-                                 "currency": F.upper(obj.get("currency")), "interval": F.stripe_interval(obj)})
+        properties = _drop_none({"plan": S.stripe_plan(obj), "mrr": S.stripe_mrr(obj),
+                                 "currency": F.upper(obj.get("currency")), "interval": S.stripe_interval(obj)})
         out.operations.append(TrackEvent("Subscription Created", ids["visitor_id"], ids["account_id"], time_ms,
                                          properties, rule="subscription-fields"))
     if event.type == "customer.subscription.deleted":
-        properties = _drop_none({"plan": F.stripe_plan(obj), "mrr_lost": F.stripe_list_mrr(obj)})
+        properties = _drop_none({"plan": S.stripe_plan(obj), "mrr_lost": S.stripe_list_mrr(obj)})
         out.operations.append(TrackEvent("Subscription Canceled", ids["visitor_id"], ids["account_id"], time_ms,
                                          properties, rule="subscription-canceled"))
 
@@ -87,9 +90,10 @@ def _invoice(event: Event, obj: Mapping[str, Any], ids: Mapping[str, Any], out: 
 
 
 def by_hand(event: Event, enrichment: Mapping[str, Any]) -> Outcome:
-    """The shipped Stripe mapping written as plain Python (identity resolved the same way)."""
+    """The shipped Stripe mapping written as plain Python (identity resolved the same way, the payload in the
+    one shape of every API version, as the engine gets it)."""
     out = Outcome()
-    obj = event.payload["data"]["object"]
+    obj = stripe_versions.normalise(event.payload)["data"]["object"]
     ids = stripe_billing.resolve_identity(obj, event.type, enrichment, account_fallback="none",
                                           visitor_fallback="skip", synthetic_prefix="stripe-customer-")
     time_ms = int(event.created * 1000)
@@ -134,7 +138,7 @@ def main() -> int:
         return evaluate(current, event, ENRICHMENT, OPTIONS)
 
     for event in events:  # the same operations, or the comparison means nothing
-        assert engine(event).operations == hand(event).operations, event.id
+        assert engine(event).operations == hand(event).operations, (event.id, engine(event).operations, hand(event).operations)
     figures = {"events": len(events), "engine_events_per_s": round(_rate(engine, events, args.seconds)),
                "hand_written_events_per_s": round(_rate(hand, events, args.seconds)),
                "current_rules": len(current.rules),
