@@ -24,14 +24,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bridge.providers.stripe import billing as stripe_billing  # noqa: E402
 from bridge.mapping import EvalOptions, MappingSet, evaluate, load_mappings  # noqa: E402
 from bridge.mapping.dryrun import parse_event  # noqa: E402
 from bridge.mapping.functions import Functions  # noqa: E402
-from bridge.providers.stripe import functions as stripe_functions  # noqa: E402
-from bridge.providers.stripe import versions as stripe_versions  # noqa: E402
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent  # noqa: E402
 from bridge.providers import Event  # noqa: E402
+from bridge.providers.stripe import billing as stripe_billing  # noqa: E402
+from bridge.providers.stripe import functions as stripe_functions  # noqa: E402
+from bridge.providers.stripe import versions as stripe_versions  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "stripe"
 CUSTOMER = {"id": "cus_RxT4bV9mQp2LkA", "object": "customer",
