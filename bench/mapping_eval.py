@@ -138,7 +138,7 @@ def main() -> int:
         return evaluate(current, event, ENRICHMENT, OPTIONS)
 
     for event in events:  # the same operations, or the comparison means nothing
-        assert engine(event).operations == hand(event).operations, (event.id, engine(event).operations, hand(event).operations)
+        assert engine(event).operations == hand(event).operations, event.id
     figures = {"events": len(events), "engine_events_per_s": round(_rate(engine, events, args.seconds)),
                "hand_written_events_per_s": round(_rate(hand, events, args.seconds)),
                "current_rules": len(current.rules),
