@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,25 @@ def test_catchup_over_http_stores_each_missed_event_once_oldest_first(tmp_path: 
     assert stored[0] == "ev_00005" and len(stored) == len(set(stored)) == 230
     assert stored[1:] == [f"ev_{n:05d}" for n in range(230) if n != 5]  # oldest first
     assert {row.provider for row in rows} == {"chargebee"}
+
+
+def test_bridge_catchup_chargebee_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from bridge.cli.main import main
+
+    monkeypatch.setattr(registry, "PACKAGES", (*registry.PACKAGES, "chargebee"))
+    now = int(time.time())
+    made = [cb_event(1, now - 500, "failed"), cb_event(2, now - 400), cb_event(3, now - 300, "re_scheduled")]
+    with FakeChargebee(KEY, [], {event["id"]: event for event in made}) as fake:
+        url = f"sqlite:///{tmp_path / 'bridge.db'}"
+        for name, value in {"DATABASE_URL": url, "CHARGEBEE_WEBHOOK_USERNAME": "hooks",
+                            "CHARGEBEE_WEBHOOK_PASSWORD": "pw", "CHARGEBEE_API_KEY": KEY,
+                            "CHARGEBEE_API_BASE": fake.base}.items():
+            monkeypatch.setenv(name, value)
+        migrate(make_settings(url))
+        assert main(["catchup", "chargebee", "--since", "ev_00001", "--failed-only"]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (report["fetched"], report["new"]) == (2, 2)  # the failed and the re-scheduled one
+        assert main(["catchup", "chargebee", "--since", "ev_00001"]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (report["fetched"], report["new"], report["duplicates"]) == (3, 1, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,25 @@ def test_catchup_over_http_stores_each_missed_event_once_oldest_first(tmp_path: 
     assert stored[1:] == [made[n]["event_id"] for n in range(1, 451) if n != 7]  # oldest first
     assert {row.provider for row in rows} == {"paddle"}
     assert all("order_by=id%5BDESC%5D" in path for path in fake.requests)
+
+
+def test_bridge_catchup_paddle_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from bridge.cli.main import main
+
+    monkeypatch.setattr(registry, "PACKAGES", (*registry.PACKAGES, "paddle"))
+    made = [paddle_event(n, time.time() - 600 + n) for n in range(1, 4)]
+    with FakePaddle(KEY, made) as fake:
+        url = f"sqlite:///{tmp_path / 'bridge.db'}"
+        for name, value in {"DATABASE_URL": url, "PADDLE_WEBHOOK_SECRET": "pdl_ntfset_x", "PADDLE_API_KEY": KEY,
+                            "PADDLE_API_BASE": fake.base}.items():
+            monkeypatch.setenv(name, value)
+        migrate(make_settings(url))
+        since = iso(time.time() - 3600)
+        assert main(["catchup", "paddle", "--since", since]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["new"] == 3
+        assert main(["catchup", "paddle", "--since", since]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (report["new"], report["duplicates"]) == (0, 3)
+        assert main(["catchup", "paddle", "--since", since, "--failed-only"]) == 2
+        assert "failed-only" in capsys.readouterr().err
