@@ -18,6 +18,7 @@ from bridge.providers import Event, Provider
 from bridge.providers.chargebee import config as _config
 from bridge.providers.chargebee import facts as _facts
 from bridge.providers.chargebee.api import ChargebeeApi, enrichment
+from bridge.providers.chargebee.catchup import ChargebeeEventLog
 from bridge.providers.chargebee.config import ChargebeeConfig, configure
 from bridge.providers.chargebee.webhook import ChargebeeProvider
 
@@ -47,4 +48,11 @@ def source(config: ChargebeeConfig) -> ChargebeeApi | None:
     return ChargebeeApi(config.api_base, config.api_key)
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription", "webhook"]
+def event_log(config: ChargebeeConfig) -> ChargebeeEventLog | None:
+    """Chargebee's list of events for `bridge catchup chargebee` when CHARGEBEE_API_KEY is set, else None."""
+    api = source(config)
+    return ChargebeeEventLog(api) if api is not None else None
+
+
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "event_log", "facts", "source", "subscription",
+           "webhook"]

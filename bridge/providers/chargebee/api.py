@@ -4,7 +4,8 @@ Chargebee signs no webhook, so its body proves nothing by itself; with `CHARGEBE
 `enrichment(api, event)` before mapping: `GET /events/{id}` must return the same event (id, type, time), and its
 content — Chargebee's own copy — is what `facts` reads. An event Chargebee does not know raises
 `EventNotConfirmed`: it should be held, never mapped. `subscriptions` lists `GET /subscriptions` with `limit` 100
-and Chargebee's `offset` cursor (`next_offset`), for `bridge sync chargebee`.
+and Chargebee's `offset` cursor (`next_offset`), for `bridge sync chargebee`; `events` lists `GET /events` the
+same way, newest first from a time on, for `bridge catchup chargebee` (apidocs.chargebee.com/docs/api/events).
 
 Authentication is HTTP Basic with the API key as the username and no password (apidocs.chargebee.com/docs/api/
 auth). A 429 (rate limit: requests per minute per site) or a 5xx is retried a few times, honouring `Retry-After`;
@@ -64,6 +65,11 @@ class ChargebeeApi:
         """Requests made, retries included."""
         return self._http.calls
 
+    @property
+    def requests(self) -> int:
+        """Requests made, retries included (the catch-up's report)."""
+        return self._http.calls
+
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         """The JSON object Chargebee answers for `GET {base}{path}`."""
         return self._http.object(self.base, path, params=params, auth=(self.api_key, ""),
@@ -93,6 +99,28 @@ class ChargebeeApi:
             yield [subscription for subscription in page if subscription is not None], cursor
             if cursor is None:
                 return
+
+
+    def events(self, after: int, failed_only: bool = False) -> Iterator[list[Mapping[str, Any]]]:
+        """The events that occurred after unix second `after`, a page (`limit` 100) at a time, newest first.
+
+        With `failed_only`, only those whose webhook failed or waits to be retried (Chargebee keeps that status
+        for six days)."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": PAGE_SIZE, "occurred_at[after]": after,
+                                      "sort_by[desc]": "occurred_at"}
+            if failed_only:
+                params["webhook_status[in]"] = '["failed","re_scheduled"]'
+            if cursor:
+                params["offset"] = cursor
+            found = self.get("/events", params)
+            yield [entry["event"] for entry in found.get("list") or []
+                   if isinstance(entry, dict) and isinstance(entry.get("event"), dict)]
+            following = found.get("next_offset")
+            if not isinstance(following, str) or not following or following == cursor:
+                return
+            cursor = following
 
 
 def enrichment(api: ChargebeeApi, event: Event) -> dict[str, Any]:

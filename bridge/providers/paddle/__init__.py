@@ -16,6 +16,7 @@ from bridge.providers.paddle import config as _config
 from bridge.providers.paddle import facts as _facts
 from bridge.providers.paddle import subscription as _subscription
 from bridge.providers.paddle.api import PaddleApi
+from bridge.providers.paddle.catchup import PaddleEventLog
 from bridge.providers.paddle.config import PaddleConfig
 from bridge.providers.paddle.webhook import PaddleProvider
 
@@ -51,3 +52,8 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
 def source(config: PaddleConfig) -> SubscriptionSource | None:
     """The list-subscriptions client when PADDLE_API_KEY is set."""
     return PaddleApi(config.api_key, config.api_base) if config.api_key else None
+
+
+def event_log(config: PaddleConfig) -> PaddleEventLog | None:
+    """Paddle's list of events for `bridge catchup paddle` when PADDLE_API_KEY is set (it needs `event.read`)."""
+    return PaddleEventLog(PaddleApi(config.api_key, config.api_base)) if config.api_key else None

@@ -1,4 +1,6 @@
-"""A fake Chargebee API on loopback: `GET /api/v2/subscriptions` (offset paging) and `GET /api/v2/events/{id}`.
+"""A fake Chargebee API on loopback: `GET /api/v2/subscriptions` and `GET /api/v2/events` (offset paging; events
+filtered by `occurred_at[after]` and `webhook_status[in]`, sorted by `sort_by[asc|desc]=occurred_at`), and
+`GET /api/v2/events/{id}`.
 
 It checks the API key the way Chargebee does (Basic, the key as username, empty password), answers 401 for any
 other, and can be told to answer 429 with `Retry-After` a number of times first. End-to-end tests can reuse it.
@@ -6,6 +8,7 @@ other, and can be told to answer 429 with `Retry-After` a number of times first.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,6 +31,8 @@ class FakeChargebee(FakeProviderApi):
         parts = urlsplit(path)
         if parts.path == "/api/v2/subscriptions":
             return 200, self._page(parse_qs(parts.query))
+        if parts.path == "/api/v2/events":
+            return 200, self._events(parse_qs(parts.query))
         if parts.path.startswith("/api/v2/events/"):
             event = self.events.get(unquote(parts.path.removeprefix("/api/v2/events/")))
             if event is None:
@@ -35,10 +40,23 @@ class FakeChargebee(FakeProviderApi):
             return 200, {"event": event}
         return 404, {"api_error_code": "resource_not_found", "http_status_code": 404}
 
-    def _page(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        limit = int(query.get("limit", ["10"])[0])
+    def _page(self, query: dict[str, list[str]], entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        entries = self.entries if entries is None else entries
+        limit = min(int(query.get("limit", ["10"])[0]), 100)
         start = int(query.get("offset", ["0"])[0])
-        page: dict[str, Any] = {"list": self.entries[start:start + limit]}
-        if start + limit < len(self.entries):
+        page: dict[str, Any] = {"list": entries[start:start + limit]}
+        if start + limit < len(entries):
             page["next_offset"] = str(start + limit)
         return page
+
+    def _events(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        found = list(self.events.values())
+        if "occurred_at[after]" in query:
+            after = int(query["occurred_at[after]"][0])
+            found = [event for event in found if event["occurred_at"] > after]
+        if "webhook_status[in]" in query:
+            statuses = json.loads(query["webhook_status[in]"][0])
+            found = [event for event in found if event.get("webhook_status") in statuses]
+        descending = query.get("sort_by[desc]") == ["occurred_at"]
+        found.sort(key=lambda event: (event["occurred_at"], event["id"]), reverse=descending)
+        return self._page(query, [{"event": event} for event in found])
