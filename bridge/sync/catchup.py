@@ -35,7 +35,9 @@ log = logging.getLogger("bridge.catchup")
 class EventLog(Protocol):
     """A provider's list of past events, as `event_log(config)` of its package returns it."""
 
-    requests: int  # requests made so far, for the report
+    @property
+    def requests(self) -> int:
+        """Requests made so far, for the report."""
 
     def start(self, since: str, now: float) -> tuple[float, str | None]:
         """Where the window starts (unix seconds) and a note when the provider no longer has all of it."""
