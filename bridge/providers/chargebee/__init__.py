@@ -23,6 +23,7 @@ from bridge.providers.chargebee.webhook import ChargebeeProvider
 
 NAME = "chargebee"
 VARIABLES = _config.VARIABLES
+CONFIRMS_EVENTS = True  # `enrichment` is the trust check: an event it could not ask about is held, not mapped
 
 
 def webhook(config: ChargebeeConfig) -> Provider:
@@ -47,4 +48,5 @@ def source(config: ChargebeeConfig) -> ChargebeeApi | None:
     return ChargebeeApi(config.api_base, config.api_key)
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription", "webhook"]
+__all__ = ["CONFIRMS_EVENTS", "NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription",
+           "webhook"]

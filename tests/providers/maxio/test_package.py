@@ -13,7 +13,7 @@ from bridge.providers.maxio.webhook import MaxioProvider
 def test_package_exposes_the_protocol_names() -> None:
     assert maxio.NAME == "maxio"
     assert maxio.VARIABLES == ("MAXIO_WEBHOOK_SECRET", "MAXIO_SUBDOMAIN", "MAXIO_API_KEY")
-    for name in ("configure", "webhook", "facts", "subscription", "source", "enrich"):
+    for name in ("configure", "webhook", "facts", "subscription", "source", "enrichment"):
         assert callable(getattr(maxio, name))
 
 
