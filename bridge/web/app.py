@@ -115,7 +115,7 @@ class _State:
             body = self._body()
             event = _received(provider, body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
             status, detail = triage(event, self.settings.providers[name])
-            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, body.decode(),
+            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, _raw(body),
                                                         g.request_id))
         except RequestRejected as exc:
             log.warning("webhook rejected", extra={"provider": name, "reason": str(exc),
@@ -219,6 +219,12 @@ def _received(provider: Provider, body: bytes, headers: dict[str, str], now: flo
     if event.payload.get("bridge_sync"):
         raise PayloadError("bridge_sync is bridge's own mark for a sync's snapshots; no webhook may carry it")
     return event
+
+
+def _raw(body: bytes) -> str | None:
+    """The body to store as it was signed, when it is the event's payload (a JSON document); None for a form post
+    (Maxio, Braintree), whose parsed payload is stored as JSON instead: the worker reads the stored payload."""
+    return body.decode() if body.lstrip()[:1] == b"{" else None
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:

@@ -5,8 +5,8 @@ comma-separated, are accepted while one is replaced. The API is optional: with `
 `MAXIO_API_KEY` bridge reads subscriptions (`bridge sync maxio`) and what webhooks leave out (components,
 metafields). A site lives on one host: `https://{subdomain}.chargify.com` (US), or
 `https://{subdomain}.ebilling.maxio.com` (EU), which is chosen by writing the whole host name into
-`MAXIO_SUBDOMAIN` (a loopback test server's `http://127.0.0.1:<port>` is taken whole). Payloads carry no test/live flag (a test site is another site with its own key), so there is
-no `MAXIO_MODE`.
+`MAXIO_SUBDOMAIN` (a loopback test server's `http://127.0.0.1:<port>` is taken whole). Payloads carry no test/live
+flag (a test site is another site with its own key), so there is no `MAXIO_MODE`.
 """
 
 from __future__ import annotations
