@@ -73,6 +73,11 @@ class EnrichmentUnavailable(BridgeError):
     """A provider's API could not be asked right now; the event is retried later."""
 
 
+class EventUnconfirmed(BridgeError):
+    """The provider's API does not vouch for a webhook's event (it has no such event, or another one): the event
+    is held, never mapped, whatever else it raises too."""
+
+
 class PendoError(BridgeError):
     """Pendo refused a request; `status` is the HTTP status or None for a network failure."""
 

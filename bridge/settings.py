@@ -162,8 +162,9 @@ def _providers(env: Mapping[str, str], require_secret: bool) -> dict[str, Any]:
     """Every configured provider's configuration; at least one is needed to serve webhooks."""
     providers = registry.configure(env)
     if require_secret and not providers:
-        raise ConfigError("no provider is configured: set the webhook secret of at least one (the signing "
-                          "secret of the provider's webhook endpoint). The variables each provider reads: "
+        raise ConfigError("no provider is configured: set the webhook secret of at least one (what verifies its "
+                          "webhooks: a signing secret, a key pair or Basic credentials, as its docs page says). The "
+                          "variables each provider reads: "
                           + registry.variables())
     return providers
 

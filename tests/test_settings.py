@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.errors import ConfigError
+from bridge.providers import registry
 from bridge.settings import load_settings, normalise_database_url
 
 BASE = {"STRIPE_WEBHOOK_SECRET": "whsec_a"}
@@ -19,8 +20,17 @@ def test_settings_defaults_run_on_sqlite() -> None:
 
 
 def test_settings_refuse_to_start_without_any_provider_secret() -> None:
-    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET") as caught:
         load_settings({})
+    for each in registry.packages():  # every registered provider's every variable is named
+        assert f"{each.NAME}: {', '.join(each.VARIABLES)}" in str(caught.value)
+
+
+@pytest.mark.parametrize("env", [{"PADDLE_WEBHOOK_SECRET": "pdl_ntfset_x"}, {"STANDARD_WEBHOOK_SECRET": "whsec_a2V5"},
+                                 {"CHARGEBEE_WEBHOOK_USERNAME": "u", "CHARGEBEE_WEBHOOK_PASSWORD": "p"},
+                                 {"BRAINTREE_PUBLIC_KEY": "pub", "BRAINTREE_PRIVATE_KEY": "priv"}])
+def test_settings_start_with_any_one_provider_alone(env: dict[str, str]) -> None:
+    assert len(load_settings(env).providers) == 1
 
 
 def test_settings_secret_list_for_rolls() -> None:

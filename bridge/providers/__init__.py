@@ -48,6 +48,12 @@ class Provider(Protocol):
     def parse(self, body: bytes) -> Event:
         """Turn a verified body into an `Event`; raise `PayloadError` when it is not one."""
 
+    # Optional, read by the web layer when present:
+    # - `receive(body, headers, now) -> Event`: verify and parse in one, for a provider whose event needs the
+    #   headers (a dedupe id in `webhook-id`); used instead of `verify` then `parse`.
+    # - `challenge(value) -> str`: the text/plain answer to `GET /webhooks/<name>?<param>=<value>` (Braintree's
+    #   `bt_challenge`); without it a GET answers 405.
+
 
 def storable(event: Event) -> Event:
     """Return `event` if the store can hold its values; raise PayloadError (naming the field, never its value)."""

@@ -6,7 +6,10 @@ names are read when present (docs/providers/README.md):
   live deployment);
 - `enricher(store, config=None, clock) -> Enricher`: its look-ups (`bridge.worker.enrichment`), from the cache only
   when `config` is None; or, simpler, `enrichment(api, event) -> dict`: one look-up through its list API client
-  (`source(config)`), asked only when the worker may fetch;
+  (`source(config)`), asked only when the worker may fetch; its errors say what happens to the event: an
+  `EnrichmentUnavailable` is retried later, an `EventUnconfirmed` is held;
+- `CONFIRMS_EVENTS`: true when its `enrichment` is the check that the provider vouches for the event (Chargebee
+  signs nothing): an event it could not ask about is held after the retries, never mapped from the body alone;
 - `version_standing(api_version) -> str`: SUPPORTED, NEWER or UNSUPPORTED (`bridge status`, `/metrics`);
 - `API_KEY_VARIABLE`: the variable that turns its list API on, named in messages;
 - `LOGGERS`: the loggers of its client libraries, quietened to warnings;
@@ -23,11 +26,11 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, cast
 
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, EventUnconfirmed
 from bridge.providers import Event, Provider
 from bridge.providers.base import Package, SubscriptionSource
 
-PACKAGES = ("stripe",)
+PACKAGES = ("stripe", "paddle", "chargebee", "polar", "standard", "recurly", "lemonsqueezy", "braintree", "maxio")
 SUPPORTED, NEWER, UNSUPPORTED = "supported", "newer", "unsupported"  # where bridge stands with an API version
 
 
@@ -99,15 +102,16 @@ def enrichers(store: Any, configs: Mapping[str, Any], clock: Callable[[], float]
         if make is not None:
             found[name] = make(store, config, clock)
         elif callable(fetch) and config is not None and (api := each.source(config)) is not None:
-            found[name] = _Fetching(fetch, api)
+            found[name] = _Fetching(fetch, api, bool(getattr(each, "CONFIRMS_EVENTS", False)))
     return found
 
 
 class _Fetching:
-    """An enricher made of a package's `enrichment(api, event)`: it asks the API when fetching is allowed."""
+    """An enricher made of a package's `enrichment(api, event)`: it asks the API when fetching is allowed; a
+    package that confirms events through it gets EventUnconfirmed instead of an empty enrichment otherwise."""
 
-    def __init__(self, fetch: Callable[[Any, Event], dict[str, Any]], api: Any):
-        self._fetch, self._api = fetch, api
+    def __init__(self, fetch: Callable[[Any, Event], dict[str, Any]], api: Any, confirms: bool = False):
+        self._fetch, self._api, self._confirms = fetch, api, confirms
 
     @contextmanager
     def claimed(self, row_id: int, worker: str) -> Iterator[None]:
@@ -117,7 +121,11 @@ class _Fetching:
         return None
 
     def enrich(self, event: Event, fetch: bool = True) -> dict[str, Any]:
-        return dict(self._fetch(self._api, event)) if fetch else {}
+        if fetch:
+            return dict(self._fetch(self._api, event))
+        if self._confirms:
+            raise EventUnconfirmed(f"{event.provider} could not be asked to confirm event {event.id}")
+        return {}
 
 
 def version_standing(name: str, api_version: str | None) -> str:

@@ -29,7 +29,9 @@ UNMAPPED = "unmapped"  # no rule matched
 UNRESOLVED = "unresolved"  # a rule matched but the account id did not resolve; retried on customer.updated
 IGNORED = "ignored"  # its provider says so (another mode), or a thin event: stored, never mapped
 FAILED = "failed"  # could not be mapped: the mapping code failed on it (the error is in `detail`)
-HELD = "held"  # an API version newer than bridge, its payload not as the mappings read it: replayed after an upgrade
+# held: an API version newer than bridge, its payload not as the mappings read it (replayed after an upgrade), or an
+# event its provider's API does not confirm (EventUnconfirmed; `bridge replay --status held` asks again)
+HELD = "held"
 PURGED = "purged"  # its customer was purged before it was mapped: never mapped
 EXPIRED = "expired"  # unresolved for BRIDGE_RETENTION_DAYS: its payload is deleted, it is never mapped
 UNSETTLED = ("pending", "waiting_for_pendo", "held")  # `bridge.outbox` states of rows still to be sent

@@ -2,7 +2,8 @@
 
 The webhook view verifies, stores and answers; it never maps or calls Pendo (the worker does), so a
 slow or misconfigured Pendo never makes the provider retry. Only configured providers' endpoints are live
-(`/webhooks/<name>`, found through `bridge.providers.registry`); any other name answers 404.
+(`/webhooks/<name>`, found through `bridge.providers.registry`); any other name answers 404. A GET on a live
+endpoint is a provider's check that the endpoint is its own, answered by its webhook object's `challenge`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,18 @@ from collections.abc import Callable
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.errors import BridgeError, EventRefused, MappingError, RequestRejected, StoreUnavailable, TooLarge
+from bridge.errors import (
+    BridgeError,
+    EventRefused,
+    MappingError,
+    PayloadError,
+    RequestRejected,
+    StoreUnavailable,
+    TooLarge,
+)
 from bridge.mapping import MappingSet, load_mappings
 from bridge.ops.logs import configure
-from bridge.providers import Provider, registry
+from bridge.providers import Event, Provider, registry
 from bridge.settings import Settings, load_settings
 from bridge.store.db import describe, make_engine
 from bridge.store.store import Incoming, Store
@@ -57,6 +66,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     @app.post("/webhooks/<provider>", strict_slashes=False)
     def webhook(provider: str) -> tuple[Response, int]:
         return state.receive(provider)
+
+    @app.get("/webhooks/<provider>", strict_slashes=False)
+    def challenge(provider: str) -> tuple[Response, int]:
+        return state.challenge(provider)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -100,10 +113,9 @@ class _State:
             return _error(f"no provider {name!r} is configured", 404)
         try:
             body = self._body()
-            provider.verify(body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
-            event = provider.parse(body)
+            event = _received(provider, body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
             status, detail = triage(event, self.settings.providers[name])
-            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, body.decode(),
+            duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, _raw(body),
                                                         g.request_id))
         except RequestRejected as exc:
             log.warning("webhook rejected", extra={"provider": name, "reason": str(exc),
@@ -121,6 +133,26 @@ class _State:
                                           "duplicate": duplicate, "status": status,
                                           "request_id": g.request_id})
         return jsonify(received=True, event_id=event.id, duplicate=duplicate), 200
+
+    def challenge(self, name: str) -> tuple[Response, int]:
+        """A provider's check that the endpoint is its own (Braintree's `?bt_challenge=`): the webhook object's
+        `challenge(value)`, given the query's only value, answers in text/plain; 405 for a provider without one."""
+        provider = self.providers.get(name)
+        if provider is None:
+            return _error(f"no provider {name!r} is configured", 404)
+        answer = getattr(provider, "challenge", None)
+        if answer is None:
+            response, status = _error("this endpoint takes POST only", 405)
+            response.headers["Allow"] = "POST"
+            return response, status
+        values = [value for _, value in request.args.items(multi=True)]
+        if len(values) != 1:
+            return _error("one challenge value is expected", 400)
+        try:
+            text = answer(values[0])
+        except RequestRejected as exc:
+            return _error(str(exc), exc.status)
+        return Response(text, mimetype="text/plain"), 200
 
     def _body(self) -> bytes:
         limit = self.settings.max_body_bytes
@@ -173,6 +205,26 @@ class _State:
         except SQLAlchemyError:
             return _error("the database does not answer", 503)
         return Response(text, mimetype="text/plain", content_type="text/plain; version=0.0.4; charset=utf-8"), 200
+
+
+def _received(provider: Provider, body: bytes, headers: dict[str, str], now: float) -> Event:
+    """The verified event: the webhook object's `receive(body, headers, now)` when it has one (a dedupe id or a
+    time read from the headers), else `verify` then `parse`. A body carrying the sync's own mark is refused."""
+    receive = getattr(provider, "receive", None)
+    if receive is not None:
+        event: Event = receive(body, headers, now)
+    else:
+        provider.verify(body, headers, now)
+        event = provider.parse(body)
+    if event.payload.get("bridge_sync"):
+        raise PayloadError("bridge_sync is bridge's own mark for a sync's snapshots; no webhook may carry it")
+    return event
+
+
+def _raw(body: bytes) -> str | None:
+    """The body to store as it was signed, when it is the event's payload (a JSON document); None for a form post
+    (Maxio, Braintree), whose parsed payload is stored as JSON instead: the worker reads the stored payload."""
+    return body.decode() if body.lstrip()[:1] == b"{" else None
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:

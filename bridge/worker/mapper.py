@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.errors import EnrichmentUnavailable, EvaluationError
+from bridge.errors import EnrichmentUnavailable, EvaluationError, EventUnconfirmed
 from bridge.mapping import EvalOptions, MappingSet, evaluate, identity, operations
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.ops import alerts, backoff
@@ -133,13 +133,12 @@ class Mapper:
                                                                                         self.worker_id):
             self.enricher.remember(event)
             try:
-                enrichment = self.enricher.enrich(event)
-            except EnrichmentUnavailable as exc:
-                if stored.attempts + 1 < MAX_ENRICHMENT_TRIES:
-                    self._retry_later(stored, str(exc))
-                    return None
-                log.warning("mapping with the cached enrichment only", extra={"reason": str(exc)})
-                enrichment = self.enricher.enrich(event, fetch=False)
+                enrichment = self._enrichment(stored)
+            except EventUnconfirmed as exc:  # listed first: such an error may be EnrichmentUnavailable too
+                self._hold(stored, str(exc))
+                return None
+            if enrichment is None:
+                return None
         if event.customer_id is None and (customer_id := identity.customer_of(event, enrichment)):
             # a dispute's customer, found through its charge: kept on the row for requeues and purges
             stored = replace(stored, event=replace(event, customer_id=customer_id))
@@ -147,6 +146,29 @@ class Mapper:
         if event.payload.get("bridge_sync"):  # a sync's snapshot: account state only, never track events
             options = replace(options, track_enabled=False)
         return Ready(stored, enrichment, options)
+
+    def _enrichment(self, stored: StoredEvent) -> dict[str, Any] | None:
+        """The event's enrichment; None when the provider's API could not be asked (retried later). After
+        MAX_ENRICHMENT_TRIES it is what the cache has. EventUnconfirmed propagates: the event is held."""
+        event = stored.event
+        try:
+            return self.enricher.enrich(event)
+        except EventUnconfirmed:
+            raise
+        except EnrichmentUnavailable as exc:
+            if stored.attempts + 1 < MAX_ENRICHMENT_TRIES:
+                self._retry_later(stored, str(exc))
+                return None
+            log.warning("mapping with the cached enrichment only", extra={"reason": str(exc)})
+            return self.enricher.enrich(event, fetch=False)
+
+    def _hold(self, stored: StoredEvent, reason: str) -> None:
+        """An event its provider does not vouch for: held with the reason, never mapped (`bridge status` lists it;
+        `bridge replay --status held` asks again)."""
+        log.warning("event held: its provider does not confirm it", extra={"reason": reason})
+        with self.store.transaction() as connection:
+            self.store.finish_event(connection, stored.row_id, self.worker_id, status=store.HELD,
+                                    processed_at=self.clock(), detail=json.dumps({"held": reason}))
 
     def _retry_later(self, stored: StoredEvent, reason: str) -> None:
         now = self.clock()

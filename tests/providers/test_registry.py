@@ -117,3 +117,16 @@ def test_registry_mapping_module_is_none_for_unknown_names_and_packages_without_
     found = registry.mapping_module("stripe")
     assert found is None or found.__name__ == "bridge.providers.stripe.mapping"
     assert registry.mapping_modules() == (() if found is None else (found,))
+
+
+def test_every_finished_package_is_registered_and_names_its_optional_functions_as_the_core_reads_them() -> None:
+    assert set(registry.PACKAGES) == {"stripe", "paddle", "chargebee", "polar", "standard", "recurly", "lemonsqueezy",
+                                      "braintree", "maxio"}
+    for each in registry.packages():
+        assert not hasattr(each, "enrich"), f"{each.NAME}: the core reads `enrichment`, not `enrich`"
+        if getattr(each, "CONFIRMS_EVENTS", False):
+            assert callable(getattr(each, "enrichment", None)), each.NAME
+    assert {each.NAME for each in registry.packages() if callable(getattr(each, "enrichment", None))} == {
+        "chargebee", "recurly", "lemonsqueezy", "maxio"}
+    assert {each.NAME for each in registry.packages() if callable(getattr(each, "ignored", None))} >= {
+        "stripe", "lemonsqueezy"}

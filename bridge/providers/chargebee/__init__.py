@@ -24,6 +24,7 @@ from bridge.providers.chargebee.webhook import ChargebeeProvider
 
 NAME = "chargebee"
 VARIABLES = _config.VARIABLES
+CONFIRMS_EVENTS = True  # `enrichment` is the trust check: an event it could not ask about is held, not mapped
 
 
 def webhook(config: ChargebeeConfig) -> Provider:
@@ -54,5 +55,5 @@ def event_log(config: ChargebeeConfig) -> ChargebeeEventLog | None:
     return ChargebeeEventLog(api) if api is not None else None
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "event_log", "facts", "source", "subscription",
-           "webhook"]
+__all__ = ["CONFIRMS_EVENTS", "NAME", "VARIABLES", "configure", "enrichment", "event_log", "facts", "source",
+           "subscription", "webhook"]

@@ -22,8 +22,9 @@ from urllib.parse import quote
 
 import requests
 
-from bridge.errors import BridgeError
+from bridge.errors import EnrichmentUnavailable, EventUnconfirmed
 from bridge.providers import Event
+from bridge.providers.chargebee.webhook import customer_of
 from bridge.providers.http import TRIES as TRIES
 from bridge.providers.http import ApiClient, error_code
 from bridge.providers.http import retry_after as retry_after
@@ -31,7 +32,7 @@ from bridge.providers.http import retry_after as retry_after
 PAGE_SIZE = 100  # Chargebee's largest `limit`
 
 
-class ChargebeeApiError(BridgeError):
+class ChargebeeApiError(EnrichmentUnavailable):
     """Chargebee's API could not be used right now; what was done so far is kept."""
 
 
@@ -39,8 +40,9 @@ class NotFound(ChargebeeApiError):
     """Chargebee answered 404."""
 
 
-class EventNotConfirmed(ChargebeeApiError):
-    """Chargebee does not know this event, or knows it differently: the webhook's body is not to be trusted."""
+class EventNotConfirmed(ChargebeeApiError, EventUnconfirmed):
+    """Chargebee does not know this event, or knows it differently: the webhook's body is not to be trusted (an
+    EventUnconfirmed: the worker holds the event)."""
 
 
 @dataclass
@@ -86,6 +88,23 @@ class ChargebeeApi:
             raise ChargebeeApiError("Chargebee's answer for an event has no 'event'")
         return event
 
+    def snapshot(self, raw: Mapping[str, Any], run_id: str, asked_at: float) -> Any:
+        """A listed subscription as `bridge sync` stores it: an event in the shape Chargebee's webhooks have
+        (`content.subscription`, `content.customer`), which `facts` reads as it reads a webhook."""
+        from bridge.sync.initial import NEUTRAL_TYPE, Snapshot  # the sync imports the worker: only when syncing
+
+        customer = raw.get("customer")
+        content: dict[str, Any] = {"subscription": {k: v for k, v in raw.items() if k != "customer"}}
+        if isinstance(customer, dict):
+            content["customer"] = customer
+        created = int(asked_at)
+        event_id = f"sync_{run_id}_{raw['id']}"
+        payload = {"id": event_id, "object": "event", "event_type": NEUTRAL_TYPE, "occurred_at": created,
+                   "content": content, "bridge_sync": True}
+        return Snapshot(Event(provider="chargebee", id=event_id, type=NEUTRAL_TYPE, created=float(created),
+                              livemode=None, api_version=None, connect_account=None,
+                              customer_id=customer_of(content), payload=payload))
+
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription, a page (`limit` 100) at a time, each with its customer attached as `customer`.
 
@@ -127,7 +146,10 @@ def enrichment(api: ChargebeeApi, event: Event) -> dict[str, Any]:
     """What the core hands to `facts` for a Chargebee event: `{"event": <Chargebee's copy>}`, once it matches.
 
     Raises EventNotConfirmed when Chargebee does not know the event or its copy has another type or time (hold
-    the event, do not map it), ChargebeeApiError when Chargebee cannot be asked now (retry later)."""
+    the event, do not map it), ChargebeeApiError when Chargebee cannot be asked now
+    (an EnrichmentUnavailable: the worker retries later). A sync's snapshot is not asked about."""
+    if event.payload.get("bridge_sync"):
+        return {}  # a sync's snapshot, read from the API itself (`snapshot`); no webhook carries the mark
     fetched = api.event(event.id)
     same = (fetched.get("id") == event.id and fetched.get("event_type") == event.type
             and fetched.get("occurred_at") == event.payload.get("occurred_at"))

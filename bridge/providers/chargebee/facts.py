@@ -3,8 +3,8 @@
 An event's `content` holds whole resources (`subscription`, `customer`, `invoice`, `transaction`,
 `credit_note`, …). When the core has re-fetched the event from Chargebee's API (`api.enrichment`), that copy's
 content is used instead of the webhook's: it is the one Chargebee vouches for. Statuses are mapped onto the
-model's vocabulary; Chargebee's own `mrr` is taken as the subscription's MRR; anything the payload does not
-give is None with a line in `Subscription.gaps`.
+model's vocabulary; Chargebee's own `mrr` is taken as the subscription's MRR while it counts (active); anything
+the payload does not give is None with a line in `Subscription.gaps`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.billing.model import Customer, Facts, Payment, Subscription
+from bridge.billing.mrr import COUNTED_STATUSES
 from bridge.providers import Event
 from bridge.providers.chargebee import catalog, identity
 from bridge.providers.chargebee.webhook import NAME, customer_of
@@ -77,8 +78,12 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
     status, status_gaps = _status(raw.get("status"))
     items, item_gaps = catalog.items(raw, currency)
     discounts, discount_gaps = catalog.discounts(raw, currency)
-    mrr = catalog.minor_to_major(raw.get("mrr"), currency)
-    mrr_gaps = () if mrr is not None else ("Chargebee sent no mrr for this subscription",)
+    # Chargebee's `mrr` is what the subscription brings in now: 0 while trialing, paused or cancelled, which says
+    # nothing of its list MRR (what a cancellation lost, a trial's conversion). Taken only while it counts; else
+    # the model computes the list MRR from the items, and counts 0 for such a status itself.
+    counted = status in COUNTED_STATUSES
+    mrr = catalog.minor_to_major(raw.get("mrr"), currency) if counted else None
+    mrr_gaps = () if mrr is not None or not counted else ("Chargebee sent no mrr for this subscription",)
     return Subscription(
         provider=NAME,
         id=raw["id"],

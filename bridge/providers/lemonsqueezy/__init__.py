@@ -1,6 +1,6 @@
 """Lemon Squeezy: `X-Signature` webhooks at `/webhooks/lemonsqueezy`, its resources in the model, its API.
 
-The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrich(api, event)`, is what
+The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrichment(api, event)`, is what
 the worker calls before mapping when `LEMONSQUEEZY_API_KEY` is set (`source(config)` gives the `api`): a
 subscription names its price but not its amount, so the price and the store (currency) are fetched
 (docs/providers/lemonsqueezy.md). `config.wanted(event.livemode, config.mode)` says whether an event's mode is
@@ -19,7 +19,7 @@ from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event
 from bridge.providers.lemonsqueezy import config as _config
 from bridge.providers.lemonsqueezy import facts as _facts
-from bridge.providers.lemonsqueezy.api import LemonSqueezyApi, enrich
+from bridge.providers.lemonsqueezy.api import LemonSqueezyApi, enrichment
 from bridge.providers.lemonsqueezy.config import LemonSqueezyConfig, configure
 from bridge.providers.lemonsqueezy.webhook import LemonSqueezyProvider
 
@@ -42,9 +42,16 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
     return _facts.subscription(raw)
 
 
+def ignored(event: Event, config: LemonSqueezyConfig) -> str | None:
+    """Why an event of the other mode than LEMONSQUEEZY_MODE is stored but not mapped; None when it is mapped."""
+    if _config.wanted(event.livemode, config.mode):
+        return None
+    return f"{'test' if event.livemode is False else 'live'}-mode event; {_config.MODE_VARIABLE}={config.mode}"
+
+
 def source(config: LemonSqueezyConfig) -> LemonSqueezyApi | None:
     """The read-only API client when LEMONSQUEEZY_API_KEY is set, else None."""
     return LemonSqueezyApi(config.api_key, config.api_base) if config.api_key else None
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrich", "facts", "source", "subscription", "webhook"]
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "ignored", "source", "subscription", "webhook"]

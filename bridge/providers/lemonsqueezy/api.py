@@ -1,6 +1,6 @@
 """Lemon Squeezy's API (JSON:API, bearer key), read-only: a subscription's price and store, and every subscription.
 
-A subscription carries its price's id and its quantity but no amount, interval or currency. `enrich(api, event)` is
+A subscription carries its price's id and its quantity but no amount, interval or currency. `enrichment(api, event)` is
 what the worker calls before mapping a subscription event: `GET /v1/prices/{first_subscription_item.price_id}` (unit
 price in cents, `renewal_interval_unit`, `renewal_interval_quantity`, scheme, category) and `GET /v1/stores/
 {store_id}` (the store's currency, the one its prices are in). Subscription invoices and orders carry their own
@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import requests
 
-from bridge.errors import BridgeError
+from bridge.errors import EnrichmentUnavailable
 from bridge.providers import Event
 from bridge.providers.http import TRIES as TRIES
 from bridge.providers.http import ApiClient
@@ -32,7 +32,7 @@ ACCEPT = "application/vnd.api+json"
 PAGE_SIZE = 100  # Lemon Squeezy's largest page[size]
 
 
-class LemonSqueezyApiError(BridgeError):
+class LemonSqueezyApiError(EnrichmentUnavailable):
     """Lemon Squeezy's API could not be used right now: worth retrying later."""
 
 
@@ -83,11 +83,12 @@ class LemonSqueezyApi:
             page += 1
 
 
-def enrich(api: LemonSqueezyApi, event: Event) -> dict[str, Any]:
+def enrichment(api: LemonSqueezyApi, event: Event) -> dict[str, Any]:
     """`{"price": …, "store": …}` for a subscription event (the resources, JSON:API `data`); `{}` for others.
 
-    Raises NotFound when the price or store is gone (do not retry), LemonSqueezyApiError when Lemon Squeezy cannot
-    be asked now (retry later), ConfigError when the key is refused."""
+    Raises NotFound when the price or store is gone, LemonSqueezyApiError when Lemon Squeezy cannot be asked now
+    (both EnrichmentUnavailable: the worker retries a few times, then maps what the event says), ConfigError when
+    the key is refused."""
     data = event.payload.get("data")
     if not isinstance(data, Mapping) or data.get("type") != "subscriptions":
         return {}

@@ -1,7 +1,7 @@
 """What a verified Lemon Squeezy event says in the billing model's terms (pure: no network, no clock).
 
 Subscription events carry a subscription whose one priced line is `first_subscription_item` (a price id and a
-quantity) — no amount, interval or currency. Those come from `api.enrich`: the price (`unit_price` in cents,
+quantity) — no amount, interval or currency. Those come from `api.enrichment`: the price (`unit_price` in cents,
 `renewal_interval_unit`, `renewal_interval_quantity`) and the store (its currency). Without them the amount, interval
 and currency are None with a gap. Payment events carry a subscription invoice (or, for `order_refunded`, an order)
 with its own amounts and currency.

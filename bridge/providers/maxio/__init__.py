@@ -1,6 +1,6 @@
 """Maxio Advanced Billing (formerly Chargify): signed form webhooks at `/webhooks/maxio`, and its read-only API.
 
-The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrich(api, event)`, is what
+The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrichment(api, event)`, is what
 the worker calls before mapping when `MAXIO_API_KEY` is set (`source(config)` gives the `api`): it fetches the
 subscription's components and price points and the customer's metafields, which webhooks leave out.
 The provider's `parse` needs the headers as well as the body (`needs_headers`): the dedupe id is the
@@ -19,7 +19,7 @@ from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event
 from bridge.providers.maxio import config as _config
 from bridge.providers.maxio import facts as _facts
-from bridge.providers.maxio.api import MaxioApi, enrich
+from bridge.providers.maxio.api import MaxioApi, enrichment
 from bridge.providers.maxio.config import MaxioConfig
 from bridge.providers.maxio.webhook import MaxioProvider
 
@@ -54,4 +54,4 @@ def source(config: MaxioConfig) -> MaxioApi | None:
     return MaxioApi(config.api_base, config.api_key)
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrich", "facts", "source", "subscription", "webhook"]
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription", "webhook"]

@@ -1,8 +1,8 @@
-"""Maxio's API, read-only: subscriptions page by page, and what a webhook leaves out (`enrich`).
+"""Maxio's API, read-only: subscriptions page by page, and what a webhook leaves out (`enrichment`).
 
 `GET /subscriptions.json?page=N&per_page=200` lists the site's subscriptions (200 is the largest page; a page
 shorter than that is the last), for `bridge sync maxio`, each with its components and their price points
-attached. `enrich(api, event)` fetches, for the subscription an event is about, `GET /subscriptions/{id}.json`,
+attached. `enrichment(api, event)` fetches, for the subscription an event is about, `GET /subscriptions/{id}.json`,
 `GET /subscriptions/{id}/components.json` and each component's `GET /components/{id}/price_points/{pp}.json`,
 and the customer's metafields, `GET /customers/{id}/metadata.json`.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from bridge.errors import BridgeError
+from bridge.errors import EnrichmentUnavailable
 from bridge.providers import Event
 from bridge.providers.http import ApiClient
 from bridge.providers.http import retry_after as retry_after
@@ -35,7 +35,7 @@ PAGE_SIZE = 200
 TIMEOUT = (5.0, 30.0)  # connect, read
 
 
-class MaxioApiError(BridgeError):
+class MaxioApiError(EnrichmentUnavailable):
     """Maxio's API could not be used right now; worth retrying later."""
 
 
@@ -105,11 +105,11 @@ class MaxioApi:
         return {**subscription, "components": components, "component_price_points": self.price_points(components)}
 
 
-def enrich(api: MaxioApi, event: Event) -> dict[str, Any]:
+def enrichment(api: MaxioApi, event: Event) -> dict[str, Any]:
     """What `facts` reads beyond the payload: `subscription`, `components`, `price_points`, `metafields`.
 
-    Empty when the event is about no subscription or customer. Raises NotFound (do not retry) or MaxioApiError
-    (retry later)."""
+    Empty when the event is about no subscription or customer. Raises NotFound or MaxioApiError (both
+    EnrichmentUnavailable: the worker retries a few times, then maps what the event says)."""
     payload = mapping(event.payload.get("payload"))
     subscription_id = text(mapping(payload.get("subscription")).get("id")) or text(payload.get("subscription_id"))
     found: dict[str, Any] = {}

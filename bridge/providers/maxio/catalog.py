@@ -3,7 +3,7 @@
 The product line is the subscription's `product_price_in_cents` (its price point's price; the product's
 `price_in_cents` when absent) every `interval` `interval_unit` (`month` or `day`) of its product. Components
 (seats and add-ons: quantity-based, on/off, metered, prepaid and event-based) are not in webhook payloads; with
-`MAXIO_API_KEY`, `enrich` reads the subscription's components and their price points, and each becomes a line:
+`MAXIO_API_KEY`, `enrichment` reads the subscription's components and their price points, and each becomes a line:
 quantity-based ones `allocated_quantity` times their price point's price (per unit, volume, tiered or stairstep
 tiers), on/off ones once when enabled, the usage-based ones metered (left out of MRR). Without them, one line
 of unknown amount stands for the components, so MRR is withheld rather than understated.
@@ -97,7 +97,7 @@ def _component(component: Raw, price_points: Mapping[str, Raw], plan: str | None
 
 
 def price_point_key(component: Raw) -> str:
-    """How `enrich` files a component's price point: `{component_id}:{price_point_id}`."""
+    """How `enrichment` files a component's price point: `{component_id}:{price_point_id}`."""
     return f"{text(component.get('component_id'))}:{text(component.get('price_point_id'))}"
 
 

@@ -5,8 +5,8 @@ comma-separated, are accepted while one is replaced. The API is optional: with `
 `MAXIO_API_KEY` bridge reads subscriptions (`bridge sync maxio`) and what webhooks leave out (components,
 metafields). A site lives on one host: `https://{subdomain}.chargify.com` (US), or
 `https://{subdomain}.ebilling.maxio.com` (EU), which is chosen by writing the whole host name into
-`MAXIO_SUBDOMAIN`. Payloads carry no test/live flag (a test site is another site with its own key), so there is
-no `MAXIO_MODE`.
+`MAXIO_SUBDOMAIN` (a loopback test server's `http://127.0.0.1:<port>` is taken whole). Payloads carry no test/live
+flag (a test site is another site with its own key), so there is no `MAXIO_MODE`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.errors import ConfigError
-from bridge.providers.variables import secret_list, text
+from bridge.providers.variables import address, secret_list, text
 
 SECRET = "MAXIO_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 SUBDOMAIN = "MAXIO_SUBDOMAIN"
@@ -41,7 +41,7 @@ def configure(env: Mapping[str, str]) -> MaxioConfig | None:
     secrets = secret_list(env, SECRET)
     if not secrets:
         return None
-    subdomain = env.get(SUBDOMAIN, "").strip().lower()
+    subdomain = env.get(SUBDOMAIN, "").strip().lower().rstrip("/")
     api_key = text(env, API_KEY)
     if api_key and not subdomain:
         raise ConfigError(f"{API_KEY} needs {SUBDOMAIN} (the site's subdomain, e.g. acme for acme.chargify.com)")
@@ -49,9 +49,16 @@ def configure(env: Mapping[str, str]) -> MaxioConfig | None:
 
 
 def api_base(subdomain: str) -> str:
-    """`https://{subdomain}.chargify.com`, or the EU host when the whole `{subdomain}.ebilling.maxio.com` is given."""
+    """`https://{subdomain}.chargify.com`, or the EU host when the whole `{subdomain}.ebilling.maxio.com` is given;
+    a loopback test server's whole `http://127.0.0.1:<port>` address is taken as it is (the shared rule of
+    `bridge.providers.variables.address`)."""
     wrong = ConfigError(f"{SUBDOMAIN} must be the site's subdomain (acme for acme.chargify.com), or for a site in "
                         f"the EU its whole host name (acme.{EU_DOMAIN})")
+    if subdomain.startswith("http://"):
+        try:
+            return address({SUBDOMAIN: subdomain}, SUBDOMAIN, "", "acme")
+        except ConfigError:
+            raise wrong from None
     label, _, domain = subdomain.partition(".")
     if not _LABEL.fullmatch(label) or domain not in ("", EU_DOMAIN, US_DOMAIN):
         raise wrong

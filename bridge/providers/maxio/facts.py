@@ -1,6 +1,6 @@
 """What a Maxio webhook says in the billing model's terms (pure).
 
-Subscription events carry the subscription with its customer and product; `facts` reads them, or, when `enrich`
+Subscription events carry the subscription with its customer and product; `facts` reads them, or, when `enrichment`
 has fetched it (`MAXIO_API_KEY`), Maxio's current copy of the subscription, its components and their price
 points, and the customer's metafields. Lines and amounts are `catalog`'s; identity slots are `identity`'s.
 
@@ -40,7 +40,7 @@ Raw = Mapping[str, Any]
 
 
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
-    """The event's facts; `enrichment` is what `api.enrich` fetched (may be empty)."""
+    """The event's facts; `enrichment` is what `api.enrichment` fetched (may be empty)."""
     payload = mapping(event.payload.get("payload"))
     sent = mapping(payload.get("subscription"))
     fetched = mapping(enrichment.get("subscription"))

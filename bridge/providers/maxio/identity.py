@@ -2,7 +2,7 @@
 
 Read in this order, the first non-empty value winning:
 1. the customer's metafields (Maxio's custom fields, Config → Custom Fields → Customers) `pendo_account_id` and
-   `pendo_visitor_id`: from the API (`GET /customers/{id}/metadata.json`, fetched by `enrich` when
+   `pendo_visitor_id`: from the API (`GET /customers/{id}/metadata.json`, fetched by `enrichment` when
    `MAXIO_API_KEY` is set), or from the payload when an event carries the customer's `metafields`;
 2. for the account only, the customer's `reference`: the merchant's own id for the customer, unique on the site
    (set at signup, or on the customer's page in Maxio), which most integrations set to their account id.

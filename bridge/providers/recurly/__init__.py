@@ -1,6 +1,6 @@
 """Recurly: signed JSON webhooks at `/webhooks/recurly`, its objects in the billing model's terms, its API v3.
 
-The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrich(api, event)`, is what
+The module-level names are the `bridge.providers.base.Package` protocol. One more, `enrichment(api, event)`, is what
 the worker calls before mapping when `RECURLY_API_KEY` is set (`source(config)` gives the `api`): JSON webhooks
 carry ids only, so the subscription, its account and plan, or the transaction are fetched (docs/providers/recurly.md).
 
@@ -17,7 +17,7 @@ from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event
 from bridge.providers.recurly import config as _config
 from bridge.providers.recurly import facts as _facts
-from bridge.providers.recurly.api import RecurlyApi, enrich
+from bridge.providers.recurly.api import RecurlyApi, enrichment
 from bridge.providers.recurly.config import RecurlyConfig, configure
 from bridge.providers.recurly.webhook import RecurlyProvider
 
@@ -45,4 +45,4 @@ def source(config: RecurlyConfig) -> RecurlyApi | None:
     return RecurlyApi(config.api_key, config.api_base) if config.api_key else None
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrich", "facts", "source", "subscription", "webhook"]
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription", "webhook"]

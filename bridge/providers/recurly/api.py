@@ -1,6 +1,6 @@
 """Recurly's API v3 (version 2021-02-25), read-only: what a light JSON webhook leaves out, and every subscription.
 
-`enrich(api, event)` is what the worker calls before mapping a Recurly event: for a subscription event it fetches
+`enrichment(api, event)` is what the worker calls before mapping a Recurly event: for a subscription event it fetches
 the subscription (`GET /subscriptions/{id}`, or `uuid-{uuid}` when the webhook gives the UUID), its account
 (`GET /accounts/{id}`: the identity slots live in its custom fields) and its plan (`GET /plans/{id}`: the billing
 interval is the plan's, not the subscription's); for a payment event the transaction (`GET /transactions/{id}`),
@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from bridge.errors import BridgeError
+from bridge.errors import EnrichmentUnavailable
 from bridge.providers import Event
 from bridge.providers.http import TRIES as TRIES
 from bridge.providers.http import ApiClient
@@ -34,7 +34,7 @@ ACCEPT = "application/vnd.recurly.v2021-02-25"
 PAGE_SIZE = 200  # Recurly's largest `limit`
 
 
-class RecurlyApiError(BridgeError):
+class RecurlyApiError(EnrichmentUnavailable):
     """Recurly's API could not be used right now: worth retrying later."""
 
 
@@ -102,11 +102,13 @@ class RecurlyApi:
             path, params = _next_path(cursor), None
 
 
-def enrich(api: RecurlyApi, event: Event) -> dict[str, Any]:
-    """What `facts` reads beyond the light webhook: `subscription`, `account`, `plan`, `transaction`, `invoice`.
+def enrichment(api: RecurlyApi, event: Event) -> dict[str, Any]:
+    """What `facts` reads beyond the light webhook: `subscription`, `customer` (its account: `account` is the core's
+    roll-up), `plan`, `transaction`, `invoice`.
 
-    Raises NotFound when Recurly no longer has the object (do not retry), RecurlyApiError when Recurly cannot
-    be asked now (retry later), ConfigError when the key is refused."""
+    Raises NotFound when Recurly no longer has the object, RecurlyApiError when Recurly cannot be asked now (both
+    EnrichmentUnavailable: the worker retries a few times, then maps what the event says), ConfigError when the key
+    is refused."""
     payload = event.payload
     object_type = payload.get("object_type")
     if object_type == "subscription":
@@ -121,11 +123,11 @@ def enrich(api: RecurlyApi, event: Event) -> dict[str, Any]:
         first = _first(invoice.get("subscription_ids"))
         account_id = _id_of(invoice.get("account"))
         bundle = _subscription_bundle(api, api.subscription(first)) if first else \
-            ({"account": api.account(account_id)} if account_id else {})
+            ({"customer": api.account(account_id)} if account_id else {})
         return {**bundle, "invoice": invoice}
     if object_type == "account":
         code = payload.get("account_code")
-        return {"account": api.account(f"code-{code}" if isinstance(code, str) and code else str(payload["id"]))}
+        return {"customer": api.account(f"code-{code}" if isinstance(code, str) and code else str(payload["id"]))}
     return {}
 
 
@@ -133,7 +135,7 @@ def _subscription_bundle(api: RecurlyApi, subscription: Mapping[str, Any]) -> di
     bundle: dict[str, Any] = {"subscription": subscription}
     account_id = _id_of(subscription.get("account"))
     if account_id:
-        bundle["account"] = api.account(account_id)
+        bundle["customer"] = api.account(account_id)
     plan_id = _id_of(subscription.get("plan"))
     if plan_id:
         bundle["plan"] = api.plan(plan_id)

@@ -1,9 +1,10 @@
 """What a verified Recurly event says in the billing model's terms (pure: no network, no clock).
 
 A JSON webhook names an object and what happened to it; the object itself comes from the API through
-`api.enrich` (`subscription`, `account`, `plan`, `transaction` keys). With those, the subscription is read in full;
-without them (no `RECURLY_API_KEY`), only what the event type itself says is given — a canceled, expired, paused,
-resumed or reactivated subscription — and everything else is None with a line in `gaps`.
+`api.enrichment` (`subscription`, `customer` (the account: `account` is the core's roll-up), `plan`, `transaction`
+keys). With those, the subscription is read in full; without them (no `RECURLY_API_KEY`), only what the event type
+itself says is given — a canceled, expired, paused, resumed or reactivated subscription — and everything else is
+None with a line in `gaps`.
 
 Recurly's `canceled` state means "will not renew": the subscription stays active until `expires_at`, so it maps to
 `active` with `cancel_at_period_end`; `expired` is the end (`canceled`). A trial is not a state in Recurly: an
@@ -38,9 +39,9 @@ NO_API = "Recurly's JSON webhooks carry ids only: set RECURLY_API_KEY to read pl
 
 
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
-    """The event's facts, from the objects `api.enrich` fetched when there are any, else from the event type."""
+    """The event's facts, from the objects `api.enrichment` fetched when there are any, else from the event type."""
     raw = mapping(enrichment.get("subscription"))
-    account = mapping(enrichment.get("account"))
+    account = mapping(enrichment.get("customer"))  # its account: "account" is the core's roll-up
     plan = mapping(enrichment.get("plan"))
     if raw:
         found = subscription_of(raw, plan)

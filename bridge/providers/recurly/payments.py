@@ -4,7 +4,7 @@ Recurly announces the same money twice — a transaction (`payment.succeeded`, a
 invoice it pays (`charge_invoice.paid`) — so only one is read for each fact: `charge_invoice.paid` for a paid
 invoice (Recurly's recommended invoice-level notification), `payment.failed` for each declined attempt (the invoice
 only says past due), `payment.refunded` for a refund. `payment.succeeded` is stored but not mapped. Amounts come
-from the objects `api.enrich` fetched (`invoice`, `transaction`); without them only the kind, the id and the time.
+from the objects `api.enrichment` fetched (`invoice`, `transaction`); without them only the kind, the id and the time.
 """
 
 from __future__ import annotations

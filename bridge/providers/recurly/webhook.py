@@ -8,7 +8,7 @@ timestamp must be within five minutes of now, in both directions.
 
 Only JSON webhooks are read. Recurly's XML webhooks carry no signature at all, so they are refused with a message
 saying to switch the endpoint to JSON. A JSON webhook is light: the object's type, the event, the time and ids
-(`id`, and `uuid` or `account_code` on some objects); what the object is now is fetched from the API (`api.enrich`).
+(`id`, and `uuid` or `account_code` on some objects); what the object is now is fetched from the API (`api.enrichment`).
 
 Dedupe key: Recurly documents the body's `id` as the id of the object the event is about (the same `id` appears on
 an object's `created` and later events), so `id` alone would fold a subscription's cancellation into its creation.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bridge.billing import mrr
 from bridge.billing.model import STATUSES
 from bridge.providers.chargebee.facts import facts, subscription
 from bridge.providers.chargebee.webhook import ChargebeeProvider, authorization
@@ -98,7 +99,11 @@ def test_chargebee_facts_trial_end_reminder() -> None:
     assert found.trial_ending is True
     assert found.subscription.status == "trialing"
     assert found.subscription.trial_end == 1_765_670_400.0
-    assert found.subscription.mrr == Decimal("0.00")  # Chargebee's own figure wins over the items' 147.00
+    # Chargebee's 0 is what a trial brings now, not its list MRR: the model counts 0 for a trial and lists the items
+    assert found.subscription.mrr is None
+    assert "Chargebee sent no mrr for this subscription" not in found.subscription.gaps
+    assert mrr.mrr(found.subscription).amount == Decimal(0)
+    assert mrr.list_mrr(found.subscription).amount == Decimal("147.00")
 
 
 def test_chargebee_facts_non_renewing_is_active_and_cancels_at_term_end() -> None:

@@ -13,7 +13,7 @@ from responses import matchers
 import bridge.providers.lemonsqueezy as lemonsqueezy
 from bridge.errors import ConfigError
 from bridge.providers import Event
-from bridge.providers.lemonsqueezy.api import TRIES, LemonSqueezyApi, LemonSqueezyApiError, NotFound, enrich
+from bridge.providers.lemonsqueezy.api import TRIES, LemonSqueezyApi, LemonSqueezyApiError, NotFound, enrichment
 
 BASE = "https://api.lemonsqueezy.com"
 SAMPLES = Path(lemonsqueezy.__file__).parent / "samples"
@@ -50,20 +50,20 @@ def query(number: int) -> Any:
 def test_enrich_fetches_the_price_and_the_store() -> None:
     responses.get(f"{BASE}/v1/prices/108000", json={"data": load("api.price")}, match=[AUTH])
     responses.get(f"{BASE}/v1/stores/41000", json={"data": load("api.store")}, match=[AUTH])
-    found = enrich(api(), event_of(load("subscription_created")))
+    found = enrichment(api(), event_of(load("subscription_created")))
     assert found == {"price": load("api.price"), "store": load("api.store")}
 
 
 def test_enrich_asks_nothing_for_invoices_and_orders() -> None:
-    assert enrich(api(), event_of(load("subscription_payment_success"))) == {}
-    assert enrich(api(), event_of(load("order_refunded"))) == {}
+    assert enrichment(api(), event_of(load("subscription_payment_success"))) == {}
+    assert enrichment(api(), event_of(load("order_refunded"))) == {}
 
 
 @responses.activate
 def test_a_missing_price_is_not_found() -> None:
     responses.get(f"{BASE}/v1/prices/108000", status=404, json={"errors": [{"status": "404"}]})
     with pytest.raises(NotFound):
-        enrich(api(), event_of(load("subscription_created")))
+        enrichment(api(), event_of(load("subscription_created")))
 
 
 @responses.activate

@@ -42,7 +42,7 @@ def test_a_contract_webhook_is_enriched_over_http_and_read() -> None:
         event = lemonsqueezy.webhook(config).receive(body, {"x-signature": sign(body, SECRET)}, now=0.0)
         api = lemonsqueezy.source(config)
         assert api is not None
-        facts = lemonsqueezy.facts(event, lemonsqueezy.enrich(api, event))
+        facts = lemonsqueezy.facts(event, lemonsqueezy.enrichment(api, event))
     assert server.requests == ["/v1/prices/108000", "/v1/stores/41000"]
     assert facts.subscription is not None
     assert (facts.subscription.items[0].amount, facts.subscription.currency) == (Decimal("147.00"), "USD")

@@ -2,7 +2,7 @@
 
 A contract fixture is the webhook body exactly as Lemon Squeezy sends it (`tests/fixtures/contract/lemonsqueezy/
 <name>.json`), delivered with `X-Signature: <hex HMAC-SHA256 of the raw body keyed with the signing secret>` (and
-`X-Event-Name`), plus what `enrich` fetches for it (`enrichment/<name>.json`: the price and the store).
+`X-Event-Name`), plus what `enrichment` fetches for it (`enrichment/<name>.json`: the price and the store).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import responses
 import bridge.providers.maxio as maxio
 from bridge.errors import ConfigError
 from bridge.providers import Event
-from bridge.providers.maxio.api import PAGE_SIZE, MaxioApi, MaxioApiError, NotFound, enrich, retry_after
+from bridge.providers.maxio.api import PAGE_SIZE, MaxioApi, MaxioApiError, NotFound, enrichment, retry_after
 
 BASE = "https://contract-co.chargify.com"
 SAMPLES = Path(maxio.__file__).parent / "samples"
@@ -43,7 +43,7 @@ def _contract_answers() -> None:
 @responses.activate
 def test_enrich_reads_what_webhooks_leave_out_with_basic_auth() -> None:
     _contract_answers()
-    found = enrich(api(), event())
+    found = enrichment(api(), event())
     assert found["subscription"]["id"] == 71834529 and len(found["components"]) == 2
     assert list(found["price_points"]) == ["2299001:2300045"]  # the metered component needs no price point
     assert found["metafields"] == {"pendo_account_id": "acct-contract", "pendo_visitor_id": "user-contract"}

@@ -12,7 +12,7 @@ import pytest
 
 import bridge.providers.maxio as maxio
 from bridge.errors import ConfigError
-from bridge.providers.maxio.api import MaxioApi, enrich
+from bridge.providers.maxio.api import MaxioApi, enrichment
 from bridge.providers.maxio.webhook import sign
 from tests.providers.maxio.fake_maxio import FakeMaxio
 
@@ -40,7 +40,7 @@ def test_contract_created_end_to_end_through_the_api() -> None:
     event = maxio.webhook(config).receive(body, headers, now=1_900_000_000.0)
     with FakeMaxio("key_abc", answers()) as site:
         site.rate_limited = 1
-        facts = maxio.facts(event, enrich(MaxioApi(site.base, "key_abc", sleep=lambda _: None), event))
+        facts = maxio.facts(event, enrichment(MaxioApi(site.base, "key_abc", sleep=lambda _: None), event))
     sub = facts.subscription
     assert sub is not None and sub.gaps == ()
     assert (sub.items[0].plan, sub.items[0].amount, sub.items[0].quantity) == ("Pro", Decimal("147.0"), 3)

@@ -37,8 +37,8 @@ def answer(name: str) -> Any:
 
 
 def enrichment(name: str) -> dict[str, Any]:
-    """What `enrich` returns for a contract fixture: `contract/maxio/enrichment/<name>.json`, built from the API
-    answers in samples/api_*.json (`test_api.py` checks `enrich` assembles exactly that)."""
+    """What `enrichment` returns for a contract fixture: `contract/maxio/enrichment/<name>.json`, built from the API
+    answers in samples/api_*.json (`test_api.py` checks `enrichment` assembles exactly that)."""
     loaded: dict[str, Any] = json.loads((CONTRACT / "enrichment" / f"{name}.json").read_text())
     return loaded
 

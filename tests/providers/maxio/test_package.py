@@ -13,7 +13,7 @@ from bridge.providers.maxio.webhook import MaxioProvider
 def test_package_exposes_the_protocol_names() -> None:
     assert maxio.NAME == "maxio"
     assert maxio.VARIABLES == ("MAXIO_WEBHOOK_SECRET", "MAXIO_SUBDOMAIN", "MAXIO_API_KEY")
-    for name in ("configure", "webhook", "facts", "subscription", "source", "enrich"):
+    for name in ("configure", "webhook", "facts", "subscription", "source", "enrichment"):
         assert callable(getattr(maxio, name))
 
 
@@ -23,7 +23,8 @@ def test_configure_is_none_without_a_secret() -> None:
 
 @pytest.mark.parametrize(("subdomain", "base"), [
     ("acme", "https://acme.chargify.com"), (" Acme-Co ", "https://acme-co.chargify.com"),
-    ("acme.ebilling.maxio.com", "https://acme.ebilling.maxio.com"), ("acme.chargify.com", "https://acme.chargify.com")])
+    ("acme.ebilling.maxio.com", "https://acme.ebilling.maxio.com"), ("acme.chargify.com", "https://acme.chargify.com"),
+    ("http://127.0.0.1:8123/", "http://127.0.0.1:8123")])  # a loopback test server, taken whole
 def test_configure_reads_the_site(subdomain: str, base: str) -> None:
     config = maxio.configure({"MAXIO_WEBHOOK_SECRET": "s1, s2", "MAXIO_SUBDOMAIN": subdomain, "MAXIO_API_KEY": "k"})
     assert config is not None and config.api_base == base and config.secrets == ("s1", "s2")
@@ -35,6 +36,7 @@ def test_configure_reads_the_site(subdomain: str, base: str) -> None:
     ({"MAXIO_SUBDOMAIN": "acme.example.com"}, "MAXIO_SUBDOMAIN"),
     ({"MAXIO_SUBDOMAIN": "https://acme.chargify.com"}, "MAXIO_SUBDOMAIN"),
     ({"MAXIO_SUBDOMAIN": "-acme"}, "MAXIO_SUBDOMAIN"),
+    ({"MAXIO_SUBDOMAIN": "http://acme.chargify.com"}, "MAXIO_SUBDOMAIN"),  # plain http only to loopback
 ])
 def test_configure_refuses_naming_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable) as caught:

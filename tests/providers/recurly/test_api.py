@@ -13,7 +13,7 @@ from responses import matchers
 import bridge.providers.recurly as recurly
 from bridge.errors import ConfigError
 from bridge.providers import Event
-from bridge.providers.recurly.api import ACCEPT, TRIES, NotFound, RecurlyApi, RecurlyApiError, enrich, retry_after
+from bridge.providers.recurly.api import ACCEPT, TRIES, NotFound, RecurlyApi, RecurlyApiError, enrichment, retry_after
 
 BASE = "https://v3.eu.recurly.com"
 SAMPLES = Path(recurly.__file__).parent / "samples"
@@ -45,8 +45,8 @@ def test_enrich_fetches_the_subscription_by_uuid_then_its_account_and_plan() -> 
                   match=[AUTH])
     responses.get(f"{BASE}/accounts/afake0acct01", json=sample("api.account"), match=[AUTH])
     responses.get(f"{BASE}/plans/pfake0plan01", json=sample("api.plan"), match=[AUTH])
-    found = enrich(api(), event_of(sample("subscription.created")))
-    assert found == {"subscription": sample("api.subscription"), "account": sample("api.account"),
+    found = enrichment(api(), event_of(sample("subscription.created")))
+    assert found == {"subscription": sample("api.subscription"), "customer": sample("api.account"),
                      "plan": sample("api.plan")}
 
 
@@ -56,8 +56,8 @@ def test_enrich_fetches_a_payments_transaction_and_its_subscription() -> None:
     responses.get(f"{BASE}/subscriptions/sfake0sub001", json=sample("api.subscription"))
     responses.get(f"{BASE}/accounts/afake0acct01", json=sample("api.account"))
     responses.get(f"{BASE}/plans/pfake0plan01", json=sample("api.plan"))
-    found = enrich(api(), event_of(sample("payment.succeeded")))
-    assert set(found) == {"transaction", "subscription", "account", "plan"}
+    found = enrichment(api(), event_of(sample("payment.succeeded")))
+    assert set(found) == {"transaction", "subscription", "customer", "plan"}
 
 
 @responses.activate
@@ -66,27 +66,27 @@ def test_enrich_fetches_a_charge_invoice_by_id_and_its_subscription() -> None:
     responses.get(f"{BASE}/subscriptions/sfake0sub001", json=sample("api.subscription"))
     responses.get(f"{BASE}/accounts/afake0acct01", json=sample("api.account"))
     responses.get(f"{BASE}/plans/pfake0plan01", json=sample("api.plan"))
-    found = enrich(api(), event_of(sample("charge_invoice.paid")))
-    assert set(found) == {"invoice", "subscription", "account", "plan"}
+    found = enrichment(api(), event_of(sample("charge_invoice.paid")))
+    assert set(found) == {"invoice", "subscription", "customer", "plan"}
 
 
 @responses.activate
 def test_enrich_fetches_a_one_off_invoices_account() -> None:
     responses.get(f"{BASE}/invoices/ifake0inv001", json={**sample("api.invoice"), "subscription_ids": []})
     responses.get(f"{BASE}/accounts/afake0acct01", json=sample("api.account"))
-    found = enrich(api(), event_of(sample("charge_invoice.paid")))
-    assert set(found) == {"invoice", "account"}
+    found = enrichment(api(), event_of(sample("charge_invoice.paid")))
+    assert set(found) == {"invoice", "customer"}
 
 
 @responses.activate
 def test_enrich_fetches_an_accounts_event_by_its_code() -> None:
     responses.get(f"{BASE}/accounts/code-acme-co", json=sample("api.account"))
-    assert enrich(api(), event_of(sample("account.updated"))) == {"account": sample("api.account")}
+    assert enrichment(api(), event_of(sample("account.updated"))) == {"customer": sample("api.account")}
 
 
 def test_enrich_asks_nothing_for_other_objects() -> None:
     payload = {"id": "x", "object_type": "gift_card", "event_type": "purchased"}
-    assert enrich(api(), event_of(payload)) == {}
+    assert enrichment(api(), event_of(payload)) == {}
 
 
 @responses.activate
@@ -94,7 +94,7 @@ def test_a_missing_object_is_not_found() -> None:
     responses.get(f"{BASE}/subscriptions/uuid-6f1e2d3c4b5a69788796a5b4c3d2e1f0", status=404,
                   json={"error": {"type": "not_found"}})
     with pytest.raises(NotFound):
-        enrich(api(), event_of(sample("subscription.created")))
+        enrichment(api(), event_of(sample("subscription.created")))
 
 
 @responses.activate

@@ -27,7 +27,7 @@ def configured(base: str, key: str = KEY) -> Any:
 def fake(key: str = KEY) -> FakeRecurly:
     bundle = json.loads((CONTRACT / "enrichment" / "created.json").read_text())
     listed = [{**bundle["subscription"], "id": f"s{number}", "uuid": f"u{number}"} for number in range(450)]
-    return FakeRecurly(key, [bundle["subscription"], *listed], [bundle["account"]], [bundle["plan"]])
+    return FakeRecurly(key, [bundle["subscription"], *listed], [bundle["customer"]], [bundle["plan"]])
 
 
 def test_a_contract_webhook_is_enriched_over_http_and_read() -> None:
@@ -39,7 +39,7 @@ def test_a_contract_webhook_is_enriched_over_http_and_read() -> None:
                                                        f"{sign(body, timestamp_ms, SECRET)}"}, timestamp_ms / 1000)
         api = recurly.source(config)
         assert api is not None
-        facts = recurly.facts(event, recurly.enrich(api, event))
+        facts = recurly.facts(event, recurly.enrichment(api, event))
     assert server.requests == ["/subscriptions/uuid-0c0a1b2c3d4e5f60718293a4b5c6d7e8", "/accounts/afake0acct01",
                                "/plans/pfake0plan01"]
     assert facts.subscription is not None and facts.subscription.items[0].amount == Decimal("147.00")

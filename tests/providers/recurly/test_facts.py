@@ -1,7 +1,7 @@
 """Recurly's events in the billing model's terms: the contract fixtures, each sample, and what is left without a key.
 
 A Recurly contract fixture is two files: the JSON webhook body exactly as Recurly sends it
-(`tests/fixtures/contract/recurly/<name>.json`, light: ids only) and the objects `enrich` fetches for it from the
+(`tests/fixtures/contract/recurly/<name>.json`, light: ids only) and the objects `enrichment` fetches for it from the
 API (`enrichment/<name>.json`: `subscription`, `account`, `plan`). The body is delivered signed as Recurly signs it:
 `recurly-signature: {unix ms},{hex HMAC-SHA256 of "{unix ms}.{body}" keyed with the endpoint secret}`.
 """
@@ -111,7 +111,7 @@ def test_without_an_api_key_a_created_event_withholds_the_status() -> None:
 
 
 def test_sample_subscription_with_its_plan_and_account() -> None:
-    enriched = {"subscription": sample("api.subscription"), "account": sample("api.account"),
+    enriched = {"subscription": sample("api.subscription"), "customer": sample("api.account"),
                 "plan": sample("api.plan")}
     facts = recurly.facts(received(SAMPLES / "subscription.created.json"), enriched)
     assert facts.subscription is not None and facts.subscription.status in STATUSES
@@ -193,7 +193,7 @@ def test_tax_inclusive_prices_are_said() -> None:
 
 def test_invoice_paid_with_its_invoice() -> None:
     enriched = {"invoice": sample("api.invoice"), "subscription": sample("api.subscription"),
-                "account": sample("api.account"), "plan": sample("api.plan")}
+                "customer": sample("api.account"), "plan": sample("api.plan")}
     facts = recurly.facts(received(SAMPLES / "charge_invoice.paid.json"), enriched)
     payment = facts.payment
     assert payment is not None
@@ -233,7 +233,7 @@ def test_invoice_paid_without_an_api_key_has_no_amount() -> None:
 
 
 def test_account_event_gives_the_customer_and_identity() -> None:
-    facts = recurly.facts(received(SAMPLES / "account.updated.json"), {"account": sample("api.account")})
+    facts = recurly.facts(received(SAMPLES / "account.updated.json"), {"customer": sample("api.account")})
     assert facts.subscription is None
     assert facts.identity.account_id == "acct-contract" and facts.identity.customer_id == "afake0acct01"
 
@@ -243,7 +243,7 @@ def test_the_subscriptions_custom_fields_are_read_after_the_accounts() -> None:
     raw = {**sample("api.subscription"), "custom_fields": [{"name": "pendo_account_id", "value": "acct-from-sub"},
                                                            {"name": "pendo_visitor_id", "value": "v-9"}]}
     identity = recurly.facts(received(SAMPLES / "subscription.created.json"),
-                             {"subscription": raw, "account": account}).identity
+                             {"subscription": raw, "customer": account}).identity
     assert (identity.account_id, identity.visitor_id) == ("acct-from-sub", "v-9")
 
 
