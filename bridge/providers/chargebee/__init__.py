@@ -11,16 +11,18 @@ package: import from those modules with `from bridge.providers.chargebee.facts i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event, Provider
 from bridge.providers.chargebee import config as _config
 from bridge.providers.chargebee import facts as _facts
 from bridge.providers.chargebee.api import ChargebeeApi, enrichment
-from bridge.providers.chargebee.catchup import ChargebeeEventLog
 from bridge.providers.chargebee.config import ChargebeeConfig, configure
 from bridge.providers.chargebee.webhook import ChargebeeProvider
+
+if TYPE_CHECKING:  # the event log imports the sync framework, which imports the mapping engine
+    from bridge.providers.chargebee.catchup import ChargebeeEventLog
 
 NAME = "chargebee"
 VARIABLES = _config.VARIABLES
@@ -51,6 +53,8 @@ def source(config: ChargebeeConfig) -> ChargebeeApi | None:
 
 def event_log(config: ChargebeeConfig) -> ChargebeeEventLog | None:
     """Chargebee's list of events for `bridge catchup chargebee` when CHARGEBEE_API_KEY is set, else None."""
+    from bridge.providers.chargebee.catchup import ChargebeeEventLog
+
     api = source(config)
     return ChargebeeEventLog(api) if api is not None else None
 

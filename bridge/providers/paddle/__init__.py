@@ -7,7 +7,7 @@ how to set it up and what it can and cannot tell.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event, Provider
@@ -16,9 +16,11 @@ from bridge.providers.paddle import config as _config
 from bridge.providers.paddle import facts as _facts
 from bridge.providers.paddle import subscription as _subscription
 from bridge.providers.paddle.api import PaddleApi
-from bridge.providers.paddle.catchup import PaddleEventLog
 from bridge.providers.paddle.config import PaddleConfig
 from bridge.providers.paddle.webhook import PaddleProvider
+
+if TYPE_CHECKING:  # the event log imports the sync framework, which imports the mapping engine
+    from bridge.providers.paddle.catchup import PaddleEventLog
 
 NAME = "paddle"
 VARIABLES = (
@@ -56,4 +58,6 @@ def source(config: PaddleConfig) -> SubscriptionSource | None:
 
 def event_log(config: PaddleConfig) -> PaddleEventLog | None:
     """Paddle's list of events for `bridge catchup paddle` when PADDLE_API_KEY is set (it needs `event.read`)."""
+    from bridge.providers.paddle.catchup import PaddleEventLog
+
     return PaddleEventLog(PaddleApi(config.api_key, config.api_base)) if config.api_key else None
