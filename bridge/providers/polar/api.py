@@ -57,11 +57,15 @@ class PolarApi:
                 return
             page += 1
 
+    @property
+    def requests(self) -> int:
+        """Requests made, retries included (the sync's report, `api_requests`)."""
+        return self._http.calls
+
     def get(self, path: str, params: Mapping[str, Any]) -> Any:
         """One GET, retried on connection errors, 429 and 5xx; its JSON."""
         return self._http.json(self.api_base, path, params=dict(params), headers={
             "Authorization": f"Bearer {self.api_key}", "Accept": "application/json"})
-
 
 
 def _list_page(found: Any) -> tuple[list[Mapping[str, Any]], int]:
