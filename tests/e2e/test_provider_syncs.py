@@ -84,13 +84,16 @@ class Provider:
 
 PROVIDERS: dict[str, Provider] = {
     "paddle": Provider(lambda: FakePaddle(API_KEY, [], [_paddle(n) for n in range(COUNT)], max_per_page=PAGE),
-                       lambda base: {"PADDLE_API_KEY": API_KEY, "PADDLE_API_BASE": base},
+                       lambda base: {"PADDLE_API_KEY": API_KEY, "PADDLE_API_BASE": base,
+                                     "PADDLE_REQUESTS_PER_SECOND": "50"},
                        "/subscriptions", _paddle(1)["id"]),
     "chargebee": Provider(lambda: FakeChargebee(API_KEY, [_chargebee(n) for n in range(COUNT)], {}, max_limit=PAGE),
-                          lambda base: {"CHARGEBEE_API_KEY": API_KEY, "CHARGEBEE_API_BASE": base},
+                          lambda base: {"CHARGEBEE_API_KEY": API_KEY, "CHARGEBEE_API_BASE": base,
+                                        "CHARGEBEE_REQUESTS_PER_SECOND": "50"},
                           "/api/v2/subscriptions", str(PAGE)),
     "polar": Provider(lambda: FakePolar(API_KEY, [_polar(n) for n in range(COUNT)], max_limit=PAGE),
-                      lambda base: {"POLAR_API_KEY": API_KEY, "POLAR_API_BASE": base.removesuffix("/")},
+                      lambda base: {"POLAR_API_KEY": API_KEY, "POLAR_API_BASE": base,
+                                    "POLAR_REQUESTS_PER_SECOND": "50"},
                       "/v1/subscriptions/", "2"),
 }
 
