@@ -1,11 +1,12 @@
 """`bridge sync` of Paddle, Chargebee and Polar as a new user runs it: the real command and worker, the provider's
 fake API on loopback, a fake Pendo.
 
-Each provider lists several pages of the contract's subscription (tests/fixtures/contract/<name>/created: Pro, 3
-seats at $49.00 a month), one per customer, each with its own identity slots. The fake API serves two a page, so
-the run crosses pages, its cursor and a resume. One deployment per provider runs, in order: a dry run (it stores
-nothing), a sync refused by the API after its first page (it keeps its cursor), the rerun that resumes from it, the
-values in Pendo (and no track event), and a second sync that sends Pendo nothing new.
+Each provider lists several pages of the contract's subscriptions (tests/fixtures/contract/<name>/: Pro, 3 seats
+at $49.00 a month, the last one canceled), one per customer, each with its own identity slots. The fake API
+serves two a page, so the run crosses pages, its cursor and a resume. One deployment per provider runs, in
+order: a dry run (it stores nothing), a sync refused by the API after its first page (it keeps its cursor), the
+rerun that resumes from it, the values in Pendo (and no track event), and a second sync that sends Pendo nothing
+new.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from tests.providers.polar.fake_polar import FakePolar
 pytestmark = pytest.mark.e2e
 
 COUNT, PAGE = 5, 2  # three pages
+CANCELED = COUNT - 1  # the last customer's subscription is canceled
+
+
+def moment(n: int) -> str:
+    return "canceled" if n == CANCELED else "created"
 API_KEY = "fake-api-key"
 
 
@@ -48,7 +54,7 @@ def visitor(n: int) -> str:
 
 def _paddle(n: int) -> dict[str, Any]:
     """A `GET /subscriptions` item: the subscription entity a notification's `data` carries."""
-    item: dict[str, Any] = copy.deepcopy(json.loads(fixture("paddle", "created"))["data"])
+    item: dict[str, Any] = copy.deepcopy(json.loads(fixture("paddle", moment(n)))["data"])
     item["id"] = f"sub_01jsyncsubscription{n:07d}"
     item["customer_id"] = f"ctm_01jsynccustomer{n:011d}"
     item["custom_data"] = {"pendo_account_id": account(n), "pendo_visitor_id": visitor(n)}
@@ -57,7 +63,7 @@ def _paddle(n: int) -> dict[str, Any]:
 
 def _chargebee(n: int) -> dict[str, Any]:
     """A `GET /subscriptions` list entry: `{"subscription", "customer"}`."""
-    content: dict[str, Any] = copy.deepcopy(json.loads(fixture("chargebee", "created"))["content"])
+    content: dict[str, Any] = copy.deepcopy(json.loads(fixture("chargebee", moment(n)))["content"])
     content["subscription"]["id"] = f"cb_sub_sync_{n}"
     content["subscription"]["customer_id"] = content["customer"]["id"] = f"cb_cust_sync_{n}"
     content["customer"].update(cf_pendo_account_id=account(n), cf_pendo_visitor_id=visitor(n))
@@ -66,7 +72,7 @@ def _chargebee(n: int) -> dict[str, Any]:
 
 def _polar(n: int) -> dict[str, Any]:
     """A `GET /v1/subscriptions/` item: the subscription with its customer and product, as webhooks carry it."""
-    item: dict[str, Any] = copy.deepcopy(json.loads(fixture("polar", "created"))["data"])
+    item: dict[str, Any] = copy.deepcopy(json.loads(fixture("polar", moment(n)))["data"])
     item["id"] = f"7e0c1d2a-0000-4000-8000-{n:012d}"
     item["started_at"] = f"2026-11-0{n + 1}T09:20:11.104512Z"
     item["customer_id"] = item["customer"]["id"] = f"3b1f6a2e-0000-4000-8000-{n:012d}"
@@ -215,8 +221,9 @@ def every_account_gets_its_billing_fields_and_no_track_event(deployment: Deploym
     for n in range(COUNT):
         values = wait_until(lambda n=n: pendo.account_values(account(n)).get("billing_interval") is not None
                             and pendo.account_values(account(n)))
+        expected = ("canceled", 0.0) if n == CANCELED else ("active", 147.0)
         assert (values["billing_status"], values["mrr"], values["billing_currency"], values["billing_interval"]) == (
-            "active", 147.0, "USD", "month"), values
+            *expected, "USD", "month"), values
     wait_until(lambda: deployment.count("select count(*) from events where status = 'received'") == 0)
     time.sleep(1.5)  # the delivery's linger: anything still to send has gone
     assert pendo.track_events() == []
