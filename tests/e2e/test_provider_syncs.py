@@ -11,7 +11,6 @@ new.
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import time
@@ -29,55 +28,15 @@ from tests.e2e.harness import BIN, Service, wait_until
 from tests.fakes.pendo import FakePendo
 from tests.fakes.provider_api import FakeProviderApi
 from tests.providers.chargebee.fake_chargebee import FakeChargebee
-from tests.providers.deliveries import SENDERS, fixture
+from tests.providers.deliveries import SENDERS
+from tests.providers.listings import CANCELED, COUNT, account, chargebee_entry, paddle_item, polar_item
 from tests.providers.paddle.fake_paddle import FakePaddle
 from tests.providers.polar.fake_polar import FakePolar
 
 pytestmark = pytest.mark.e2e
 
-COUNT, PAGE = 5, 2  # three pages
-CANCELED = COUNT - 1  # the last customer's subscription is canceled
-
-
-def moment(n: int) -> str:
-    return "canceled" if n == CANCELED else "created"
+PAGE = 2  # subscriptions a page: COUNT of them fill three pages
 API_KEY = "fake-api-key"
-
-
-def account(n: int) -> str:
-    return f"acct-sync-{n}"
-
-
-def visitor(n: int) -> str:
-    return f"user-sync-{n}@example.com"
-
-
-def _paddle(n: int) -> dict[str, Any]:
-    """A `GET /subscriptions` item: the subscription entity a notification's `data` carries."""
-    item: dict[str, Any] = copy.deepcopy(json.loads(fixture("paddle", moment(n)))["data"])
-    item["id"] = f"sub_01jsyncsubscription{n:07d}"
-    item["customer_id"] = f"ctm_01jsynccustomer{n:011d}"
-    item["custom_data"] = {"pendo_account_id": account(n), "pendo_visitor_id": visitor(n)}
-    return item
-
-
-def _chargebee(n: int) -> dict[str, Any]:
-    """A `GET /subscriptions` list entry: `{"subscription", "customer"}`."""
-    content: dict[str, Any] = copy.deepcopy(json.loads(fixture("chargebee", moment(n)))["content"])
-    content["subscription"]["id"] = f"cb_sub_sync_{n}"
-    content["subscription"]["customer_id"] = content["customer"]["id"] = f"cb_cust_sync_{n}"
-    content["customer"].update(cf_pendo_account_id=account(n), cf_pendo_visitor_id=visitor(n))
-    return content
-
-
-def _polar(n: int) -> dict[str, Any]:
-    """A `GET /v1/subscriptions/` item: the subscription with its customer and product, as webhooks carry it."""
-    item: dict[str, Any] = copy.deepcopy(json.loads(fixture("polar", moment(n)))["data"])
-    item["id"] = f"7e0c1d2a-0000-4000-8000-{n:012d}"
-    item["started_at"] = f"2026-11-0{n + 1}T09:20:11.104512Z"
-    item["customer_id"] = item["customer"]["id"] = f"3b1f6a2e-0000-4000-8000-{n:012d}"
-    item["customer"]["metadata"] = {"pendo_account_id": account(n), "pendo_visitor_id": visitor(n)}
-    return item
 
 
 @dataclass(frozen=True)
@@ -89,15 +48,16 @@ class Provider:
 
 
 PROVIDERS: dict[str, Provider] = {
-    "paddle": Provider(lambda: FakePaddle(API_KEY, [], [_paddle(n) for n in range(COUNT)], max_per_page=PAGE),
+    "paddle": Provider(lambda: FakePaddle(API_KEY, [], [paddle_item(n) for n in range(COUNT)], max_per_page=PAGE),
                        lambda base: {"PADDLE_API_KEY": API_KEY, "PADDLE_API_BASE": base,
                                      "PADDLE_REQUESTS_PER_SECOND": "50"},
-                       "/subscriptions", _paddle(1)["id"]),
-    "chargebee": Provider(lambda: FakeChargebee(API_KEY, [_chargebee(n) for n in range(COUNT)], {}, max_limit=PAGE),
+                       "/subscriptions", paddle_item(1)["id"]),
+    "chargebee": Provider(lambda: FakeChargebee(API_KEY, [chargebee_entry(n) for n in range(COUNT)], {},
+                                                max_limit=PAGE),
                           lambda base: {"CHARGEBEE_API_KEY": API_KEY, "CHARGEBEE_API_BASE": base,
                                         "CHARGEBEE_REQUESTS_PER_SECOND": "50"},
                           "/api/v2/subscriptions", str(PAGE)),
-    "polar": Provider(lambda: FakePolar(API_KEY, [_polar(n) for n in range(COUNT)], max_limit=PAGE),
+    "polar": Provider(lambda: FakePolar(API_KEY, [polar_item(n) for n in range(COUNT)], max_limit=PAGE),
                       lambda base: {"POLAR_API_KEY": API_KEY, "POLAR_API_BASE": base,
                                     "POLAR_REQUESTS_PER_SECOND": "50"},
                       "/v1/subscriptions/", "2"),
