@@ -53,11 +53,13 @@ class ApiClient:
     max_wait: float = MAX_WAIT
     first_wait: float = 1.0  # the backoff doubles from here when no Retry-After is given
     calls: int = 0  # requests made, retries included
+    pace: Callable[[], None] = lambda: None  # waits until the next request may go (a `RequestBudget`'s `take`)
 
     def answer(self, base: str, path: str, **request: Any) -> requests.Response:
         """The first answer to `GET {base}{path}` that is not retried, once it is a success (below 400)."""
         response: requests.Response | None = None
         for attempt in range(self.tries):
+            self.pace()
             self.calls += 1
             response = self._send(base + path, request)
             if response is not None and response.status_code not in RETRIED:

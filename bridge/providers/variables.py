@@ -7,6 +7,7 @@ subdomain, a key's alphabet) stays in that provider's `config.py`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
@@ -37,6 +38,20 @@ def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high
     value = int(raw)
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def requests_per_second(env: Mapping[str, str], name: str, default: float) -> float:
+    """A request budget toward a provider's API: a finite number between 0.1 and 1000; `default` when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of requests per second") from None
+    if not math.isfinite(value) or not 0.1 <= value <= 1000.0:
+        raise ConfigError(f"{name} must be between 0.1 and 1000 (requests per second)")
     return value
 
 

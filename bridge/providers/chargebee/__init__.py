@@ -48,7 +48,7 @@ def source(config: ChargebeeConfig) -> ChargebeeApi | None:
     """The read-only API client (subscriptions, events) when CHARGEBEE_API_KEY is set, else None."""
     if config.api_key is None or config.api_base is None:
         return None
-    return ChargebeeApi(config.api_base, config.api_key)
+    return ChargebeeApi(config.api_base, config.api_key, requests_per_second=config.requests_per_second)
 
 
 def event_log(config: ChargebeeConfig) -> ChargebeeEventLog | None:

@@ -24,6 +24,7 @@ import requests
 
 from bridge.errors import EnrichmentUnavailable, EventUnconfirmed
 from bridge.providers import Event
+from bridge.providers.budget import RequestBudget
 from bridge.providers.chargebee.webhook import customer_of
 from bridge.providers.http import TRIES as TRIES
 from bridge.providers.http import ApiClient, error_code
@@ -54,13 +55,17 @@ class ChargebeeApi:
     session: requests.Session = field(default_factory=requests.Session, repr=False)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
+    requests_per_second: float | None = None  # the budget (CHARGEBEE_REQUESTS_PER_SECOND); None: unpaced
 
     def __post_init__(self) -> None:
+        budget = RequestBudget(self.requests_per_second, sleep=lambda seconds: self.sleep(seconds)) \
+            if self.requests_per_second else None
         self._http = ApiClient("Chargebee", "CHARGEBEE_API_KEY", ChargebeeApiError, NotFound,
                                on_401="set a valid read-only key", on_403="it lacks a read permission this needs",
                                detail=lambda response: error_code(response, "api_error_code"),
                                session=self.session,
-                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock())
+                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock(),
+                               pace=budget.take if budget else _unpaced)
 
     @property
     def calls(self) -> int:
@@ -157,6 +162,10 @@ def enrichment(api: ChargebeeApi, event: Event) -> dict[str, Any]:
         raise EventNotConfirmed(f"Chargebee's copy of event {event.id} differs from the webhook's (id, type or "
                                 "time): the webhook is not genuine")
     return {"event": fetched}
+
+
+def _unpaced() -> None:
+    return None
 
 
 def _with_customer(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -13,14 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.errors import ConfigError
-from bridge.providers.variables import address
+from bridge.providers.variables import address, requests_per_second
 
 USERNAME = "CHARGEBEE_WEBHOOK_USERNAME"
 PASSWORD = "CHARGEBEE_WEBHOOK_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 SITE = "CHARGEBEE_SITE"
 API_KEY = "CHARGEBEE_API_KEY"
 API_BASE = "CHARGEBEE_API_BASE"
-VARIABLES = (USERNAME, PASSWORD, SITE, API_KEY, API_BASE)
+RATE = "CHARGEBEE_REQUESTS_PER_SECOND"
+VARIABLES = (USERNAME, PASSWORD, SITE, API_KEY, API_BASE, RATE)
+# Chargebee allows 150 requests a minute on a Starter or test site (2.5 a second), shared with the application.
+DEFAULT_REQUESTS_PER_SECOND = 1.0
 
 # A site is the subdomain of `{site}.chargebee.com` (a test site is another site, e.g. `acme-test`).
 _SITE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
@@ -36,6 +39,7 @@ class ChargebeeConfig:
     site: str | None = None
     api_key: str | None = field(default=None, repr=False)
     api_base: str | None = None  # None without an API key
+    requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND  # the API client's budget (sync, catch-up, re-fetch)
 
 
 def configure(env: Mapping[str, str]) -> ChargebeeConfig | None:
@@ -50,7 +54,8 @@ def configure(env: Mapping[str, str]) -> ChargebeeConfig | None:
     _check_credentials(username, password)
     site = _site(env)
     api_key = _value(env, API_KEY)
-    return ChargebeeConfig(username, password, site, api_key, _api_base(env, site, api_key))
+    return ChargebeeConfig(username, password, site, api_key, _api_base(env, site, api_key),
+                           requests_per_second(env, RATE, DEFAULT_REQUESTS_PER_SECOND))
 
 
 def _value(env: Mapping[str, str], name: str) -> str | None:

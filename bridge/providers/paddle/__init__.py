@@ -28,6 +28,7 @@ VARIABLES = (
     "PADDLE_SIGNATURE_TOLERANCE_SECONDS",
     "PADDLE_API_KEY",
     "PADDLE_API_BASE",
+    "PADDLE_REQUESTS_PER_SECOND",
 )
 
 
@@ -53,11 +54,19 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
 
 def source(config: PaddleConfig) -> SubscriptionSource | None:
     """The list-subscriptions client when PADDLE_API_KEY is set."""
-    return PaddleApi(config.api_key, config.api_base) if config.api_key else None
+    return _api(config)
 
 
 def event_log(config: PaddleConfig) -> PaddleEventLog | None:
     """Paddle's list of events for `bridge catchup paddle` when PADDLE_API_KEY is set (it needs `event.read`)."""
     from bridge.providers.paddle.catchup import PaddleEventLog
 
-    return PaddleEventLog(PaddleApi(config.api_key, config.api_base)) if config.api_key else None
+    api = _api(config)
+    return PaddleEventLog(api) if api is not None else None
+
+
+def _api(config: PaddleConfig) -> PaddleApi | None:
+    """The API client, paced at PADDLE_REQUESTS_PER_SECOND; None without PADDLE_API_KEY."""
+    if not config.api_key:
+        return None
+    return PaddleApi(config.api_key, config.api_base, requests_per_second=config.requests_per_second)

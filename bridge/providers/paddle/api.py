@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from bridge.errors import BridgeError
+from bridge.providers.budget import RequestBudget
 from bridge.providers.http import TRIES as TRIES
 from bridge.providers.http import ApiClient, error_code
 
@@ -41,8 +42,11 @@ class PaddleApi:
     base: str
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
+    requests_per_second: float | None = None  # the budget (PADDLE_REQUESTS_PER_SECOND); None: unpaced
 
     def __post_init__(self) -> None:
+        budget = RequestBudget(self.requests_per_second, sleep=lambda seconds: self.sleep(seconds)) \
+            if self.requests_per_second else None
         self._http = ApiClient("Paddle", "PADDLE_API_KEY", PaddleApiError,
                                on_401="set a valid API key for this account (a sandbox key only works with the "
                                       "sandbox PADDLE_API_BASE)",
@@ -51,7 +55,7 @@ class PaddleApi:
                                detail=lambda response: error_code(response, "error", "code"),
                                session=self.session,
                                sleep=lambda seconds: self.sleep(seconds), timeout=TIMEOUT, max_wait=MAX_WAIT,
-                               first_wait=2.0)
+                               first_wait=2.0, pace=budget.take if budget else _unpaced)
 
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription, a page at a time, with the cursor to resume after it (None after the last)."""
@@ -92,6 +96,10 @@ class PaddleApi:
         """One GET, retried on 429/5xx and network errors; errors name what to fix, never the key."""
         return self._http.object(self.base, path, params=params, headers={
             "Authorization": f"Bearer {self.api_key}", "Accept": "application/json"})
+
+
+def _unpaced() -> None:
+    return None
 
 
 def _next_cursor(pagination: Mapping[str, Any], page: list[Mapping[str, Any]]) -> str | None:

@@ -14,12 +14,18 @@ from bridge.providers import Event
 from bridge.providers.base import SubscriptionSource
 from bridge.providers.polar import facts as _facts
 from bridge.providers.polar.api import PolarApi
-from bridge.providers.polar.config import API_BASE_VARIABLE, API_KEY_VARIABLE, SECRET_VARIABLE, PolarConfig
+from bridge.providers.polar.config import (
+    API_BASE_VARIABLE,
+    API_KEY_VARIABLE,
+    RATE_VARIABLE,
+    SECRET_VARIABLE,
+    PolarConfig,
+)
 from bridge.providers.polar.config import configure as _configure
 from bridge.providers.polar.webhook import PolarProvider
 
 NAME = "polar"
-VARIABLES = (SECRET_VARIABLE, API_KEY_VARIABLE, API_BASE_VARIABLE)
+VARIABLES = (SECRET_VARIABLE, API_KEY_VARIABLE, API_BASE_VARIABLE, RATE_VARIABLE)
 
 
 def configure(env: Mapping[str, str]) -> PolarConfig | None:
@@ -44,4 +50,6 @@ def subscription(raw: Mapping[str, Any]) -> Subscription | None:
 
 def source(config: PolarConfig) -> SubscriptionSource | None:
     """The subscription list when `POLAR_API_KEY` is set."""
-    return PolarApi(config.api_key, config.api_base) if config.api_key else None
+    if not config.api_key:
+        return None
+    return PolarApi(config.api_key, config.api_base, requests_per_second=config.requests_per_second)

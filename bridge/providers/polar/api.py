@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from bridge.errors import BridgeError
+from bridge.providers.budget import RequestBudget
 from bridge.providers.http import TIMEOUT, ApiClient
 from bridge.providers.http import TRIES as TRIES
 from bridge.providers.polar.config import API_KEY_VARIABLE
@@ -38,12 +39,16 @@ class PolarApi:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     timeout: float = TIMEOUT
+    requests_per_second: float | None = None  # the budget (POLAR_REQUESTS_PER_SECOND); None: unpaced
 
     def __post_init__(self) -> None:
+        budget = RequestBudget(self.requests_per_second, sleep=lambda seconds: self.sleep(seconds)) \
+            if self.requests_per_second else None
         refused = "use an organization access token with the subscriptions:read scope, for this API address"
         self._http = ApiClient("Polar", API_KEY_VARIABLE, PolarApiError, on_401=refused, on_403=refused,
                                session=self.session, timeout=self.timeout,
-                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock())
+                               sleep=lambda seconds: self.sleep(seconds), clock=lambda: self.clock(),
+                               pace=budget.take if budget else _unpaced)
 
     def subscriptions(self, cursor: str | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """Every subscription, a page at a time, with the cursor to resume after each page (None after the last)."""
@@ -57,11 +62,19 @@ class PolarApi:
                 return
             page += 1
 
+    @property
+    def requests(self) -> int:
+        """Requests made, retries included (the sync's report, `api_requests`)."""
+        return self._http.calls
+
     def get(self, path: str, params: Mapping[str, Any]) -> Any:
         """One GET, retried on connection errors, 429 and 5xx; its JSON."""
         return self._http.json(self.api_base, path, params=dict(params), headers={
             "Authorization": f"Bearer {self.api_key}", "Accept": "application/json"})
 
+
+def _unpaced() -> None:
+    return None
 
 
 def _list_page(found: Any) -> tuple[list[Mapping[str, Any]], int]:

@@ -21,11 +21,13 @@ class FakeChargebee(FakeProviderApi):
 
     base_path = "/api/v2"
 
-    def __init__(self, api_key: str, entries: list[dict[str, Any]], events: dict[str, dict[str, Any]]):
+    def __init__(self, api_key: str, entries: list[dict[str, Any]], events: dict[str, dict[str, Any]],
+                 max_limit: int = 100):
+        """`max_limit` lowers Chargebee's largest page (100), so a few subscriptions fill several pages."""
         super().__init__(
             basic(api_key, ""), unauthorized={"api_error_code": "api_authentication_failed", "http_status_code": 401},
             too_many={"api_error_code": "api_request_limit_exceeded", "http_status_code": 429})
-        self.entries, self.events = entries, events
+        self.entries, self.events, self.max_limit = entries, events, max_limit
 
     def route(self, path: str, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(path)
@@ -42,7 +44,7 @@ class FakeChargebee(FakeProviderApi):
 
     def _page(self, query: dict[str, list[str]], entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         entries = self.entries if entries is None else entries
-        limit = min(int(query.get("limit", ["10"])[0]), 100)
+        limit = min(int(query.get("limit", ["10"])[0]), self.max_limit)
         start = int(query.get("offset", ["0"])[0])
         page: dict[str, Any] = {"list": entries[start:start + limit]}
         if start + limit < len(entries):

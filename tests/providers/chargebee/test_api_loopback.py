@@ -62,7 +62,8 @@ def test_chargebee_webhook_then_refetch_then_facts_over_http() -> None:
         waits: list[float] = []
         source.sleep = waits.append
         enrichment = chargebee.enrichment(source, event)
-    assert waits == [1.0]  # the fake's Retry-After
+    assert waits[0] == 1.0  # the fake's Retry-After; the pause was asked of a fake sleep, so no time passed and
+    assert len(waits) == 2 and 0 < waits[1] <= 1.0  # the budget (1 a second by default) paces the next try too
     found = chargebee.facts(event, enrichment)
     assert found.subscription is not None and found.subscription.cancel_at_period_end is True
     assert fake.requests == [f"/api/v2/events/{genuine['id']}"] * 2  # one 429, then the answer

@@ -58,7 +58,7 @@ def test_chargebee_configure_refuses(env: dict[str, str], names: str) -> None:
 def test_chargebee_package_exposes_the_protocol() -> None:
     assert chargebee.NAME == "chargebee"
     assert chargebee.VARIABLES == ("CHARGEBEE_WEBHOOK_USERNAME", "CHARGEBEE_WEBHOOK_PASSWORD", "CHARGEBEE_SITE",
-                                   "CHARGEBEE_API_KEY", "CHARGEBEE_API_BASE")
+                                   "CHARGEBEE_API_KEY", "CHARGEBEE_API_BASE", "CHARGEBEE_REQUESTS_PER_SECOND")
     config = chargebee.configure(CREDENTIALS)
     assert config is not None
     assert chargebee.webhook(config).name == "chargebee"

@@ -1,8 +1,9 @@
 """A fake Paddle API on loopback: `GET /events` and `GET /subscriptions`, cursor-paged as Paddle pages them.
 
 It checks the bearer key, answers 401 with Paddle's error shape for any other, and can be told to answer 429
-with `Retry-After` first. Lists are ordered by id (`order_by=id[ASC]` or `id[DESC]`), `per_page` at most 200,
-and `meta.pagination.next` carries the `after` cursor (the last id of the page), as Paddle's answers do.
+with `Retry-After` first. Lists are ordered by id (`order_by=id[ASC]` or `id[DESC]`), `per_page` at most 200
+(`max_per_page` lowers it, so a few subscriptions fill several pages), and `meta.pagination.next` carries the
+`after` cursor (the last id of the page), as Paddle's answers do.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ MAX_PER_PAGE = 200
 class FakePaddle(FakeProviderApi):
     """Serves given events and subscriptions until closed."""
 
-    def __init__(self, api_key: str, events: list[dict[str, Any]], subscriptions: list[dict[str, Any]] | None = None):
+    def __init__(self, api_key: str, events: list[dict[str, Any]], subscriptions: list[dict[str, Any]] | None = None,
+                 max_per_page: int = MAX_PER_PAGE):
         error = {"error": {"type": "request_error", "code": "authentication_malformed"}, "meta": {"request_id": "r"}}
         limited = {"error": {"type": "request_error", "code": "too_many_requests"}, "meta": {"request_id": "r"}}
         super().__init__(bearer(api_key), unauthorized=error, too_many=limited)
-        self.events, self.subscriptions = events, subscriptions or []
+        self.events, self.subscriptions, self.max_per_page = events, subscriptions or [], max_per_page
 
     def route(self, path: str, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(path)
@@ -40,7 +42,7 @@ class FakePaddle(FakeProviderApi):
         after = query.get("after")
         if after:
             ordered = [item for item in ordered if (item[key] < after if descending else item[key] > after)]
-        size = min(int(query.get("per_page", "50")), MAX_PER_PAGE)
+        size = min(int(query.get("per_page", "50")), self.max_per_page)
         page, more = ordered[:size], len(ordered) > size
         following = {**query, "after": page[-1][key]} if page else query
         return {"data": page, "meta": {"request_id": "r", "pagination": {

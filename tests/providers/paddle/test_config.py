@@ -70,7 +70,7 @@ def test_package_exposes_the_protocol() -> None:
         name for name in vars(Package) if not name.startswith("_")}
     assert paddle.NAME == "paddle"
     assert paddle.VARIABLES == ("PADDLE_WEBHOOK_SECRET", "PADDLE_SIGNATURE_TOLERANCE_SECONDS", "PADDLE_API_KEY",
-                                "PADDLE_API_BASE")
+                                "PADDLE_API_BASE", "PADDLE_REQUESTS_PER_SECOND")
     config = paddle.configure({"PADDLE_WEBHOOK_SECRET": SECRET, "PADDLE_SIGNATURE_TOLERANCE_SECONDS": "9"})
     assert config is not None
     provider = paddle.webhook(config)

@@ -11,7 +11,8 @@ from bridge.providers.polar.api import PolarApi
 
 def test_package_exposes_the_protocol_names() -> None:
     assert polar.NAME == "polar"
-    assert polar.VARIABLES == ("POLAR_WEBHOOK_SECRET", "POLAR_API_KEY", "POLAR_API_BASE")
+    assert polar.VARIABLES == ("POLAR_WEBHOOK_SECRET", "POLAR_API_KEY", "POLAR_API_BASE",
+                               "POLAR_REQUESTS_PER_SECOND")
     for name in ("configure", "webhook", "facts", "subscription", "source"):
         assert callable(getattr(polar, name))
 
