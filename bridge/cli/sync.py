@@ -25,7 +25,7 @@ def _config(settings: Settings, provider: str) -> Any:
 
 def _no_api(provider: str) -> ConfigError:
     return ConfigError(f"{registry.api_key_variable(provider)} is not set: the sync and catch-up read {provider}'s "
-                       "API (a restricted key with read access to subscriptions, customers and events)")
+                       f"API with a key that can read subscriptions, customers and events (docs/providers/{provider}.md)")
 
 
 def _sync(settings: Settings, args: argparse.Namespace) -> int:
