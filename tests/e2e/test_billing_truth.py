@@ -1,0 +1,36 @@
+"""Stripe sequences whose truth a single event cannot give, through the real processes into a fake Pendo.
+
+Each expectation is Stripe's own definition (docs/billing.md cites the pages).
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.harness import Service, stripe_event, wait_until
+from tests.e2e.payloads import subscription
+from tests.fakes.pendo import FakePendo
+
+PERIOD_END = 1_769_904_000
+
+
+def test_a_revoked_cancellation_leaves_no_cancellation_date(service: Service, pendo: FakePendo) -> None:
+    """docs.stripe.com/billing/subscriptions/cancel: revoking a scheduled cancellation sets
+    `cancel_at_period_end` back to false and empties `cancel_at` and `canceled_at`."""
+    now = int(time.time())
+    scheduled = subscription(cancel_at_period_end=True, cancel_at=PERIOD_END, canceled_at=now - 120)
+    first = stripe_event("customer.subscription.updated", scheduled, created=now - 100,
+                         previous_attributes={"cancel_at_period_end": False, "cancel_at": None, "canceled_at": None})
+    assert service.post(first).status_code == 200
+    values = wait_until(lambda: "cancels_at" in pendo.account_values("acme") and pendo.account_values("acme"))
+    assert values["cancels_at"].startswith("2026-02-01T00:00:00") and "canceled_at" in values
+    revoked = stripe_event("customer.subscription.updated", subscription(), created=now - 50,
+                           previous_attributes={"cancel_at_period_end": True, "cancel_at": PERIOD_END,
+                                                "canceled_at": now - 120})
+    assert service.post(revoked).status_code == 200
+    values = wait_until(lambda: pendo.account_values("acme").get("cancel_at_period_end") is False
+                        and pendo.account_values("acme"))
+    assert "cancels_at" not in values and "canceled_at" not in values
+    wait_until(lambda: len(pendo.track_events()) == 2)
+    assert [t["event"] for t in pendo.track_events()] == [
+        "Subscription Cancellation Scheduled", "Subscription Cancellation Revoked"]
