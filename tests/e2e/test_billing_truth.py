@@ -34,3 +34,20 @@ def test_a_revoked_cancellation_leaves_no_cancellation_date(service: Service, pe
     wait_until(lambda: len(pendo.track_events()) == 2)
     assert [t["event"] for t in pendo.track_events()] == [
         "Subscription Cancellation Scheduled", "Subscription Cancellation Revoked"]
+
+
+def test_two_currencies_never_show_an_mrr_beside_a_currency_it_is_not_in(service: Service, pendo: FakePendo) -> None:
+    """docs.stripe.com/billing/subscriptions/analytics/glossary: MRR is one figure in one currency; USD 50 and
+    EUR 60 have none, so Pendo holds no `mrr` once the EUR subscription shows `billing_currency=EUR`."""
+    now = int(time.time())
+    usd = subscription(sub_id="sub_usd", quantity=1)
+    usd["items"]["data"][0]["price"].update(unit_amount=5000, unit_amount_decimal="5000")
+    eur = subscription(sub_id="sub_eur", quantity=1, currency="eur")
+    eur["items"]["data"][0]["price"].update(id="price_eur", unit_amount=6000, unit_amount_decimal="6000",
+                                            currency="eur")
+    assert service.post(stripe_event("customer.subscription.created", usd, created=now - 100)).status_code == 200
+    wait_until(lambda: pendo.account_values("acme").get("mrr") == 50.0)
+    assert service.post(stripe_event("customer.subscription.created", eur, created=now - 50)).status_code == 200
+    values = wait_until(lambda: pendo.account_values("acme").get("billing_currency") == "EUR"
+                        and "mrr" not in pendo.account_values("acme") and pendo.account_values("acme"))
+    assert values["billing_status"] == "active"
