@@ -45,6 +45,9 @@ class Item:
     lookup_key: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)  # the price's, e.g. `pendo_plan`
     gap: str | None = None  # why `amount` is unknown
+    # A tax-inclusive price: 1 + the tax rate its amount included (`amount` is already net of it). An amount off is
+    # taken from the tax-inclusive amount before the tax is removed, so it is divided by this too.
+    tax_divisor: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,20 @@ def test_main_item_is_the_largest_monthly_line_and_the_first_of_equals():
     assert mrr.main_item(sub(small, large, equal)) is large
     assert mrr.main_item(sub()) is None
     assert mrr.mrr(sub()).amount == 0
+
+
+def test_an_amount_off_a_tax_inclusive_price_is_taken_before_the_tax_is_removed():
+    """$120 inclusive of 20 % tax with $12 off forever: (120 - 12) / 1.2 = 90 (a percentage gives the same either
+    way). docs.stripe.com/billing/taxes/tax-rates#inclusive-vs-exclusive-tax."""
+    net = line("100.00", tax_divisor=Decimal("1.2"))
+    whole = sub(net, discounts=(Discount(amount_off=Decimal("12.00"), currency="USD"),))
+    own = sub(net, discounts=(Discount(amount_off=Decimal("12.00"), currency="USD", price_ids=("price_1",)),))
+    percent = sub(net, discounts=(Discount(percent_off=Decimal(10)),))
+    assert [mrr.mrr(s).amount for s in (whole, own, percent)] == [Decimal("90.00"), Decimal("90.00"),
+                                                                   Decimal("90.00")]
+
+
+def test_an_amount_off_over_lines_with_different_inclusive_taxes_is_withheld():
+    lines = (line("100.00", tax_divisor=Decimal("1.2")), line("50.00", price_id="price_2"))
+    found = mrr.mrr(sub(*lines, discounts=(Discount(amount_off=Decimal("12.00"), currency="USD"),)))
+    assert found.amount is None and "different inclusive taxes" in found.gaps[0]

@@ -172,7 +172,7 @@ def _decimal(value: Any) -> float | None:
         return None
 
 
-def _inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None:
+def inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None:
     """What a tax-inclusive amount is divided by to remove its tax; None when the rate is not in the payload."""
     price = price_of(item)
     rates = item.get("tax_rates") or subscription.get("default_tax_rates") or []
@@ -185,13 +185,14 @@ def _inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None
     return 1.0
 
 
-def _item_discount(amount: float, item: Payload) -> float | None:
+def _item_discount(amount: float, item: Payload, subscription: Payload) -> float | None:
     """Apply the item's own forever discounts (basil+ `items[].discounts`); None if one is not expanded."""
     found = coupons(item)
     if found is None:
         return None
     factor = _months_factor(recurring_of(price_of(item)))
-    return _apply_coupons(amount, found, factor, str(price_of(item).get("currency") or ""))
+    return _apply_coupons(amount, found, factor, str(price_of(item).get("currency") or ""),
+                          inclusive_tax_divisor(item, subscription) or 1.0)
 
 
 def item_gap(item: Payload, subscription: Payload) -> str | None:
@@ -202,7 +203,7 @@ def item_gap(item: Payload, subscription: Payload) -> str | None:
         return None
     if price.get("billing_scheme") == "tiered" and not price.get("tiers"):
         return f"price {name} is tiered: its tiers need the price look-up (STRIPE_API_KEY)"
-    if _inclusive_tax_divisor(item, subscription) is None:
+    if inclusive_tax_divisor(item, subscription) is None:
         return f"price {name} is tax-inclusive under Stripe Tax: the rate is not in the payload"
     if coupons(item) is None:
         return f"subscription item of price {name} has a discount that is not expanded"
@@ -221,7 +222,7 @@ def period_amount(item: Payload, subscription: Payload | None = None) -> float |
     else:
         unit = _unit_amount(price)
         amount = None if unit is None else unit * _units(item, price)
-    divisor = _inclusive_tax_divisor(item, subscription or {})
+    divisor = inclusive_tax_divisor(item, subscription or {})
     return None if amount is None or divisor is None else amount / divisor
 
 
@@ -234,7 +235,7 @@ def monthly_amount(item: Payload, subscription: Payload | None = None) -> float 
     if factor is None:
         return None
     amount = period_amount(item, subscription)
-    return None if amount is None else _item_discount(amount * factor, item)
+    return None if amount is None else _item_discount(amount * factor, item, subscription or {})
 
 
 def main_item(subscription: Payload) -> Mapping[str, Any] | None:
@@ -265,15 +266,17 @@ def _currency(coupon: Payload, default: str) -> str:
     return str(coupon.get("currency") or default).lower()
 
 
-def _apply_coupons(total: float, found: list[Mapping[str, Any]], factor: float | None, currency: str) -> float:
-    """Forever coupons only (Stripe's MRR); `amount_off` is per invoice, so spread over the interval."""
+def _apply_coupons(total: float, found: list[Mapping[str, Any]], factor: float | None, currency: str,
+                   divisor: float = 1.0) -> float:
+    """Forever coupons only (Stripe's MRR); `amount_off` is per invoice, so spread over the interval, and taken
+    off a tax-inclusive amount before its tax is removed (so divided by the same `divisor`)."""
     for coupon in found:
         if coupon.get("duration") != "forever":
             continue
         if _number(coupon.get("percent_off")):
             total *= 1 - float(coupon["percent_off"]) / 100
         elif _number(coupon.get("amount_off")) and factor and _currency(coupon, currency) == currency.lower():
-            total -= float(coupon["amount_off"]) * factor
+            total -= float(coupon["amount_off"]) * factor / divisor
     return max(total, 0.0)
 
 
@@ -284,7 +287,8 @@ def _discounted(total: float, subscription: Payload) -> float | None:
         return None
     main = main_item(subscription)
     factor = _months_factor(recurring_of(price_of(main))) if main else None
-    return _apply_coupons(total, found, factor, str(subscription.get("currency") or ""))
+    divisor = inclusive_tax_divisor(main, subscription) if main else 1.0
+    return _apply_coupons(total, found, factor, str(subscription.get("currency") or ""), divisor or 1.0)
 
 
 def mrr_gaps(subscription: Payload) -> list[str]:

@@ -106,6 +106,7 @@ def _item(raw: Payload, item: Payload) -> tuple[Item, list[Discount]]:
         quantity=int(quantity) if isinstance(quantity, int | float) and not isinstance(quantity, bool) else None,
         metered=metered, product_id=_id(price.get("product")), lookup_key=_text(price.get("lookup_key")),
         metadata={str(k): str(v) for k, v in metadata.items() if v is not None}, gap=gap,
+        tax_divisor=Decimal(repr(billing.inclusive_tax_divisor(item, raw) or 1.0)),
     )
     coupons = [] if gap or metered else billing.coupons(item) or []
     own = (price_id,) if price_id else ()
