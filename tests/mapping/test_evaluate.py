@@ -32,8 +32,12 @@ def mappings(tmp_path, rules):
     return load_mappings(tmp_path)
 
 
+# The subscription's customer, known (as the worker's cache or a look-up gives it): no customer-wide discount.
+KNOWN_CUSTOMER = {"customer": {"id": "cus_1", "object": "customer", "discount": None}}
+
+
 def run(tmp_path, rules, evt=None, enrichment=None, **options):
-    return evaluate(mappings(tmp_path, rules), evt or event(), enrichment or {}, EvalOptions(**options))
+    return evaluate(mappings(tmp_path, rules), evt or event(), enrichment or KNOWN_CUSTOMER, EvalOptions(**options))
 
 
 BASIC = """

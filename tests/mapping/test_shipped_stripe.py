@@ -168,7 +168,8 @@ def test_shipped_stripe_mapping_sends_metadata_but_no_track_without_a_visitor():
 def test_shipped_stripe_mapping_does_not_warn_about_visitors_it_does_not_need():
     body = payload("subscription_updated_basil.json")
     body["data"]["previous_attributes"] = {"metadata": {}}  # a change that implies no track event
-    outcome = outcome_of(body, enrichment={})
+    known = {"customer": {"id": CUSTOMER["id"], "object": "customer"}}  # known, with no Pendo ids of its own
+    outcome = outcome_of(body, enrichment=known)
     assert accounts(outcome) and outcome.warnings == []
 
 

@@ -51,7 +51,9 @@ def outcome(name: str, moment: str) -> Outcome:
     found = find(name)
     assert found is not None
     body = (CONTRACT / name / f"{moment}.json").read_bytes()
-    return evaluate(MAPPINGS, parse(name, found, body), {}, OPTIONS)
+    known = CONTRACT / name / "enrichment.json"  # what the worker would have looked up, for a package that looks up
+    enrichment = json.loads(known.read_text()) if known.exists() else {}
+    return evaluate(MAPPINGS, parse(name, found, body), enrichment, OPTIONS)
 
 
 def account_values(result: Outcome) -> dict[str, Any]:

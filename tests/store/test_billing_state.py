@@ -62,6 +62,8 @@ def mapper(sqlite_url: str) -> Mapper:
     migrate(settings)
     store = Store(make_engine(settings))
     enricher = Enricher(store, None, RateBudget(1000.0, sleep=lambda _: None), Clock())
+    # The customer is known (its customer.created event came first), with no customer-wide discount.
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "object": "customer", "discount": None}, Clock.now)
     return Mapper(settings, store, load_mappings(ROOT / "mappings"), enricher, "w1", Clock())
 
 

@@ -56,9 +56,17 @@ def build(database_url: str, clock: Clock, client_base: str | None = None, **ove
     return Mapper(settings, store, MAPPINGS, enricher, "w1", clock)
 
 
+def knowing_the_customer(mapper: Mapper) -> Mapper:
+    """The mapper with the subscriptions' customer in its cache, as its `customer.created` event leaves it: known,
+    with no customer-wide discount and no Pendo ids of its own."""
+    customer = {"id": CUSTOMER_ID, "object": "customer", "discount": None, "metadata": {}}
+    mapper.store.cache_object("stripe", CUSTOMER_ID, customer, mapper.clock())
+    return mapper
+
+
 @pytest.fixture
 def mapper(database_url: str, clock: Clock) -> Mapper:
-    return build(database_url, clock)
+    return knowing_the_customer(build(database_url, clock))
 
 
 def stripe_event(name: str, change: Callable[[dict[str, Any]], object] = lambda body: None) -> Event:
@@ -189,7 +197,7 @@ def test_mapper_connect_event_is_not_mapped_to_the_account(mapper: Mapper) -> No
 
 
 def test_mapper_without_track_secret_writes_no_track_rows(database_url: str, clock: Clock) -> None:
-    mapper = build(database_url, clock, pendo_track_secret=None)
+    mapper = knowing_the_customer(build(database_url, clock, pendo_track_secret=None))
     assert mapper.settings.pendo_track_secret is None
     row = ingest_and_map(mapper, subscription_created())
     assert row["status"] == st.MAPPED

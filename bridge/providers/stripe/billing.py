@@ -372,6 +372,42 @@ def with_prices(subscription: Payload, prices: Payload | None) -> Payload:
     return {**subscription, "items": {**(subscription.get("items") or {}), "data": merged}}
 
 
+# The customer's `discount`, laid into a subscription when its customer is known.
+CUSTOMER_DISCOUNT = "customer_discount"
+
+
+UNKNOWN_CUSTOMER = {"unknown": True}  # `customer_discount` of an event whose customer was looked for and not found
+
+
+def with_customer(subscription: Payload, customer: Any) -> Payload:
+    """The subscription of an event with its customer's `discount` under `customer_discount` (null: the customer
+    has none), or `UNKNOWN_CUSTOMER` when the event's customer is not known — which MRR then cannot rule out
+    (`customer_discount_of`). A subscription that already says (a stored snapshot) is left as it is."""
+    if CUSTOMER_DISCOUNT in subscription or not _id(subscription.get("customer")):
+        return subscription
+    if not isinstance(customer, Mapping) or customer.get("id") != _id(subscription.get("customer")):
+        return {**subscription, CUSTOMER_DISCOUNT: UNKNOWN_CUSTOMER}
+    return {**subscription, CUSTOMER_DISCOUNT: None if customer.get("deleted") else customer.get("discount")}
+
+
+def customer_discount_of(subscription: Payload) -> tuple[list[Mapping[str, Any]], str | None]:
+    """The customer-wide coupons that apply to the subscription, or why they cannot be known.
+
+    Stripe applies a customer's discount only to subscriptions without a discount of their own
+    (docs.stripe.com/api/customers/object#customer_object-discount; docs.stripe.com/billing/subscriptions/coupons).
+    """
+    if subscription.get("discount") or subscription.get("discounts"):
+        return [], None
+    if subscription.get(CUSTOMER_DISCOUNT) == UNKNOWN_CUSTOMER:
+        customer = _id(subscription.get("customer")) or "?"
+        return [], (f"customer {customer} is not known, so a customer-wide coupon cannot be ruled out "
+                    "(its customer.* event, or STRIPE_API_KEY to look it up)")
+    found = coupons({"discount": subscription.get(CUSTOMER_DISCOUNT)})  # absent: not looked for (a listing)
+    if found is None:
+        return [], f"customer {_id(subscription.get('customer')) or '?'} has a discount that is not expanded"
+    return found, None
+
+
 def cancels_at(subscription: Payload) -> int | None:
     """When a scheduled cancellation takes effect: `cancel_at` (the portal sets it), else the period end."""
     found = _number(subscription.get("cancel_at"))

@@ -125,7 +125,9 @@ def subscription(raw: Payload) -> Subscription | None:
         discounts += own
     shared = billing.coupons(raw)
     gaps = [] if shared is not None else [f"subscription {raw.get('id')} has a discount that is not expanded"]
-    discounts += [d for coupon in shared or [] if (d := _discount(coupon, currency, ()))]
+    customer_wide, unknown = billing.customer_discount_of(raw)
+    gaps += [unknown] if unknown else []
+    discounts += [d for coupon in [*(shared or []), *customer_wide] if (d := _discount(coupon, currency, ()))]
     pause = _mapping(raw.get("pause_collection"))
     cancel_at_period_end = raw.get("cancel_at_period_end")
     return Subscription(
@@ -199,7 +201,8 @@ def facts(event: Event, enrichment: Payload) -> Facts:
     obj, previous = _mapping(data.get("object")), _mapping(data.get("previous_attributes"))
     found = before = None
     if event.type.startswith("customer.subscription.") and obj.get("object") == "subscription":
-        prices = _mapping(enrichment.get("prices"))
+        prices, customer = _mapping(enrichment.get("prices")), enrichment.get("customer")
+        obj = billing.with_customer(obj, customer)
         found = subscription(billing.with_prices(obj, prices))
         before = _before(event.type, obj, previous, prices) or (None if event.type in CHANGES else found)
     customer = None
