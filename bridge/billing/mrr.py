@@ -98,7 +98,19 @@ def gaps(subscription: Subscription) -> tuple[str, ...]:
         d.amount_off and not d.price_ids for d in subscription.discounts)
     return (*(gap for item in subscription.items if (gap := _line_gap(item))), *subscription.gaps,
             *([f"subscription {subscription.id} has an amount off over lines with different inclusive taxes"]
-              if mixed_tax else []))
+              if mixed_tax else []), *_currency_gaps(subscription))
+
+
+def _currency_gaps(subscription: Subscription) -> list[str]:
+    """An amount off in another currency than what it is taken from: its amount there is not known."""
+    found = []
+    for discount in subscription.discounts:
+        lines = [item for item in subscription.items if item.price_id in discount.price_ids]
+        currencies = {item.currency or subscription.currency for item in lines} or {subscription.currency}
+        if discount.amount_off and discount.currency and currencies != {discount.currency}:
+            found.append(f"an amount off of {discount.amount_off} {discount.currency} on a subscription in "
+                         f"{', '.join(sorted(c or '?' for c in currencies))}: its amount there is not known")
+    return found
 
 
 def _round(amount: Decimal, currency: str | None) -> Decimal:

@@ -266,17 +266,34 @@ def _currency(coupon: Payload, default: str) -> str:
     return str(coupon.get("currency") or default).lower()
 
 
+def amount_off_in(coupon: Payload, currency: str) -> float | None:
+    """A coupon's amount off in `currency` (minor units): its own in that currency, else its `currency_options`
+    entry (present when the coupon was retrieved with `expand[]=currency_options`); None when not known."""
+    if _currency(coupon, currency) == currency.lower():
+        return _number(coupon.get("amount_off"))
+    return _number(_path(coupon, "currency_options", currency.lower(), "amount_off"))
+
+
+def _unknown_amounts(found: list[Mapping[str, Any]], currency: str) -> list[Mapping[str, Any]]:
+    """The forever amount-off coupons whose amount in `currency` is not known."""
+    return [coupon for coupon in found if coupon.get("duration") == "forever" and not _number(coupon.get(
+        "percent_off")) and _number(coupon.get("amount_off")) and amount_off_in(coupon, currency) is None]
+
+
 def _apply_coupons(total: float, found: list[Mapping[str, Any]], factor: float | None, currency: str,
-                   divisor: float = 1.0) -> float:
+                   divisor: float = 1.0) -> float | None:
     """Forever coupons only (Stripe's MRR); `amount_off` is per invoice, so spread over the interval, and taken
-    off a tax-inclusive amount before its tax is removed (so divided by the same `divisor`)."""
+    off a tax-inclusive amount before its tax is removed (so divided by the same `divisor`); None when an amount
+    off in another currency has no amount in this one."""
+    if _unknown_amounts(found, currency):
+        return None
     for coupon in found:
         if coupon.get("duration") != "forever":
             continue
         if _number(coupon.get("percent_off")):
             total *= 1 - float(coupon["percent_off"]) / 100
-        elif _number(coupon.get("amount_off")) and factor and _currency(coupon, currency) == currency.lower():
-            total -= float(coupon["amount_off"]) * factor / divisor
+        elif _number(coupon.get("amount_off")) and factor:
+            total -= (amount_off_in(coupon, currency) or 0.0) * factor / divisor
     return max(total, 0.0)
 
 
@@ -296,6 +313,10 @@ def mrr_gaps(subscription: Payload) -> list[str]:
     gaps = [gap for item in subscription_items(subscription) if (gap := item_gap(item, subscription))]
     if coupons(subscription) is None:
         gaps.append(f"subscription {subscription.get('id')} has a discount that is not expanded")
+    currency = str(subscription.get("currency") or "")
+    for coupon in _unknown_amounts(coupons(subscription) or [], currency):
+        gaps.append(f"coupon {coupon.get('id') or '?'} is in {str(coupon.get('currency') or '?').upper()}: its "
+                    f"amount in {currency.upper() or '?'} needs its currency_options (STRIPE_API_KEY)")
     return gaps
 
 
@@ -406,6 +427,59 @@ def customer_discount_of(subscription: Payload) -> tuple[list[Mapping[str, Any]]
     if found is None:
         return [], f"customer {_id(subscription.get('customer')) or '?'} has a discount that is not expanded"
     return found, None
+
+
+def _holders(subscription: Payload) -> list[Payload]:
+    """What may hold discounts: the subscription, its items and its customer's discount laid in."""
+    customer = subscription.get(CUSTOMER_DISCOUNT)
+    return [subscription, *subscription_items(subscription),
+            *([{"discount": customer}] if isinstance(customer, Mapping) else [])]
+
+
+def foreign_coupon_ids(subscription: Payload) -> list[str]:
+    """The forever amount-off coupons in another currency than the subscription's whose amount in it the payload
+    lacks (no `currency_options`): what a coupon look-up with `expand[]=currency_options` gives."""
+    currency = str(subscription.get("currency") or "")
+    found = [coupon for holder in _holders(subscription) for coupon in _unknown_amounts(coupons(holder) or [],
+                                                                                        currency)]
+    return sorted({str(coupon["id"]) for coupon in found if isinstance(coupon.get("id"), str)})
+
+
+def _with_coupon(discount: Any, fetched: Payload) -> Any:
+    if not isinstance(discount, Mapping):
+        return discount
+    coupon = discount.get("coupon")
+    if isinstance(coupon, Mapping) and isinstance(fetched.get(str(coupon.get("id"))), Mapping):
+        return {**discount, "coupon": {**coupon, **fetched[str(coupon.get("id"))]}}
+    source = discount.get("source")
+    inner = source.get("coupon") if isinstance(source, Mapping) else None
+    if isinstance(source, Mapping) and isinstance(inner, Mapping) and isinstance(fetched.get(str(inner.get("id"))),
+                                                                                 Mapping):
+        return {**discount, "source": {**source, "coupon": {**inner, **fetched[str(inner.get("id"))]}}}
+    return discount
+
+
+def _with_coupons_on(holder: Payload, fetched: Payload) -> dict[str, Any]:
+    found = dict(holder)
+    if "discount" in found:
+        found["discount"] = _with_coupon(found["discount"], fetched)
+    if isinstance(found.get("discounts"), list):
+        found["discounts"] = [_with_coupon(discount, fetched) for discount in found["discounts"]]
+    return found
+
+
+def with_coupons(subscription: Payload, fetched: Payload | None) -> Payload:
+    """The subscription with the coupons looked up (with their `currency_options`) in place of the payload's."""
+    if not fetched:
+        return subscription
+    found = _with_coupons_on(subscription, fetched)
+    items = subscription_items(subscription)
+    if items:
+        found["items"] = {**(subscription.get("items") or {}),
+                          "data": [_with_coupons_on(item, fetched) for item in items]}
+    if isinstance(subscription.get(CUSTOMER_DISCOUNT), Mapping):
+        found[CUSTOMER_DISCOUNT] = _with_coupon(subscription[CUSTOMER_DISCOUNT], fetched)
+    return found
 
 
 def cancels_at(subscription: Payload) -> int | None:

@@ -84,6 +84,13 @@ def _discount(coupon: Payload, default_currency: str | None, price_ids: tuple[st
         return None
     percent, amount = coupon.get("percent_off"), coupon.get("amount_off")
     currency = _currency(coupon.get("currency")) or default_currency
+    if isinstance(amount, int | float) and default_currency and currency != default_currency:
+        # An amount-off coupon in another currency gives its amount in this one in `currency_options` (present
+        # when the coupon is fetched with `expand[]=currency_options`); without it, the model withholds MRR.
+        option = _mapping(_mapping(coupon.get("currency_options")).get(default_currency.lower()))
+        if not isinstance(option.get("amount_off"), int | float):
+            return None  # its amount here is not known: a gap of the subscription's (`billing.foreign_coupon_ids`)
+        amount, currency = option["amount_off"], default_currency
     return Discount(percent_off=Decimal(repr(percent)) if isinstance(percent, int | float) else None,
                     amount_off=major(amount, currency), currency=currency, price_ids=price_ids)
 
@@ -127,6 +134,8 @@ def subscription(raw: Payload) -> Subscription | None:
     gaps = [] if shared is not None else [f"subscription {raw.get('id')} has a discount that is not expanded"]
     customer_wide, unknown = billing.customer_discount_of(raw)
     gaps += [unknown] if unknown else []
+    gaps += [f"coupon {coupon} is in another currency than {currency or '?'}: its amount in {currency or '?'} "
+             "needs its currency_options (STRIPE_API_KEY)" for coupon in billing.foreign_coupon_ids(raw)]
     discounts += [d for coupon in [*(shared or []), *customer_wide] if (d := _discount(coupon, currency, ()))]
     pause = _mapping(raw.get("pause_collection"))
     cancel_at_period_end = raw.get("cancel_at_period_end")
@@ -202,7 +211,7 @@ def facts(event: Event, enrichment: Payload) -> Facts:
     found = before = None
     if event.type.startswith("customer.subscription.") and obj.get("object") == "subscription":
         prices, customer = _mapping(enrichment.get("prices")), enrichment.get("customer")
-        obj = billing.with_customer(obj, customer)
+        obj = billing.with_coupons(billing.with_customer(obj, customer), _mapping(enrichment.get("coupons")))
         found = subscription(billing.with_prices(obj, prices))
         before = _before(event.type, obj, previous, prices) or (None if event.type in CHANGES else found)
     customer = None

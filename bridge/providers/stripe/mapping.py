@@ -28,6 +28,8 @@ def payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
     obj, prices = data.get("object"), enrichment.get("prices")
     if isinstance(obj, Mapping) and obj.get("object") == "subscription":
         obj = billing.with_customer(obj, enrichment.get("customer"))
+        fetched = enrichment.get("coupons")
+        obj = billing.with_coupons(obj, fetched if isinstance(fetched, Mapping) else {})
         data["object"] = billing.with_prices(obj, prices if isinstance(prices, Mapping) else {})
     return found
 
