@@ -51,27 +51,29 @@ NO_DATES = {"trial_end": None, "cancels_at": None, "canceled_at": None}
     [
         ("subscription_created_2024-06-20.json", {
             "billing_plan": "pro_monthly", "billing_status": "active", "mrr": 147.0, "billing_currency": "USD",
-            "billing_interval": "month", "seats": 3, "current_period_end": "2025-02-01T02:53:20.000Z",
+            "billing_interval": "month", "billing_interval_count": 1, "seats": 3,
+            "current_period_end": "2025-02-01T02:53:20.000Z",
             "cancel_at_period_end": False, "collection_paused": False, **NO_DATES}),
         ("subscription_updated_2024-06-20.json", {
             "billing_plan": "business_yearly", "billing_status": "active", "mrr": 204.17,
-            "billing_currency": "USD", "billing_interval": "year", "seats": 5,
+            "billing_currency": "USD", "billing_interval": "year", "billing_interval_count": 1, "seats": 5,
             "current_period_end": "2025-02-01T02:53:20.000Z", "cancel_at_period_end": False,
             "collection_paused": False, **NO_DATES}),
         ("subscription_deleted_2024-06-20.json", {
             "billing_plan": "business_yearly", "billing_status": "canceled", "mrr": 0.0,
-            "billing_currency": "USD", "billing_interval": "year", "seats": 5,
+            "billing_currency": "USD", "billing_interval": "year", "billing_interval_count": 1, "seats": 5,
             "current_period_end": "2025-02-01T02:53:20.000Z", "cancel_at_period_end": False,
             "canceled_at": "2025-01-01T04:53:20.000Z", "collection_paused": False, "trial_end": None,
             "cancels_at": None}),
         ("subscription_created_basil.json", {
             "billing_plan": "Team quarterly", "billing_status": "trialing", "mrr": 0.0, "billing_currency": "EUR",
-            "billing_interval": "month", "seats": 10, "trial_end": "2025-01-15T02:53:20.000Z",
+            "billing_interval": "month", "billing_interval_count": 3, "seats": 10,
+            "trial_end": "2025-01-15T02:53:20.000Z",
             "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": False,
             "collection_paused": False, "cancels_at": None, "canceled_at": None}),
         ("subscription_updated_basil.json", {
             "billing_plan": "Team quarterly", "billing_status": "active", "mrr": 900.0, "billing_currency": "EUR",
-            "billing_interval": "month", "seats": 10, "trial_end": None,
+            "billing_interval": "month", "billing_interval_count": 3, "seats": 10, "trial_end": None,
             "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": True,
             "cancels_at": "2025-04-02T02:53:20.000Z", "collection_paused": False, "canceled_at": None}),
         ("invoice_paid_2024-06-20.json", {

@@ -31,6 +31,7 @@ CUSTOMER_ID = "cus_RxT4bV9mQp2LkA"
 CREATED = 1_735_700_000  # subscription_created_2024-06-20.json
 SUBSCRIPTION_FIELDS = {"billing_plan", "billing_status", "mrr", "billing_currency", "billing_interval", "seats",
                        "current_period_end", "cancel_at_period_end", "collection_paused",
+                       "billing_interval_count",
                        "trial_end", "cancels_at", "canceled_at"}  # the three dates this subscription lacks: cleared
 
 
