@@ -48,6 +48,7 @@ class Item:
     # A tax-inclusive price: 1 + the tax rate its amount included (`amount` is already net of it). An amount off is
     # taken from the tax-inclusive amount before the tax is removed, so it is divided by this too.
     tax_divisor: Decimal = Decimal(1)
+    plan_gap: str | None = None  # why `plan` is only an id: the name needs a look-up the provider could not make
 
 
 @dataclass(frozen=True)

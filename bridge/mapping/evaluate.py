@@ -319,5 +319,8 @@ def _evaluate(mappings: MappingSet, event: Event, enrichment: Mapping[str, Any],
         outcome.matched.append(rule.name)
         run.apply()
     if outcome.matched:
-        outcome.warnings += [f"mrr not sent: {gap}" for gap in _mapping(variables["account"]).get("mrr_gaps") or []]
+        account = _mapping(variables["account"])
+        outcome.warnings += [f"mrr not sent: {gap}" for gap in account.get("mrr_gaps") or []]
+        plan_gap = _mapping(account.get("subscription")).get("plan_gap")
+        outcome.warnings += [f"plan name is an id: {plan_gap}"] if plan_gap else []
     return outcome

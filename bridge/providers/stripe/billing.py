@@ -368,6 +368,30 @@ def price_plan_name(price: Payload) -> str | None:
     return None
 
 
+def plan_gap(price: Payload) -> str | None:
+    """Why a price's plan name is only its id: it has no name of its own and its product is not expanded."""
+    if price_plan_name(price) != price.get("id") or not isinstance(price.get("product"), str):
+        return None
+    return (f"price {price.get('id')} has no nickname or lookup key: its product's name needs the product "
+            "look-up (STRIPE_API_KEY)")
+
+
+def unnamed_product_ids(subscription: Payload) -> list[str]:
+    """The products whose names the subscription's plan names need (`plan_gap`)."""
+    return sorted({str(price_of(item)["product"]) for item in subscription_items(subscription)
+                   if plan_gap(price_of(item))})
+
+
+def with_products(subscription: Payload, products: Payload | None) -> Payload:
+    """The subscription with each looked-up product in place of its id on the prices (for the plan name)."""
+    items = subscription_items(subscription)
+    if not products or not items:
+        return subscription
+    merged = [{**item, "price": {**price_of(item), "product": products[str(price_of(item).get("product"))]}}
+              if isinstance(products.get(str(price_of(item).get("product"))), Mapping) else item for item in items]
+    return {**subscription, "items": {**(subscription.get("items") or {}), "data": merged}}
+
+
 def seats(subscription: Payload) -> int | None:
     """The main item's quantity."""
     quantity = _number((main_item(subscription) or {}).get("quantity"))

@@ -104,7 +104,22 @@ class Enricher:
         prices = self._prices(event, fetch)
         found = {**found, "prices": prices} if prices else found
         coupons = self._coupons(event, customer, fetch)
-        return {**found, "coupons": coupons} if coupons else found
+        found = {**found, "coupons": coupons} if coupons else found
+        products = self._products(event, fetch)
+        return {**found, "products": products} if products else found
+
+    def _products(self, event: Event, fetch: bool) -> dict[str, Any]:
+        """The products of prices with no name of their own (no nickname, no lookup key), for the plan name;
+        cached for a day like customers, since a product can be renamed."""
+        obj = event.payload.get("data", {}).get("object", {})
+        if not event.type.startswith("customer.subscription.") or not isinstance(obj, dict):
+            return {}
+        found = {}
+        for product_id in stripe_billing.unnamed_product_ids(obj):
+            product = self._object("product", product_id, fetch)
+            if product:
+                found[product_id] = product
+        return found
 
     def _coupons(self, event: Event, customer: dict[str, Any] | None, fetch: bool) -> dict[str, Any]:
         """Amount-off coupons in another currency than their subscription's, with their `currency_options` (the
@@ -181,6 +196,9 @@ class Enricher:
         try:
             if kind == "customer":
                 found = self._client.v1.customers.retrieve(object_id).to_dict(for_json=True)
+            elif kind == "product":  # only what the plan name needs
+                product = self._client.v1.products.retrieve(object_id).to_dict(for_json=True)
+                found = {"id": product.get("id"), "object": "product", "name": product.get("name")}
             else:
                 found = _trimmed(self._client.v1.charges.retrieve(object_id).to_dict(for_json=True))
         except stripe.InvalidRequestError as exc:

@@ -106,7 +106,7 @@ def _item(raw: Payload, item: Payload) -> tuple[Item, list[Discount]]:
     price_id = _text(price.get("id"))
     metadata = _mapping(price.get("metadata"))
     found = Item(
-        price_id=price_id, plan=billing.price_plan_name(price),
+        price_id=price_id, plan=billing.price_plan_name(price), plan_gap=billing.plan_gap(price),
         amount=None if metered or gap else major(billing.period_amount(item, raw), currency),
         currency=currency, interval=interval if interval in INTERVALS else None,
         interval_count=int(count) if isinstance(count, int | float) and count else 1,
@@ -212,6 +212,7 @@ def facts(event: Event, enrichment: Payload) -> Facts:
     if event.type.startswith("customer.subscription.") and obj.get("object") == "subscription":
         prices, customer = _mapping(enrichment.get("prices")), enrichment.get("customer")
         obj = billing.with_coupons(billing.with_customer(obj, customer), _mapping(enrichment.get("coupons")))
+        obj = billing.with_products(obj, _mapping(enrichment.get("products")))
         found = subscription(billing.with_prices(obj, prices))
         before = _before(event.type, obj, previous, prices) or (None if event.type in CHANGES else found)
     customer = None

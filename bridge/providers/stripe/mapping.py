@@ -30,6 +30,8 @@ def payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
         obj = billing.with_customer(obj, enrichment.get("customer"))
         fetched = enrichment.get("coupons")
         obj = billing.with_coupons(obj, fetched if isinstance(fetched, Mapping) else {})
+        products = enrichment.get("products")
+        obj = billing.with_products(obj, products if isinstance(products, Mapping) else {})
         data["object"] = billing.with_prices(obj, prices if isinstance(prices, Mapping) else {})
     return found
 

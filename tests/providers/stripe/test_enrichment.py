@@ -496,3 +496,41 @@ def test_a_coupon_in_another_currency_withholds_mrr_without_an_api_key(store: St
     assert outcome.warnings == ["mrr not sent: coupon co_usd12 is in another currency than EUR: its amount in EUR "
                                 "needs its currency_options (STRIPE_API_KEY)"]
     assert len(responses.calls) == 0
+
+
+# A price with neither nickname nor lookup key: the plan name is its product's, looked up.
+PRODUCT_URL = f"{API_BASE}/v1/products/prod_team"
+
+
+def unnamed_subscription() -> dict[str, Any]:
+    price = {"id": "price_1PzUnnamed", "object": "price", "billing_scheme": "per_unit", "unit_amount": 5000,
+             "currency": "usd", "lookup_key": None, "nickname": None, "product": "prod_team",
+             "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"}}
+    return {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active", "currency": "usd",
+            "metadata": {"pendo_account_id": "acme"}, "discounts": [],
+            "items": {"object": "list", "data": [
+                {"id": "si_1", "object": "subscription_item", "quantity": 1, "price": price}]}}
+
+
+@responses.activate
+def test_the_plan_name_of_an_unnamed_price_is_its_products_looked_up(store: Store, clock: Clock) -> None:
+    """docs.stripe.com/api/prices/object#price_object-product: a price names its product by id; the product's
+    `name` is what customers see."""
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
+    responses.get(PRODUCT_URL, json={"id": "prod_team", "object": "product", "name": "Team", "description": "x"})
+    updated = event(obj=unnamed_subscription())
+    enrichment = enricher(store, clock).enrich(updated)
+    assert enrichment["products"] == {"prod_team": {"id": "prod_team", "object": "product", "name": "Team"}}
+    outcome = evaluate(MAPPINGS, updated, enrichment, OPTIONS)
+    assert account_values(outcome)["billing_plan"] == "Team" and outcome.warnings == []
+    enricher(store, clock).enrich(updated)  # within a day: from the cache
+    assert len(responses.calls) == 1
+
+
+def test_without_an_api_key_an_unnamed_price_is_named_by_its_id_with_a_warning(store: Store, clock: Clock) -> None:
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
+    updated = event(obj=unnamed_subscription())
+    outcome = evaluate(MAPPINGS, updated, enricher(store, clock, api_key=None).enrich(updated), OPTIONS)
+    assert account_values(outcome)["billing_plan"] == "price_1PzUnnamed"
+    assert outcome.warnings == ["plan name is an id: price price_1PzUnnamed has no nickname or lookup key: its "
+                                "product's name needs the product look-up (STRIPE_API_KEY)"]
