@@ -27,6 +27,9 @@ class Identity:
     account_id: str | None = None  # e.g. metadata `pendo_account_id`; None when the slot is empty
     visitor_id: str | None = None
     email: str | None = None  # the customer's, for a visitor fallback
+    # The event is about no customer at all (a guest checkout, a refund of a guest's payment): no later event can
+    # name its account, so a rule left without ids is skipped, not kept waiting (docs/billing.md, "Identity").
+    guest: bool = False
 
 
 @dataclass(frozen=True)

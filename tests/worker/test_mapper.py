@@ -444,3 +444,24 @@ def test_mapper_announces_a_newer_version_once_for_the_deployment(
     assert [(r.provider, r.api_version) for r in alert_lines(caplog)] == [  # type: ignore[attr-defined]
         ("stripe", "2027-03-24.fig"), ("stripe", "2027-05-26.fig")]
     assert "upgrade bridge, then `bridge replay --status held`" in alert_lines(caplog)[0].getMessage()
+
+
+def guest_checkout() -> Event:
+    """A guest checkout (docs.stripe.com/payments/checkout/guest-customers): the session has no customer, and no
+    client_reference_id or metadata names an account."""
+    body = json.loads((ROOT / "mappings" / "tests" / "events" / "checkout_session_completed_2024-06-20.json")
+                      .read_text())
+    body["id"] = "evt_guest"
+    body["data"]["object"].update(customer=None, client_reference_id=None, metadata={}, mode="payment",
+                                  subscription=None)
+    return StripeProvider((SECRET,)).parse(json.dumps(body).encode())
+
+
+def test_mapper_skips_a_guests_event_with_its_reason_instead_of_leaving_it_unresolved(mapper: Mapper) -> None:
+    row = ingest_and_map(mapper, guest_checkout())
+    assert row["status"] == st.IGNORED
+    detail = json.loads(row["detail"])
+    assert detail["unresolved"] == ["checkout-completed"] and "guest" in detail["skipped"]
+    assert rows(mapper.store, field_values) == [] and rows(mapper.store, track_events) == []
+    unresolved = ingest_and_map(mapper, subscription_created(account=None))  # a customer's event still waits
+    assert unresolved["status"] == st.UNRESOLVED

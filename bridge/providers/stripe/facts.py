@@ -158,11 +158,11 @@ def _identity(obj: Payload, enrichment: Payload) -> Identity:
     if account_id is None and obj.get("object") == "checkout.session":
         reference = obj.get("client_reference_id")
         account_id = reference.strip() if isinstance(reference, str) and reference.strip() else None
-    return Identity(
-        customer_id=billing.object_customer_id(obj) or billing.enriched_customer_id(enrichment),
-        account_id=account_id, visitor_id=billing.first(chain, "pendo_visitor_id"),
-        email=billing.email_of(obj, enrichment),
-    )
+    customer_id = billing.object_customer_id(obj) or billing.enriched_customer_id(enrichment)
+    visitor_id = billing.first(chain, "pendo_visitor_id")
+    guest = "customer" in obj and not obj.get("customer") and not (customer_id or account_id or visitor_id)
+    return Identity(customer_id=customer_id, account_id=account_id, visitor_id=visitor_id,
+                    email=billing.email_of(obj, enrichment), guest=guest)
 
 
 def _payment(event: Event, obj: Payload, previous: Payload) -> Payment | None:
