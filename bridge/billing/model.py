@@ -27,6 +27,9 @@ class Identity:
     account_id: str | None = None  # e.g. metadata `pendo_account_id`; None when the slot is empty
     visitor_id: str | None = None
     email: str | None = None  # the customer's, for a visitor fallback
+    # The event is about no customer at all (a guest checkout, a refund of a guest's payment): no later event can
+    # name its account, so a rule left without ids is skipped, not kept waiting (docs/billing.md, "Identity").
+    guest: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class Item:
     lookup_key: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)  # the price's, e.g. `pendo_plan`
     gap: str | None = None  # why `amount` is unknown
+    # A tax-inclusive price: 1 + the tax rate its amount included (`amount` is already net of it). An amount off is
+    # taken from the tax-inclusive amount before the tax is removed, so it is divided by this too.
+    tax_divisor: Decimal = Decimal(1)
+    plan_gap: str | None = None  # why `plan` is only an id: the name needs a look-up the provider could not make
 
 
 @dataclass(frozen=True)

@@ -49,13 +49,16 @@ def _counts(discount: Discount, at: float | None) -> bool:
     return discount.ends_at is None or at is None or discount.ends_at > at
 
 
-def _apply(total: Decimal, discounts: list[Discount], factor: Decimal | None, currency: str | None) -> Decimal:
-    """Percentages multiply; an amount off (per billing period) is made monthly with `factor`, same currency only."""
+def _apply(total: Decimal, discounts: list[Discount], factor: Decimal | None, currency: str | None,
+           tax_divisor: Decimal = Decimal(1)) -> Decimal:
+    """Percentages multiply; an amount off (per billing period) is made monthly with `factor`, same currency only,
+    and net of the tax a tax-inclusive price included: Stripe takes it off the inclusive amount, then removes the
+    tax — $120 inclusive of 20 % with $12 off is (120 - 12) / 1.2 = 90."""
     for discount in discounts:
         if discount.percent_off:
             total *= 1 - discount.percent_off / 100
         elif discount.amount_off and factor and (discount.currency or currency) == currency:
-            total -= discount.amount_off * factor
+            total -= discount.amount_off * factor / tax_divisor
     return max(total, Decimal(0))
 
 
@@ -71,7 +74,7 @@ def line_monthly(subscription: Subscription, item: Item, at: float | None = None
     if item.amount is None or factor is None:
         return None
     return _apply(item.amount * factor, _own(subscription, item, at), factor,
-                  item.currency or subscription.currency)
+                  item.currency or subscription.currency, item.tax_divisor)
 
 
 def main_item(subscription: Subscription, at: float | None = None) -> Item | None:
@@ -81,11 +84,33 @@ def main_item(subscription: Subscription, at: float | None = None) -> Item | Non
     return max(subscription.items, key=lambda item: line_monthly(subscription, item, at) or Decimal(0))
 
 
+def _shared_divisor(subscription: Subscription) -> Decimal | None:
+    """The tax divisor of the lines a whole-subscription amount off is taken from; None when they differ."""
+    found = {item.tax_divisor for item in subscription.items if not item.metered}
+    return next(iter(found)) if len(found) == 1 else (Decimal(1) if not found else None)
+
+
 def gaps(subscription: Subscription) -> tuple[str, ...]:
     """Why the subscription's list MRR cannot be known (empty when it can)."""
     if subscription.mrr is not None:
         return ()
-    return (*(gap for item in subscription.items if (gap := _line_gap(item))), *subscription.gaps)
+    mixed_tax = _shared_divisor(subscription) is None and any(
+        d.amount_off and not d.price_ids for d in subscription.discounts)
+    return (*(gap for item in subscription.items if (gap := _line_gap(item))), *subscription.gaps,
+            *([f"subscription {subscription.id} has an amount off over lines with different inclusive taxes"]
+              if mixed_tax else []), *_currency_gaps(subscription))
+
+
+def _currency_gaps(subscription: Subscription) -> list[str]:
+    """An amount off in another currency than what it is taken from: its amount there is not known."""
+    found = []
+    for discount in subscription.discounts:
+        lines = [item for item in subscription.items if item.price_id in discount.price_ids]
+        currencies = {item.currency or subscription.currency for item in lines} or {subscription.currency}
+        if discount.amount_off and discount.currency and currencies != {discount.currency}:
+            found.append(f"an amount off of {discount.amount_off} {discount.currency} on a subscription in "
+                         f"{', '.join(sorted(c or '?' for c in currencies))}: its amount there is not known")
+    return found
 
 
 def _round(amount: Decimal, currency: str | None) -> Decimal:
@@ -104,8 +129,9 @@ def list_mrr(subscription: Subscription, at: float | None = None) -> Monthly:
     main = main_item(subscription, at)
     factor = per_month(main.interval, main.interval_count) if main else None
     shared = [d for d in subscription.discounts if not d.price_ids and _counts(d, at)]
-    return Monthly(_round(_apply(sum(lines, Decimal(0)), shared, factor, subscription.currency),
-                          subscription.currency))
+    total = _apply(sum(lines, Decimal(0)), shared, factor, subscription.currency,
+                   _shared_divisor(subscription) or Decimal(1))
+    return Monthly(_round(total, subscription.currency))
 
 
 def mrr(subscription: Subscription, at: float | None = None) -> Monthly:

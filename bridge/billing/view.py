@@ -29,7 +29,8 @@ def subscription_view(subscription: Subscription | None) -> dict[str, Any] | Non
     return {
         "provider": subscription.provider, "id": subscription.id, "customer_id": subscription.customer_id,
         "status": subscription.status, "currency": subscription.currency,
-        "plan": main.plan if main else None, "price_id": main.price_id if main else None,
+        "plan": main.plan if main else None, "plan_gap": main.plan_gap if main else None,
+        "price_id": main.price_id if main else None,
         "product_id": main.product_id if main else None, "lookup_key": main.lookup_key if main else None,
         "price_metadata": dict(main.metadata) if main else {},
         "interval": main.interval if main else None, "interval_count": main.interval_count if main else None,

@@ -57,6 +57,43 @@ def _enrichment(settings: Settings, args: argparse.Namespace, event: Any) -> dic
     return enrichment
 
 
+def _stored_state(settings: Settings, event: Any, enrichment: dict[str, Any],
+                  account_fallback: str) -> tuple[dict[str, Any], str | None]:
+    """The billing state the worker would evaluate `event` with — the customer's link, this subscription's stored
+    snapshot and its account's roll-up with the event applied — read from the database without writing; else
+    nothing, with a note that the roll-up saw only this event (docs/mappings.md, `bridge try`)."""
+    from bridge.store import billing_state
+
+    if billing_state.subscription_of(event, enrichment) is None:
+        return {}, None
+    alone = "the account roll-up saw only this event"
+    url = settings.database_url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
+        return {}, f"{alone}: no database at DATABASE_URL to read the account's other subscriptions from"
+    try:
+        from sqlalchemy import create_engine
+
+        from bridge.mapping import identity
+        from bridge.store import links
+
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:  # never committed: nothing is written
+                link = links.linked_account(connection, event.provider, event.customer_id)
+                found = {**enrichment, "link": link} if link else enrichment
+                account_id = identity.account_of(event, found, account_fallback)
+                state = billing_state.prepare(connection, event, found, account_id, time.time(), lock=False)
+                connection.rollback()
+        finally:
+            engine.dispose()
+    except Exception as exc:  # an unreachable or unmigrated database: say so, evaluate alone
+        return {}, f"{alone}: the stored state could not be read ({type(exc).__name__})"
+    count = len(state.context.get("account", {}).get("subscription_ids") or [])
+    note = (f"account roll-up from the stored state: {count} subscription(s) of account {state.account_id} "
+            "(read only)") if state.account_id else f"{alone}: it resolves to no account"
+    return {**({"link": link} if link else {}), **state.context}, note
+
+
 def _try(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.mapping.dryrun import dry_run, parse_event, read_json, render
     from bridge.worker.mapper import eval_options
@@ -65,7 +102,11 @@ def _try(settings: Settings, args: argparse.Namespace) -> int:
     event = parse_event(read_json(Path(args.event)))
     options = eval_options(settings)
     options = type(options)(**{**options.__dict__, "track_enabled": True})
-    run = dry_run(mappings, event, _enrichment(settings, args, event), settings, options, int(time.time() * 1000))
+    enrichment = _enrichment(settings, args, event)
+    state, note = ({}, None) if "account" in enrichment else _stored_state(settings, event, enrichment,
+                                                                          options.account_fallback)
+    run = dry_run(mappings, event, {**enrichment, **state}, settings, options, int(time.time() * 1000))
+    run.notes += [note] if note else []
     run.notes.append(f"mappings version {mappings.version}; nothing was sent")
     print(json.dumps(run.as_json(), indent=2, ensure_ascii=False) if args.json else render(run))
     return 0

@@ -25,7 +25,8 @@ def _config(settings: Settings, provider: str) -> Any:
 
 def _no_api(provider: str) -> ConfigError:
     return ConfigError(f"{registry.api_key_variable(provider)} is not set: the sync and catch-up read {provider}'s "
-                       f"API with a key that can read subscriptions, customers and events (docs/providers/{provider}.md)")
+                       "API with a key that can read subscriptions, customers and events "
+                       f"(docs/providers/{provider}.md)")
 
 
 def _sync(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """Evaluate a `MappingSet` against one event: pure, no I/O, no clock; returns the Pendo operations.
 
 A field whose value is None is omitted: null means "this event carries no value for it", never "clear
-the field in Pendo". A field whose expression fails is omitted with a warning; the other fields still go.
+the field in Pendo"; `clear()` says that (bridge.mapping.clearing) and becomes None in the operation. A field
+whose expression fails is omitted with a warning; the other fields still go.
 An expression that goes over a bound (`bridge.mapping.bounds`: the event's CPU time, the size of a value)
 raises EvaluationError naming its rule and field instead: the event fails, the worker goes on.
 
@@ -23,6 +24,7 @@ from bridge.billing.model import Facts, Identity, Subscription
 from bridge.errors import EvaluationError
 from bridge.mapping import bounds
 from bridge.mapping.bounds import LimitExceeded
+from bridge.mapping.clearing import is_clear
 from bridge.mapping.functions import Functions
 from bridge.mapping.identity import link_of, resolve
 from bridge.mapping.loader import MappingSet, Rule
@@ -153,7 +155,7 @@ def context_variables(event: Event, enrichment: Mapping[str, Any], options: Eval
 
 def _is_json(value: Any) -> bool:
     """Whether a value can go to Pendo as it is: JSON scalars, lists and string-keyed objects, finite numbers."""
-    if value is None or isinstance(value, str | bool | int):
+    if value is None or is_clear(value) or isinstance(value, str | bool | int):
         return True
     if isinstance(value, float):
         return math.isfinite(value)
@@ -203,9 +205,12 @@ class _Run:
             return None
         return value
 
-    def values(self, fields: Mapping[str, Expression]) -> dict[str, Any]:
+    def values(self, fields: Mapping[str, Expression], clears: bool = True) -> dict[str, Any]:
+        """The fields' values, null ones left out; a `clear()` becomes None (sent as JSON null) when `clears`,
+        else it is left out too (a track property cannot be cleared)."""
         found = {name: self.value(name, expression) for name, expression in fields.items()}
-        return {name: value for name, value in found.items() if value is not None}
+        return {name: None if is_clear(value) else value for name, value in found.items()
+                if value is not None and (clears or not is_clear(value))}
 
     def identifier(self, label: str, expression: Expression | None) -> str | None:
         value = self.value(label, expression)
@@ -241,7 +246,7 @@ class _Run:
         assert track is not None
         self.outcome.operations.append(TrackEvent(
             event=track.event, visitor_id=visitor_id, account_id=account_id,
-            timestamp=int(self.event.created * 1000), properties=self.values(track.properties),
+            timestamp=int(self.event.created * 1000), properties=self.values(track.properties, clears=False),
             rule=self.rule.name,
         ))
 
@@ -314,5 +319,8 @@ def _evaluate(mappings: MappingSet, event: Event, enrichment: Mapping[str, Any],
         outcome.matched.append(rule.name)
         run.apply()
     if outcome.matched:
-        outcome.warnings += [f"mrr not sent: {gap}" for gap in _mapping(variables["account"]).get("mrr_gaps") or []]
+        account = _mapping(variables["account"])
+        outcome.warnings += [f"mrr not sent: {gap}" for gap in account.get("mrr_gaps") or []]
+        plan_gap = _mapping(account.get("subscription")).get("plan_gap")
+        outcome.warnings += [f"plan name is an id: {plan_gap}"] if plan_gap else []
     return outcome

@@ -1,7 +1,7 @@
 """The functions mapping expressions may call, bound to one mapping set's lookups and date format.
 
 All are None-safe: a None (missing) argument gives None rather than an error, so a field whose source is
-absent from an event is simply not sent.
+absent from an event is simply not sent. `clear()` is the one way to empty a field (bridge.mapping.clearing).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 
 from bridge.billing import money
 from bridge.mapping import bounds
+from bridge.mapping.clearing import CLEAR, Clear
 from bridge.providers.registry import mapping_modules
 
-OWN_NAMES = ("money", "date", "coalesce", "lookup", "upper", "lower")
+OWN_NAMES = ("money", "date", "coalesce", "lookup", "upper", "lower", "clear")
 # A provider package's own functions (its `mapping` module's `FUNCTIONS`), kept for existing overlays; each names
 # its neutral replacement, which `bridge check` tells.
 PROVIDER_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -84,6 +85,10 @@ class Functions:
         if table not in self._lookups:
             raise LookupError(f"no lookup table {table!r}")
         return self._lookups[table].get(key, default)
+
+    def clear(self) -> Clear:
+        """Empty the field in Pendo (sent as null); e.g. `coalesce(date(x), clear())` once `x` is no longer set."""
+        return CLEAR
 
     def upper(self, value: Any) -> str | None:
         """Upper case text."""

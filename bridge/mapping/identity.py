@@ -50,6 +50,12 @@ def account_of(event: Event, enrichment: Mapping[str, Any], account_fallback: st
                    synthetic_prefix="")["account_id"]
 
 
+def is_guest(event: Event, enrichment: Mapping[str, Any]) -> bool:
+    """Whether the event is about no customer at all, as its provider's package reads it (`Identity.guest`)."""
+    found = find(event.provider)
+    return found.facts(event, enrichment).identity.guest if found is not None else False
+
+
 def customer_of(event: Event, enrichment: Mapping[str, Any]) -> str | None:
     """The customer an event is about as its provider's package reads it, enrichment included (a dispute's
     customer is found through its charge)."""

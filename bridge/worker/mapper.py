@@ -323,7 +323,13 @@ class Mapper:
         """Write what one event's evaluation produced and mark it mapped; LeaseLost when another worker has it."""
         stored, event, version = item.stored, item.stored.event, self.mappings.version
         status = _status(outcome)
-        detail = {"matched": outcome.matched, "unresolved": outcome.unresolved, "warnings": outcome.warnings}
+        detail: dict[str, Any] = {"matched": outcome.matched, "unresolved": outcome.unresolved,
+                                  "warnings": outcome.warnings}
+        if status == store.UNRESOLVED and identity.is_guest(event, item.enrichment):
+            # No later event can name a guest's account: skipped with the reason, never left waiting.
+            status = store.MAPPED if outcome.operations else store.IGNORED
+            detail["skipped"] = GUEST
+            detail["warnings"] = [*outcome.warnings, *(f"rule {name}: {GUEST}" for name in outcome.unresolved)]
         account_ids = [op.id for op in outcome.operations
                        if isinstance(op, MetadataUpdate) and op.kind == "account"]
         if outcome.admission == operations.MAP:
@@ -372,6 +378,9 @@ def _subscription_id(event: Event) -> str | None:
     if not event.type.startswith("customer.subscription.") or not isinstance(obj, dict):
         return None
     return obj.get("id") if isinstance(obj.get("id"), str) else None
+
+
+GUEST = "a guest's event (no customer, account or visitor id): skipped, it can never resolve"
 
 
 def _status(outcome: Outcome) -> str:

@@ -57,7 +57,7 @@ def test_mrr_takes_the_providers_own_figure():
     [
         (Discount(percent_off=Decimal(20)), "80.00"),
         (Discount(amount_off=Decimal(15), currency="USD"), "85.00"),
-        (Discount(amount_off=Decimal(15), currency="EUR"), "100.00"),
+        (Discount(amount_off=Decimal(15), currency="EUR"), None),  # its amount in USD is not known: withheld
         (Discount(amount_off=Decimal(999)), "0.00"),
         (Discount(percent_off=Decimal(50), ends_at=2_000), "50.00"),  # not yet ended
         (Discount(percent_off=Decimal(50), ends_at=1_000), "100.00"),  # over
@@ -66,7 +66,8 @@ def test_mrr_takes_the_providers_own_figure():
     ],
 )
 def test_mrr_applies_the_discounts_that_count(discount, expected):
-    assert mrr.mrr(sub(line("100.00"), discounts=(discount,)), at=1_500).amount == Decimal(expected)
+    found = mrr.mrr(sub(line("100.00"), discounts=(discount,)), at=1_500).amount
+    assert found == (None if expected is None else Decimal(expected))
 
 
 def test_mrr_spreads_an_amount_off_over_the_main_lines_interval():
@@ -88,3 +89,29 @@ def test_main_item_is_the_largest_monthly_line_and_the_first_of_equals():
     assert mrr.main_item(sub(small, large, equal)) is large
     assert mrr.main_item(sub()) is None
     assert mrr.mrr(sub()).amount == 0
+
+
+def test_an_amount_off_a_tax_inclusive_price_is_taken_before_the_tax_is_removed():
+    """$120 inclusive of 20 % tax with $12 off forever: (120 - 12) / 1.2 = 90 (a percentage gives the same either
+    way). docs.stripe.com/billing/taxes/tax-rates#inclusive-vs-exclusive-tax."""
+    net = line("100.00", tax_divisor=Decimal("1.2"))
+    whole = sub(net, discounts=(Discount(amount_off=Decimal("12.00"), currency="USD"),))
+    own = sub(net, discounts=(Discount(amount_off=Decimal("12.00"), currency="USD", price_ids=("price_1",)),))
+    percent = sub(net, discounts=(Discount(percent_off=Decimal(10)),))
+    assert [mrr.mrr(s).amount for s in (whole, own, percent)] == [Decimal("90.00"), Decimal("90.00"),
+                                                                   Decimal("90.00")]
+
+
+def test_an_amount_off_over_lines_with_different_inclusive_taxes_is_withheld():
+    lines = (line("100.00", tax_divisor=Decimal("1.2")), line("50.00", price_id="price_2"))
+    found = mrr.mrr(sub(*lines, discounts=(Discount(amount_off=Decimal("12.00"), currency="USD"),)))
+    assert found.amount is None and "different inclusive taxes" in found.gaps[0]
+
+
+def test_an_amount_off_in_another_currency_withholds_mrr_rather_than_being_skipped():
+    eur = line("100.00")
+    eur = Item(**{**eur.__dict__, "currency": "EUR"})
+    found = mrr.mrr(sub(eur, currency="EUR", discounts=(Discount(amount_off=Decimal("12.00"), currency="USD"),)))
+    assert found.amount is None and "12.00 USD on a subscription in EUR" in found.gaps[0]
+    known = sub(eur, currency="EUR", discounts=(Discount(amount_off=Decimal("9.00"), currency="EUR"),))
+    assert mrr.mrr(known).amount == Decimal("91.00")

@@ -70,3 +70,22 @@ def test_snapshot_reads_a_stored_object_through_its_providers_package():
     assert found is not None and (found.subscription.provider, found.source_time, found.raw) == ("stripe", 7, raw)
     assert rollup.snapshot("stripe", {"object": "invoice"}, 7) is None
     assert rollup.snapshot("nobody", raw, 7) is None
+
+
+@pytest.mark.parametrize("order", [(1_000, 2_000), (2_000, 1_000)])
+def test_two_currencies_pick_the_newest_primary_and_no_mrr(order):
+    """USD 50 and EUR 60 on one account: 60 € is not "more" than $50, so amounts are not compared; the newest
+    live subscription is primary and MRR, having no one currency, is withheld and marked mixed."""
+    usd = snap(sub(id_="sub_usd", amount="50.00", quantity=1, currency="USD"), at=order[0])
+    eur = snap(sub(id_="sub_eur", amount="60.00", quantity=1, currency="EUR"), at=order[1])
+    found = rollup.account([usd, eur], "acct-1")
+    newest = "sub_eur" if order[1] > order[0] else "sub_usd"
+    assert found["subscription"]["id"] == newest
+    assert (found["mrr"], found["mrr_mixed"]) == (None, True)
+
+
+def test_a_canceled_subscription_in_another_currency_neither_mixes_nor_wins():
+    old = snap(sub(id_="sub_usd", amount="500.00", quantity=1, currency="USD", status="canceled"), at=3_000)
+    new = snap(sub(id_="sub_eur", amount="60.00", quantity=1, currency="EUR"), at=1_000)
+    found = rollup.account([old, new], "acct-1")
+    assert (found["subscription"]["id"], found["mrr"], found["mrr_mixed"]) == ("sub_eur", 60.0, False)

@@ -133,3 +133,20 @@ class Service:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def know_customer(service: Service, customer_id: str) -> None:
+    """Put a Stripe customer in the deployment's cache, as its `customer.created` event would: known, with no
+    customer-wide discount (without it, a subscription's MRR is withheld — docs/billing.md)."""
+    from sqlalchemy import create_engine
+
+    from bridge.settings import normalise_database_url
+    from bridge.store.store import Store
+
+    engine = create_engine(normalise_database_url(service.env["DATABASE_URL"]))
+    try:
+        Store(engine).cache_object("stripe", customer_id,
+                                   {"id": customer_id, "object": "customer", "discount": None, "metadata": {}},
+                                   time.time())
+    finally:
+        engine.dispose()

@@ -48,3 +48,10 @@ def invoice(account: str = "acme", amount: int = 9800, shape: str = BASIL, paid:
     else:
         inv.update(subscription="sub_1", subscription_details={"metadata": meta})
     return inv
+
+
+def customer(customer_id: str = "cus_1", account: str = "acme") -> dict[str, Any]:
+    """The customer of the subscriptions above, as its `customer.created` event carries it (Stripe sends that event
+    first): known, with no customer-wide discount."""
+    return {"id": customer_id, "object": "customer", "email": f"owner@{account}.example", "discount": None,
+            "metadata": {"pendo_account_id": account, "pendo_visitor_id": f"owner@{account}.example"}}

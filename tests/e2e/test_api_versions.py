@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from tests.conftest import ROOT
-from tests.e2e.harness import BIN, Service, stripe_event, wait_until
+from tests.e2e.harness import BIN, Service, know_customer, stripe_event, wait_until
 from tests.e2e.payloads import subscription
 from tests.e2e.test_pipeline import stored_events
 from tests.fakes.pendo import FakePendo
@@ -156,6 +156,7 @@ def test_a_newer_release_in_the_known_shape_is_mapped_and_reported(service_facto
                                                                    pendo: FakePendo) -> None:
     service = service_factory(BRIDGE_METRICS_TOKEN="metrics-token")
     for account in ("acme", "globex"):
+        know_customer(service, f"cus_{account}")
         assert service.post(fig_event(account)).status_code == 200
     for account in ("acme", "globex"):
         wait_until(lambda account=account: pendo.account_values(account).get("mrr") == 98.0)
@@ -177,6 +178,7 @@ def test_a_newer_release_in_the_known_shape_is_mapped_and_reported(service_facto
 def test_a_newer_release_that_moved_a_mapped_field_is_held_then_replayed_after_an_upgrade(
         service: Service, pendo: FakePendo, tmp_path: Path) -> None:
     event = fig_event("acme", moved=True)
+    know_customer(service, "cus_acme")
     assert service.post(event).status_code == 200
     wait_until(lambda: dict(stored_events(service)).get(event["id"]) == "held")
     time.sleep(1)

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from bridge.settings import normalise_database_url
 from tests.e2e.harness import Service, stripe_event, wait_until
-from tests.e2e.payloads import BASIL, PRE_BASIL, invoice, subscription
+from tests.e2e.payloads import BASIL, PRE_BASIL, customer, invoice, subscription
 from tests.fakes.pendo import FakePendo
 
 
@@ -28,6 +28,8 @@ def stored_events(service: Service) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("shape", [PRE_BASIL, BASIL])
 def test_subscription_created_sets_fields_and_tracks(service: Service, pendo: FakePendo, shape: str) -> None:
+    known = stripe_event("customer.created", customer(), api_version=shape, created=int(time.time()) - 10)
+    assert service.post(known).status_code == 200
     event = stripe_event("customer.subscription.created", subscription(shape=shape), api_version=shape)
     answer = service.post(event)
     assert answer.status_code == 200

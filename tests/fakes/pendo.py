@@ -284,7 +284,10 @@ class FakePendo(LoopbackServer):
             return
         result["updated"] += 1
         self._rows.append((kind, row))
-        self._values.setdefault((kind, row_id), {}).update(values)
+        stored = self._values.setdefault((kind, row_id), {})
+        stored.update(values)
+        for name in [name for name, value in values.items() if value is None]:
+            del stored[name]  # JSON null empties the field, as Pendo's bulk metadata API does
 
     def _schema(self, method: str, kind: str, custom_group: bool, body: Any) -> Answer:
         if method == "GET" and not custom_group:

@@ -32,8 +32,12 @@ def mappings(tmp_path, rules):
     return load_mappings(tmp_path)
 
 
+# The subscription's customer, known (as the worker's cache or a look-up gives it): no customer-wide discount.
+KNOWN_CUSTOMER = {"customer": {"id": "cus_1", "object": "customer", "discount": None}}
+
+
 def run(tmp_path, rules, evt=None, enrichment=None, **options):
-    return evaluate(mappings(tmp_path, rules), evt or event(), enrichment or {}, EvalOptions(**options))
+    return evaluate(mappings(tmp_path, rules), evt or event(), enrichment or KNOWN_CUSTOMER, EvalOptions(**options))
 
 
 BASIC = """
@@ -319,3 +323,34 @@ def test_evaluate_past_its_cpu_time_fails_the_event_naming_rule_and_field(tmp_pa
                          "object.numbers | select('in', object.numbers) | list | length")
     with pytest.raises(BridgeError, match=r"^rule heavy: field huge: evaluating the event took more than 0.05 s"):
         run(tmp_path, text, event(obj), evaluation_seconds=0.05)
+
+
+CLEARING = """
+rules:
+  - name: fields
+    provider: stripe
+    events: ["customer.subscription.*"]
+    account:
+      canceled_at: "coalesce(date(object.canceled_at), clear())"
+      status: "object.status"
+      untouched: "object.nothing"
+    visitor:
+      role: "clear()"
+    track:
+      event: Plan Seen
+      properties: {gone: "clear()", status: "object.status"}
+"""
+
+
+def test_clear_empties_a_field_as_null_while_null_still_means_not_sent(tmp_path):
+    outcome = run(tmp_path, CLEARING)
+    assert outcome.warnings == []
+    account, visitor, track = outcome.operations
+    assert account.values == {"canceled_at": None, "status": "active"}  # `untouched` is not sent at all
+    assert visitor.values == {"role": None}
+    assert track.properties == {"status": "active"}  # a track property cannot be cleared: left out
+
+
+def test_clear_gives_way_to_a_value(tmp_path):
+    outcome = run(tmp_path, CLEARING, event({**SUBSCRIPTION, "canceled_at": 1735700000}))
+    assert outcome.operations[0].values == {"canceled_at": "2025-01-01T02:53:20.000Z", "status": "active"}

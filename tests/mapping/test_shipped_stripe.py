@@ -42,33 +42,40 @@ def tracks(outcome):
     return [(op.event, op.properties) for op in outcome.operations if isinstance(op, TrackEvent)]
 
 
+# Dates that are no longer true are emptied (sent as null), not left standing (docs/billing.md, "Clearing a field").
+NO_DATES = {"trial_end": None, "cancels_at": None, "canceled_at": None}
+
+
 @pytest.mark.parametrize(
     ("name", "values"),
     [
         ("subscription_created_2024-06-20.json", {
             "billing_plan": "pro_monthly", "billing_status": "active", "mrr": 147.0, "billing_currency": "USD",
-            "billing_interval": "month", "seats": 3, "current_period_end": "2025-02-01T02:53:20.000Z",
-            "cancel_at_period_end": False, "collection_paused": False}),
+            "billing_interval": "month", "billing_interval_count": 1, "seats": 3,
+            "current_period_end": "2025-02-01T02:53:20.000Z",
+            "cancel_at_period_end": False, "collection_paused": False, **NO_DATES}),
         ("subscription_updated_2024-06-20.json", {
             "billing_plan": "business_yearly", "billing_status": "active", "mrr": 204.17,
-            "billing_currency": "USD", "billing_interval": "year", "seats": 5,
+            "billing_currency": "USD", "billing_interval": "year", "billing_interval_count": 1, "seats": 5,
             "current_period_end": "2025-02-01T02:53:20.000Z", "cancel_at_period_end": False,
-            "collection_paused": False}),
+            "collection_paused": False, **NO_DATES}),
         ("subscription_deleted_2024-06-20.json", {
             "billing_plan": "business_yearly", "billing_status": "canceled", "mrr": 0.0,
-            "billing_currency": "USD", "billing_interval": "year", "seats": 5,
+            "billing_currency": "USD", "billing_interval": "year", "billing_interval_count": 1, "seats": 5,
             "current_period_end": "2025-02-01T02:53:20.000Z", "cancel_at_period_end": False,
-            "canceled_at": "2025-01-01T04:53:20.000Z", "collection_paused": False}),
+            "canceled_at": "2025-01-01T04:53:20.000Z", "collection_paused": False, "trial_end": None,
+            "cancels_at": None}),
         ("subscription_created_basil.json", {
             "billing_plan": "Team quarterly", "billing_status": "trialing", "mrr": 0.0, "billing_currency": "EUR",
-            "billing_interval": "month", "seats": 10, "trial_end": "2025-01-15T02:53:20.000Z",
+            "billing_interval": "month", "billing_interval_count": 3, "seats": 10,
+            "trial_end": "2025-01-15T02:53:20.000Z",
             "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": False,
-            "collection_paused": False}),
+            "collection_paused": False, "cancels_at": None, "canceled_at": None}),
         ("subscription_updated_basil.json", {
             "billing_plan": "Team quarterly", "billing_status": "active", "mrr": 900.0, "billing_currency": "EUR",
-            "billing_interval": "month", "seats": 10, "trial_end": "2025-01-15T02:53:20.000Z",
+            "billing_interval": "month", "billing_interval_count": 3, "seats": 10, "trial_end": None,
             "current_period_end": "2025-04-02T02:53:20.000Z", "cancel_at_period_end": True,
-            "cancels_at": "2025-04-02T02:53:20.000Z", "collection_paused": False}),
+            "cancels_at": "2025-04-02T02:53:20.000Z", "collection_paused": False, "canceled_at": None}),
         ("invoice_paid_2024-06-20.json", {
             "last_payment_at": "2025-01-01T03:54:10.000Z", "last_payment_amount": 147.0, "delinquent": False}),
         ("invoice_paid_basil.json", {
@@ -163,7 +170,8 @@ def test_shipped_stripe_mapping_sends_metadata_but_no_track_without_a_visitor():
 def test_shipped_stripe_mapping_does_not_warn_about_visitors_it_does_not_need():
     body = payload("subscription_updated_basil.json")
     body["data"]["previous_attributes"] = {"metadata": {}}  # a change that implies no track event
-    outcome = outcome_of(body, enrichment={})
+    known = {"customer": {"id": CUSTOMER["id"], "object": "customer"}}  # known, with no Pendo ids of its own
+    outcome = outcome_of(body, enrichment=known)
     assert accounts(outcome) and outcome.warnings == []
 
 

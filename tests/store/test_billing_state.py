@@ -62,6 +62,8 @@ def mapper(sqlite_url: str) -> Mapper:
     migrate(settings)
     store = Store(make_engine(settings))
     enricher = Enricher(store, None, RateBudget(1000.0, sleep=lambda _: None), Clock())
+    # The customer is known (its customer.created event came first), with no customer-wide discount.
+    store.cache_object("stripe", "cus_1", {"id": "cus_1", "object": "customer", "discount": None}, Clock.now)
     return Mapper(settings, store, load_mappings(ROOT / "mappings"), enricher, "w1", Clock())
 
 
@@ -202,3 +204,37 @@ def test_claim_refuses_a_state_whose_account_moved_on(mapper: Mapper) -> None:
         assert billing_state.claim(connection, prepared, Clock.now)
     with mapper.store.transaction() as connection:  # the same read again: its revision is taken
         assert not billing_state.claim(connection, prepared, Clock.now)
+
+
+def test_try_rolls_the_account_up_from_the_stored_state_or_says_it_saw_only_the_event(
+        mapper: Mapper, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A late deletion of an old subscription, tried alone, would show `canceled, mrr 0`; the pipeline gives
+    `active, 90` (the new subscription): `bridge try` reads the stored state, or says it saw only this event."""
+    from bridge.cli.main import main
+
+    deliver(mapper,
+            stripe_event("evt_old", "customer.subscription.created", sub("sub_old", amount=5000), T0),
+            stripe_event("evt_new", "customer.subscription.created", sub("sub_new", amount=9000), T0 + 20))
+    late = stripe_event("evt_old_del", "customer.subscription.deleted",
+                        sub("sub_old", status="canceled", amount=5000, canceled_at=T0 + 10), T0 + 10)
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps(late.payload))
+    (tmp_path / "late.enrichment.json").write_text(json.dumps({"customer": {"id": "cus_1", "object": "customer"}}))
+    monkeypatch.setenv("BRIDGE_MAPPINGS_DIR", str(ROOT / "mappings"))
+
+    def tried(database_url: str) -> tuple[dict[str, Any], list[str]]:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        assert main(["try", str(path), "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        values = {k: v for request in report["requests"] if request["path"].startswith("/api/v1/metadata")
+                  for row in request["body"] for k, v in row["values"].items()}
+        return values, report["notes"]
+
+    values, notes = tried(sqlite_url)
+    assert (values["billing_status"], values["mrr"]) == ("active", 90.0)
+    assert "account roll-up from the stored state: 2 subscription(s) of account acme (read only)" in notes
+    assert account(mapper)["mrr"] == 140.0  # read only: the deletion was tried, not delivered
+    values, notes = tried(f"sqlite:///{tmp_path / 'none.db'}")
+    assert (values["billing_status"], values["mrr"]) == ("canceled", 0.0)
+    assert any(note.startswith("the account roll-up saw only this event") for note in notes)

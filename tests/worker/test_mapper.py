@@ -30,7 +30,9 @@ FIXTURES = ROOT / "tests" / "fixtures" / "stripe"
 CUSTOMER_ID = "cus_RxT4bV9mQp2LkA"
 CREATED = 1_735_700_000  # subscription_created_2024-06-20.json
 SUBSCRIPTION_FIELDS = {"billing_plan", "billing_status", "mrr", "billing_currency", "billing_interval", "seats",
-                       "current_period_end", "cancel_at_period_end", "collection_paused"}
+                       "current_period_end", "cancel_at_period_end", "collection_paused",
+                       "billing_interval_count",
+                       "trial_end", "cancels_at", "canceled_at"}  # the three dates this subscription lacks: cleared
 
 
 class Clock:
@@ -55,9 +57,17 @@ def build(database_url: str, clock: Clock, client_base: str | None = None, **ove
     return Mapper(settings, store, MAPPINGS, enricher, "w1", clock)
 
 
+def knowing_the_customer(mapper: Mapper) -> Mapper:
+    """The mapper with the subscriptions' customer in its cache, as its `customer.created` event leaves it: known,
+    with no customer-wide discount and no Pendo ids of its own."""
+    customer = {"id": CUSTOMER_ID, "object": "customer", "discount": None, "metadata": {}}
+    mapper.store.cache_object("stripe", CUSTOMER_ID, customer, mapper.clock())
+    return mapper
+
+
 @pytest.fixture
 def mapper(database_url: str, clock: Clock) -> Mapper:
-    return build(database_url, clock)
+    return knowing_the_customer(build(database_url, clock))
 
 
 def stripe_event(name: str, change: Callable[[dict[str, Any]], object] = lambda body: None) -> Event:
@@ -188,7 +198,7 @@ def test_mapper_connect_event_is_not_mapped_to_the_account(mapper: Mapper) -> No
 
 
 def test_mapper_without_track_secret_writes_no_track_rows(database_url: str, clock: Clock) -> None:
-    mapper = build(database_url, clock, pendo_track_secret=None)
+    mapper = knowing_the_customer(build(database_url, clock, pendo_track_secret=None))
     assert mapper.settings.pendo_track_secret is None
     row = ingest_and_map(mapper, subscription_created())
     assert row["status"] == st.MAPPED
@@ -434,3 +444,24 @@ def test_mapper_announces_a_newer_version_once_for_the_deployment(
     assert [(r.provider, r.api_version) for r in alert_lines(caplog)] == [  # type: ignore[attr-defined]
         ("stripe", "2027-03-24.fig"), ("stripe", "2027-05-26.fig")]
     assert "upgrade bridge, then `bridge replay --status held`" in alert_lines(caplog)[0].getMessage()
+
+
+def guest_checkout() -> Event:
+    """A guest checkout (docs.stripe.com/payments/checkout/guest-customers): the session has no customer, and no
+    client_reference_id or metadata names an account."""
+    body = json.loads((ROOT / "mappings" / "tests" / "events" / "checkout_session_completed_2024-06-20.json")
+                      .read_text())
+    body["id"] = "evt_guest"
+    body["data"]["object"].update(customer=None, client_reference_id=None, metadata={}, mode="payment",
+                                  subscription=None)
+    return StripeProvider((SECRET,)).parse(json.dumps(body).encode())
+
+
+def test_mapper_skips_a_guests_event_with_its_reason_instead_of_leaving_it_unresolved(mapper: Mapper) -> None:
+    row = ingest_and_map(mapper, guest_checkout())
+    assert row["status"] == st.IGNORED
+    detail = json.loads(row["detail"])
+    assert detail["unresolved"] == ["checkout-completed"] and "guest" in detail["skipped"]
+    assert rows(mapper.store, field_values) == [] and rows(mapper.store, track_events) == []
+    unresolved = ingest_and_map(mapper, subscription_created(account=None))  # a customer's event still waits
+    assert unresolved["status"] == st.UNRESOLVED

@@ -172,7 +172,7 @@ def _decimal(value: Any) -> float | None:
         return None
 
 
-def _inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None:
+def inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None:
     """What a tax-inclusive amount is divided by to remove its tax; None when the rate is not in the payload."""
     price = price_of(item)
     rates = item.get("tax_rates") or subscription.get("default_tax_rates") or []
@@ -185,13 +185,14 @@ def _inclusive_tax_divisor(item: Payload, subscription: Payload) -> float | None
     return 1.0
 
 
-def _item_discount(amount: float, item: Payload) -> float | None:
+def _item_discount(amount: float, item: Payload, subscription: Payload) -> float | None:
     """Apply the item's own forever discounts (basil+ `items[].discounts`); None if one is not expanded."""
     found = coupons(item)
     if found is None:
         return None
     factor = _months_factor(recurring_of(price_of(item)))
-    return _apply_coupons(amount, found, factor, str(price_of(item).get("currency") or ""))
+    return _apply_coupons(amount, found, factor, str(price_of(item).get("currency") or ""),
+                          inclusive_tax_divisor(item, subscription) or 1.0)
 
 
 def item_gap(item: Payload, subscription: Payload) -> str | None:
@@ -202,7 +203,7 @@ def item_gap(item: Payload, subscription: Payload) -> str | None:
         return None
     if price.get("billing_scheme") == "tiered" and not price.get("tiers"):
         return f"price {name} is tiered: its tiers need the price look-up (STRIPE_API_KEY)"
-    if _inclusive_tax_divisor(item, subscription) is None:
+    if inclusive_tax_divisor(item, subscription) is None:
         return f"price {name} is tax-inclusive under Stripe Tax: the rate is not in the payload"
     if coupons(item) is None:
         return f"subscription item of price {name} has a discount that is not expanded"
@@ -221,7 +222,7 @@ def period_amount(item: Payload, subscription: Payload | None = None) -> float |
     else:
         unit = _unit_amount(price)
         amount = None if unit is None else unit * _units(item, price)
-    divisor = _inclusive_tax_divisor(item, subscription or {})
+    divisor = inclusive_tax_divisor(item, subscription or {})
     return None if amount is None or divisor is None else amount / divisor
 
 
@@ -234,7 +235,7 @@ def monthly_amount(item: Payload, subscription: Payload | None = None) -> float 
     if factor is None:
         return None
     amount = period_amount(item, subscription)
-    return None if amount is None else _item_discount(amount * factor, item)
+    return None if amount is None else _item_discount(amount * factor, item, subscription or {})
 
 
 def main_item(subscription: Payload) -> Mapping[str, Any] | None:
@@ -265,15 +266,34 @@ def _currency(coupon: Payload, default: str) -> str:
     return str(coupon.get("currency") or default).lower()
 
 
-def _apply_coupons(total: float, found: list[Mapping[str, Any]], factor: float | None, currency: str) -> float:
-    """Forever coupons only (Stripe's MRR); `amount_off` is per invoice, so spread over the interval."""
+def amount_off_in(coupon: Payload, currency: str) -> float | None:
+    """A coupon's amount off in `currency` (minor units): its own in that currency, else its `currency_options`
+    entry (present when the coupon was retrieved with `expand[]=currency_options`); None when not known."""
+    if _currency(coupon, currency) == currency.lower():
+        return _number(coupon.get("amount_off"))
+    return _number(_path(coupon, "currency_options", currency.lower(), "amount_off"))
+
+
+def _unknown_amounts(found: list[Mapping[str, Any]], currency: str) -> list[Mapping[str, Any]]:
+    """The forever amount-off coupons whose amount in `currency` is not known."""
+    return [coupon for coupon in found if coupon.get("duration") == "forever" and not _number(coupon.get(
+        "percent_off")) and _number(coupon.get("amount_off")) and amount_off_in(coupon, currency) is None]
+
+
+def _apply_coupons(total: float, found: list[Mapping[str, Any]], factor: float | None, currency: str,
+                   divisor: float = 1.0) -> float | None:
+    """Forever coupons only (Stripe's MRR); `amount_off` is per invoice, so spread over the interval, and taken
+    off a tax-inclusive amount before its tax is removed (so divided by the same `divisor`); None when an amount
+    off in another currency has no amount in this one."""
+    if _unknown_amounts(found, currency):
+        return None
     for coupon in found:
         if coupon.get("duration") != "forever":
             continue
         if _number(coupon.get("percent_off")):
             total *= 1 - float(coupon["percent_off"]) / 100
-        elif _number(coupon.get("amount_off")) and factor and _currency(coupon, currency) == currency.lower():
-            total -= float(coupon["amount_off"]) * factor
+        elif _number(coupon.get("amount_off")) and factor:
+            total -= (amount_off_in(coupon, currency) or 0.0) * factor / divisor
     return max(total, 0.0)
 
 
@@ -284,7 +304,8 @@ def _discounted(total: float, subscription: Payload) -> float | None:
         return None
     main = main_item(subscription)
     factor = _months_factor(recurring_of(price_of(main))) if main else None
-    return _apply_coupons(total, found, factor, str(subscription.get("currency") or ""))
+    divisor = inclusive_tax_divisor(main, subscription) if main else 1.0
+    return _apply_coupons(total, found, factor, str(subscription.get("currency") or ""), divisor or 1.0)
 
 
 def mrr_gaps(subscription: Payload) -> list[str]:
@@ -292,6 +313,10 @@ def mrr_gaps(subscription: Payload) -> list[str]:
     gaps = [gap for item in subscription_items(subscription) if (gap := item_gap(item, subscription))]
     if coupons(subscription) is None:
         gaps.append(f"subscription {subscription.get('id')} has a discount that is not expanded")
+    currency = str(subscription.get("currency") or "")
+    for coupon in _unknown_amounts(coupons(subscription) or [], currency):
+        gaps.append(f"coupon {coupon.get('id') or '?'} is in {str(coupon.get('currency') or '?').upper()}: its "
+                    f"amount in {currency.upper() or '?'} needs its currency_options (STRIPE_API_KEY)")
     return gaps
 
 
@@ -343,6 +368,30 @@ def price_plan_name(price: Payload) -> str | None:
     return None
 
 
+def plan_gap(price: Payload) -> str | None:
+    """Why a price's plan name is only its id: it has no name of its own and its product is not expanded."""
+    if price_plan_name(price) != price.get("id") or not isinstance(price.get("product"), str):
+        return None
+    return (f"price {price.get('id')} has no nickname or lookup key: its product's name needs the product "
+            "look-up (STRIPE_API_KEY)")
+
+
+def unnamed_product_ids(subscription: Payload) -> list[str]:
+    """The products whose names the subscription's plan names need (`plan_gap`)."""
+    return sorted({str(price_of(item)["product"]) for item in subscription_items(subscription)
+                   if plan_gap(price_of(item))})
+
+
+def with_products(subscription: Payload, products: Payload | None) -> Payload:
+    """The subscription with each looked-up product in place of its id on the prices (for the plan name)."""
+    items = subscription_items(subscription)
+    if not products or not items:
+        return subscription
+    merged = [{**item, "price": {**price_of(item), "product": products[str(price_of(item).get("product"))]}}
+              if isinstance(products.get(str(price_of(item).get("product"))), Mapping) else item for item in items]
+    return {**subscription, "items": {**(subscription.get("items") or {}), "data": merged}}
+
+
 def seats(subscription: Payload) -> int | None:
     """The main item's quantity."""
     quantity = _number((main_item(subscription) or {}).get("quantity"))
@@ -366,6 +415,95 @@ def with_prices(subscription: Payload, prices: Payload | None) -> Payload:
     merged = [{**item, "price": {**price_of(item), **prices[_id(price_of(item)) or ""]}}
               if isinstance(prices.get(_id(price_of(item)) or ""), Mapping) else item for item in items]
     return {**subscription, "items": {**(subscription.get("items") or {}), "data": merged}}
+
+
+# The customer's `discount`, laid into a subscription when its customer is known.
+CUSTOMER_DISCOUNT = "customer_discount"
+
+
+UNKNOWN_CUSTOMER = {"unknown": True}  # `customer_discount` of an event whose customer was looked for and not found
+
+
+def with_customer(subscription: Payload, customer: Any) -> Payload:
+    """The subscription of an event with its customer's `discount` under `customer_discount` (null: the customer
+    has none), or `UNKNOWN_CUSTOMER` when the event's customer is not known — which MRR then cannot rule out
+    (`customer_discount_of`). A subscription that already says (a stored snapshot) is left as it is."""
+    if CUSTOMER_DISCOUNT in subscription or not _id(subscription.get("customer")):
+        return subscription
+    if not isinstance(customer, Mapping) or customer.get("id") != _id(subscription.get("customer")):
+        return {**subscription, CUSTOMER_DISCOUNT: UNKNOWN_CUSTOMER}
+    return {**subscription, CUSTOMER_DISCOUNT: None if customer.get("deleted") else customer.get("discount")}
+
+
+def customer_discount_of(subscription: Payload) -> tuple[list[Mapping[str, Any]], str | None]:
+    """The customer-wide coupons that apply to the subscription, or why they cannot be known.
+
+    Stripe applies a customer's discount only to subscriptions without a discount of their own
+    (docs.stripe.com/api/customers/object#customer_object-discount; docs.stripe.com/billing/subscriptions/coupons).
+    """
+    if subscription.get("discount") or subscription.get("discounts"):
+        return [], None
+    if subscription.get(CUSTOMER_DISCOUNT) == UNKNOWN_CUSTOMER:
+        customer = _id(subscription.get("customer")) or "?"
+        return [], (f"customer {customer} is not known, so a customer-wide coupon cannot be ruled out "
+                    "(its customer.* event, or STRIPE_API_KEY to look it up)")
+    found = coupons({"discount": subscription.get(CUSTOMER_DISCOUNT)})  # absent: not looked for (a listing)
+    if found is None:
+        return [], f"customer {_id(subscription.get('customer')) or '?'} has a discount that is not expanded"
+    return found, None
+
+
+def _holders(subscription: Payload) -> list[Payload]:
+    """What may hold discounts: the subscription, its items and its customer's discount laid in."""
+    customer = subscription.get(CUSTOMER_DISCOUNT)
+    return [subscription, *subscription_items(subscription),
+            *([{"discount": customer}] if isinstance(customer, Mapping) else [])]
+
+
+def foreign_coupon_ids(subscription: Payload) -> list[str]:
+    """The forever amount-off coupons in another currency than the subscription's whose amount in it the payload
+    lacks (no `currency_options`): what a coupon look-up with `expand[]=currency_options` gives."""
+    currency = str(subscription.get("currency") or "")
+    found = [coupon for holder in _holders(subscription) for coupon in _unknown_amounts(coupons(holder) or [],
+                                                                                        currency)]
+    return sorted({str(coupon["id"]) for coupon in found if isinstance(coupon.get("id"), str)})
+
+
+def _with_coupon(discount: Any, fetched: Payload) -> Any:
+    if not isinstance(discount, Mapping):
+        return discount
+    coupon = discount.get("coupon")
+    if isinstance(coupon, Mapping) and isinstance(fetched.get(str(coupon.get("id"))), Mapping):
+        return {**discount, "coupon": {**coupon, **fetched[str(coupon.get("id"))]}}
+    source = discount.get("source")
+    inner = source.get("coupon") if isinstance(source, Mapping) else None
+    if isinstance(source, Mapping) and isinstance(inner, Mapping) and isinstance(fetched.get(str(inner.get("id"))),
+                                                                                 Mapping):
+        return {**discount, "source": {**source, "coupon": {**inner, **fetched[str(inner.get("id"))]}}}
+    return discount
+
+
+def _with_coupons_on(holder: Payload, fetched: Payload) -> dict[str, Any]:
+    found = dict(holder)
+    if "discount" in found:
+        found["discount"] = _with_coupon(found["discount"], fetched)
+    if isinstance(found.get("discounts"), list):
+        found["discounts"] = [_with_coupon(discount, fetched) for discount in found["discounts"]]
+    return found
+
+
+def with_coupons(subscription: Payload, fetched: Payload | None) -> Payload:
+    """The subscription with the coupons looked up (with their `currency_options`) in place of the payload's."""
+    if not fetched:
+        return subscription
+    found = _with_coupons_on(subscription, fetched)
+    items = subscription_items(subscription)
+    if items:
+        found["items"] = {**(subscription.get("items") or {}),
+                          "data": [_with_coupons_on(item, fetched) for item in items]}
+    if isinstance(subscription.get(CUSTOMER_DISCOUNT), Mapping):
+        found[CUSTOMER_DISCOUNT] = _with_coupon(subscription[CUSTOMER_DISCOUNT], fetched)
+    return found
 
 
 def cancels_at(subscription: Payload) -> int | None:

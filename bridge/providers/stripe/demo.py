@@ -8,7 +8,8 @@ from importlib import resources
 from bridge.providers.stripe.config import StripeConfig
 from bridge.providers.stripe.webhook import sign
 
-SAMPLES = ("customer.subscription.created.json", "invoice.paid.json")
+# The customer first, as Stripe sends it: a subscription's MRR needs its customer (a customer-wide coupon).
+SAMPLES = ("customer.created.json", "customer.subscription.created.json", "invoice.paid.json")
 TIME_KEYS = {"created", "current_period_start", "current_period_end", "paid_at"}
 
 

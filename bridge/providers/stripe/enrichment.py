@@ -1,5 +1,8 @@
 """Enrichment before evaluation: the Stripe customer behind an event, cached in the database.
 
+With `STRIPE_API_KEY`, a subscription's tiered prices (with their tiers) and its amount-off coupons in another
+currency (with their `currency_options`) are looked up too, and cached for good.
+
 Customers arrive in the cache from their own `customer.*` events; with `STRIPE_API_KEY` set, a customer
 the cache lacks (or holds for longer than a day) is fetched, within a small request budget of its own,
 since Stripe's rate limits are shared with the user's own application. A dispute names only its charge: the
@@ -99,7 +102,49 @@ class Enricher:
         if customer:
             found["customer"] = customer
         prices = self._prices(event, fetch)
-        return {**found, "prices": prices} if prices else found
+        found = {**found, "prices": prices} if prices else found
+        coupons = self._coupons(event, customer, fetch)
+        found = {**found, "coupons": coupons} if coupons else found
+        products = self._products(event, fetch)
+        return {**found, "products": products} if products else found
+
+    def _products(self, event: Event, fetch: bool) -> dict[str, Any]:
+        """The products of prices with no name of their own (no nickname, no lookup key), for the plan name;
+        cached for a day like customers, since a product can be renamed."""
+        obj = event.payload.get("data", {}).get("object", {})
+        if not event.type.startswith("customer.subscription.") or not isinstance(obj, dict):
+            return {}
+        found = {}
+        for product_id in stripe_billing.unnamed_product_ids(obj):
+            product = self._object("product", product_id, fetch)
+            if product:
+                found[product_id] = product
+        return found
+
+    def _coupons(self, event: Event, customer: dict[str, Any] | None, fetch: bool) -> dict[str, Any]:
+        """Amount-off coupons in another currency than their subscription's, with their `currency_options` (the
+        amount in each other currency, given only with `expand[]=currency_options`); cached for good, since a
+        coupon's amounts never change."""
+        obj = event.payload.get("data", {}).get("object", {})
+        if not event.type.startswith("customer.subscription.") or not isinstance(obj, dict):
+            return {}
+        found: dict[str, Any] = {}
+        for coupon_id in stripe_billing.foreign_coupon_ids(stripe_billing.with_customer(obj, customer)):
+            key = f"coupon/{coupon_id}"
+            cached = self._store.cached_object(PROVIDER, key)
+            if cached or fetch:
+                found[coupon_id] = cached[0] if cached else self._fetch_coupon(coupon_id, key)
+        return found
+
+    def _fetch_coupon(self, coupon_id: str, key: str) -> dict[str, Any]:
+        self._budget.take()
+        try:
+            coupon = self._client.v1.coupons.retrieve(  # type: ignore[union-attr]
+                coupon_id, params={"expand": ["currency_options"]}).to_dict(for_json=True)
+        except stripe.StripeError as exc:
+            raise EnrichmentUnavailable(f"Stripe did not answer for a coupon: {type(exc).__name__}") from None
+        self._cache(key, coupon)
+        return coupon
 
     def _charge(self, event: Event, fetch: bool) -> dict[str, Any] | None:
         """The charge of a dispute (which has no `customer` of its own), trimmed to what identity needs."""
@@ -151,6 +196,9 @@ class Enricher:
         try:
             if kind == "customer":
                 found = self._client.v1.customers.retrieve(object_id).to_dict(for_json=True)
+            elif kind == "product":  # only what the plan name needs
+                product = self._client.v1.products.retrieve(object_id).to_dict(for_json=True)
+                found = {"id": product.get("id"), "object": "product", "name": product.get("name")}
             else:
                 found = _trimmed(self._client.v1.charges.retrieve(object_id).to_dict(for_json=True))
         except stripe.InvalidRequestError as exc:

@@ -84,6 +84,13 @@ def _discount(coupon: Payload, default_currency: str | None, price_ids: tuple[st
         return None
     percent, amount = coupon.get("percent_off"), coupon.get("amount_off")
     currency = _currency(coupon.get("currency")) or default_currency
+    if isinstance(amount, int | float) and default_currency and currency != default_currency:
+        # An amount-off coupon in another currency gives its amount in this one in `currency_options` (present
+        # when the coupon is fetched with `expand[]=currency_options`); without it, the model withholds MRR.
+        option = _mapping(_mapping(coupon.get("currency_options")).get(default_currency.lower()))
+        if not isinstance(option.get("amount_off"), int | float):
+            return None  # its amount here is not known: a gap of the subscription's (`billing.foreign_coupon_ids`)
+        amount, currency = option["amount_off"], default_currency
     return Discount(percent_off=Decimal(repr(percent)) if isinstance(percent, int | float) else None,
                     amount_off=major(amount, currency), currency=currency, price_ids=price_ids)
 
@@ -99,13 +106,14 @@ def _item(raw: Payload, item: Payload) -> tuple[Item, list[Discount]]:
     price_id = _text(price.get("id"))
     metadata = _mapping(price.get("metadata"))
     found = Item(
-        price_id=price_id, plan=billing.price_plan_name(price),
+        price_id=price_id, plan=billing.price_plan_name(price), plan_gap=billing.plan_gap(price),
         amount=None if metered or gap else major(billing.period_amount(item, raw), currency),
         currency=currency, interval=interval if interval in INTERVALS else None,
         interval_count=int(count) if isinstance(count, int | float) and count else 1,
         quantity=int(quantity) if isinstance(quantity, int | float) and not isinstance(quantity, bool) else None,
         metered=metered, product_id=_id(price.get("product")), lookup_key=_text(price.get("lookup_key")),
         metadata={str(k): str(v) for k, v in metadata.items() if v is not None}, gap=gap,
+        tax_divisor=Decimal(repr(billing.inclusive_tax_divisor(item, raw) or 1.0)),
     )
     coupons = [] if gap or metered else billing.coupons(item) or []
     own = (price_id,) if price_id else ()
@@ -124,7 +132,11 @@ def subscription(raw: Payload) -> Subscription | None:
         discounts += own
     shared = billing.coupons(raw)
     gaps = [] if shared is not None else [f"subscription {raw.get('id')} has a discount that is not expanded"]
-    discounts += [d for coupon in shared or [] if (d := _discount(coupon, currency, ()))]
+    customer_wide, unknown = billing.customer_discount_of(raw)
+    gaps += [unknown] if unknown else []
+    gaps += [f"coupon {coupon} is in another currency than {currency or '?'}: its amount in {currency or '?'} "
+             "needs its currency_options (STRIPE_API_KEY)" for coupon in billing.foreign_coupon_ids(raw)]
+    discounts += [d for coupon in [*(shared or []), *customer_wide] if (d := _discount(coupon, currency, ()))]
     pause = _mapping(raw.get("pause_collection"))
     cancel_at_period_end = raw.get("cancel_at_period_end")
     return Subscription(
@@ -146,11 +158,11 @@ def _identity(obj: Payload, enrichment: Payload) -> Identity:
     if account_id is None and obj.get("object") == "checkout.session":
         reference = obj.get("client_reference_id")
         account_id = reference.strip() if isinstance(reference, str) and reference.strip() else None
-    return Identity(
-        customer_id=billing.object_customer_id(obj) or billing.enriched_customer_id(enrichment),
-        account_id=account_id, visitor_id=billing.first(chain, "pendo_visitor_id"),
-        email=billing.email_of(obj, enrichment),
-    )
+    customer_id = billing.object_customer_id(obj) or billing.enriched_customer_id(enrichment)
+    visitor_id = billing.first(chain, "pendo_visitor_id")
+    guest = "customer" in obj and not obj.get("customer") and not (customer_id or account_id or visitor_id)
+    return Identity(customer_id=customer_id, account_id=account_id, visitor_id=visitor_id,
+                    email=billing.email_of(obj, enrichment), guest=guest)
 
 
 def _payment(event: Event, obj: Payload, previous: Payload) -> Payment | None:
@@ -198,7 +210,9 @@ def facts(event: Event, enrichment: Payload) -> Facts:
     obj, previous = _mapping(data.get("object")), _mapping(data.get("previous_attributes"))
     found = before = None
     if event.type.startswith("customer.subscription.") and obj.get("object") == "subscription":
-        prices = _mapping(enrichment.get("prices"))
+        prices, customer = _mapping(enrichment.get("prices")), enrichment.get("customer")
+        obj = billing.with_coupons(billing.with_customer(obj, customer), _mapping(enrichment.get("coupons")))
+        obj = billing.with_products(obj, _mapping(enrichment.get("products")))
         found = subscription(billing.with_prices(obj, prices))
         before = _before(event.type, obj, previous, prices) or (None if event.type in CHANGES else found)
     customer = None

@@ -18,14 +18,20 @@ __all__ = ["FUNCTIONS", "REPLACEMENTS", "TYPES", "admit", "payload", "subscripti
 
 
 def payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The event in the canonical shape of every API version, its subscription's prices looked up (`event`,
-    `object` and `previous` in Stripe's own rules)."""
+    """The event in the canonical shape of every API version, its subscription's prices looked up and its
+    customer's discount laid in when the customer is known (`event`, `object` and `previous` in Stripe's own
+    rules; the roll-up stores the subscription so)."""
     found = versions.normalise(event.payload)
     data = found.get("data")
     if not isinstance(data, dict):
         return found
     obj, prices = data.get("object"), enrichment.get("prices")
     if isinstance(obj, Mapping) and obj.get("object") == "subscription":
+        obj = billing.with_customer(obj, enrichment.get("customer"))
+        fetched = enrichment.get("coupons")
+        obj = billing.with_coupons(obj, fetched if isinstance(fetched, Mapping) else {})
+        products = enrichment.get("products")
+        obj = billing.with_products(obj, products if isinstance(products, Mapping) else {})
         data["object"] = billing.with_prices(obj, prices if isinstance(prices, Mapping) else {})
     return found
 

@@ -98,7 +98,10 @@ def test_list_mrr_ignores_status():
         ({"discount": {"id": "di_1", "coupon": coupon("once", percent_off=20)}}, 100.0),
         ({"discount": {"id": "di_1", "coupon": coupon("repeating", percent_off=50)}}, 100.0),
         ({"discount": {"id": "di_1", "coupon": coupon(amount_off=1500, currency="usd")}}, 85.0),
-        ({"discount": {"id": "di_1", "coupon": coupon(amount_off=1500, currency="eur")}}, 100.0),
+        # In another currency: its amount here comes from currency_options, else it is not known (withheld).
+        ({"discount": {"id": "di_1", "coupon": coupon(amount_off=1500, currency="eur")}}, None),
+        ({"discount": {"id": "di_1", "coupon": coupon(amount_off=1500, currency="eur",
+                                                      currency_options={"usd": {"amount_off": 900}})}}, 91.0),
         ({"discount": {"id": "di_1", "coupon": coupon(amount_off=999999, currency="usd")}}, 0.0),
         ({"discounts": [{"id": "di_2", "coupon": coupon(percent_off=10)}]}, 90.0),
         ({"discounts": ["di_unexpanded"]}, None),  # basil+ ids: the duration is unknown, never guessed

@@ -450,3 +450,87 @@ def test_enricher_caches_a_price_with_decimal_amounts_as_stripe_sends_it(store: 
     assert enrichment["prices"]["price_tiered"] == answer
     assert store.cached_object("stripe", "price_tiered") == (answer, 1_700_000_000.0)
     assert account_values(evaluate(MAPPINGS, updated, enrichment, OPTIONS))["mrr"] == 116.0
+
+
+# Amount-off coupons in another currency: their amount in the subscription's comes from `currency_options`.
+COUPON_URL = f"{API_BASE}/v1/coupons/co_usd12"
+USD_COUPON = {"id": "co_usd12", "object": "coupon", "amount_off": 1200, "currency": "usd", "duration": "forever",
+              "percent_off": None}
+EXPANDED_COUPON = {**USD_COUPON, "currency_options": {"eur": {"amount_off": 900}}}
+
+
+def eur_subscription() -> dict[str, Any]:
+    price = {"id": "price_eur", "object": "price", "billing_scheme": "per_unit", "unit_amount": 10000,
+             "currency": "eur", "lookup_key": "pro_eur",
+             "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"}}
+    return {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active", "currency": "eur",
+            "metadata": {"pendo_account_id": "acme"},
+            "discount": {"id": "di_1", "object": "discount", "coupon": USD_COUPON}, "discounts": [],
+            "items": {"object": "list", "data": [
+                {"id": "si_1", "object": "subscription_item", "quantity": 1, "price": price}]}}
+
+
+@responses.activate
+def test_a_coupon_in_another_currency_is_looked_up_with_its_currency_options(store: Store, clock: Clock) -> None:
+    """A USD $12 forever coupon on an EUR €100 subscription, worth €9 by its currency_options: 91 a month
+    (docs.stripe.com/api/coupons/object#coupon_object-currency_options)."""
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
+    responses.get(COUPON_URL, json=EXPANDED_COUPON,
+                  match=[matchers.query_param_matcher({"expand[0]": "currency_options"})])
+    updated = event(obj=eur_subscription())
+    enrichment = enricher(store, clock).enrich(updated)
+    assert enrichment["coupons"] == {"co_usd12": EXPANDED_COUPON}
+    outcome = evaluate(MAPPINGS, updated, enrichment, OPTIONS)
+    assert account_values(outcome)["mrr"] == 91.0 and outcome.warnings == []
+    assert enricher(store, clock).enrich(updated)["coupons"] == {"co_usd12": EXPANDED_COUPON}  # from the cache
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_coupon_in_another_currency_withholds_mrr_without_an_api_key(store: Store, clock: Clock) -> None:
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
+    updated = event(obj=eur_subscription())
+    enrichment = enricher(store, clock, api_key=None).enrich(updated)
+    outcome = evaluate(MAPPINGS, updated, enrichment, OPTIONS)
+    assert "mrr" not in account_values(outcome)
+    assert outcome.warnings == ["mrr not sent: coupon co_usd12 is in another currency than EUR: its amount in EUR "
+                                "needs its currency_options (STRIPE_API_KEY)"]
+    assert len(responses.calls) == 0
+
+
+# A price with neither nickname nor lookup key: the plan name is its product's, looked up.
+PRODUCT_URL = f"{API_BASE}/v1/products/prod_team"
+
+
+def unnamed_subscription() -> dict[str, Any]:
+    price = {"id": "price_1PzUnnamed", "object": "price", "billing_scheme": "per_unit", "unit_amount": 5000,
+             "currency": "usd", "lookup_key": None, "nickname": None, "product": "prod_team",
+             "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"}}
+    return {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active", "currency": "usd",
+            "metadata": {"pendo_account_id": "acme"}, "discounts": [],
+            "items": {"object": "list", "data": [
+                {"id": "si_1", "object": "subscription_item", "quantity": 1, "price": price}]}}
+
+
+@responses.activate
+def test_the_plan_name_of_an_unnamed_price_is_its_products_looked_up(store: Store, clock: Clock) -> None:
+    """docs.stripe.com/api/prices/object#price_object-product: a price names its product by id; the product's
+    `name` is what customers see."""
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
+    responses.get(PRODUCT_URL, json={"id": "prod_team", "object": "product", "name": "Team", "description": "x"})
+    updated = event(obj=unnamed_subscription())
+    enrichment = enricher(store, clock).enrich(updated)
+    assert enrichment["products"] == {"prod_team": {"id": "prod_team", "object": "product", "name": "Team"}}
+    outcome = evaluate(MAPPINGS, updated, enrichment, OPTIONS)
+    assert account_values(outcome)["billing_plan"] == "Team" and outcome.warnings == []
+    enricher(store, clock).enrich(updated)  # within a day: from the cache
+    assert len(responses.calls) == 1
+
+
+def test_without_an_api_key_an_unnamed_price_is_named_by_its_id_with_a_warning(store: Store, clock: Clock) -> None:
+    store.cache_object("stripe", "cus_1", CUSTOMER, clock.now)
+    updated = event(obj=unnamed_subscription())
+    outcome = evaluate(MAPPINGS, updated, enricher(store, clock, api_key=None).enrich(updated), OPTIONS)
+    assert account_values(outcome)["billing_plan"] == "price_1PzUnnamed"
+    assert outcome.warnings == ["plan name is an id: price price_1PzUnnamed has no nickname or lookup key: its "
+                                "product's name needs the product look-up (STRIPE_API_KEY)"]
