@@ -18,6 +18,11 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.store import Store
 
     report = metrics.collect(settings, Store(make_engine(settings)), time.time())
+    if args.source is not None:  # one account of each provider: its endpoint and its events' API versions
+        report["webhook_sources"] = {key: each for key, each in report["webhook_sources"].items()
+                                     if each["source"] == args.source}
+        report["api_versions"] = {key: each for key, each in report["api_versions"].items()
+                                  if registry.split(key)[1] == args.source}
     print(json.dumps(report, indent=None if args.json else 2, sort_keys=True))
     return 0
 
@@ -37,6 +42,8 @@ def register(commands: Any) -> None:
     status = commands.add_parser("status", help="counts by state, API versions seen, lag, recent failures, the pause, "
                                  "the request budget")
     status.add_argument("--json", action="store_true", help="one line of JSON")
+    status.add_argument("--source", type=str.lower,
+                        help="only this named source's accounts (`default`: the unsuffixed ones)")
     status.set_defaults(run=_status, settings="optional")
     purge = commands.add_parser("purge", help="remove what is stored about a customer (payloads, values, cache)")
     purge.add_argument("--customer", required=True, help="the provider's customer id, e.g. cus_...")

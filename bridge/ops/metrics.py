@@ -148,10 +148,25 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
         "recent_failures": box.recent_failures(RECENT_FAILURES),
         # Where the outbox's rows came from (webhooks, each API key by name, imports) and each API key's use.
         "sources": box.counts_by_source(),
+        "webhook_sources": webhook_sources(settings, versions),
         "api_keys": {key.name: key.usage() for key in keys.list_keys(store.engine)},
         "imports": import_runs.summary(store.engine),
         "retention": retention(settings, store, now),
     }
+
+
+def webhook_sources(settings: Settings, versions: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each provider account, by key (`stripe`, `stripe/eu`): its endpoint, whether it is configured here, and its
+    events of the last 30 days (a key no longer configured still shows while its events are recent)."""
+    found: dict[str, dict[str, Any]] = {}
+    for provider_key in sorted(set(settings.providers) | set(versions)):
+        name, source = registry.split(provider_key)
+        found[provider_key] = {
+            "provider": name, "source": source, "endpoint": f"/webhooks/{provider_key}",
+            "configured": provider_key in settings.providers,
+            "events_30d": sum(entry["events"] for entry in versions.get(provider_key, [])),
+        }
+    return found
 
 
 def retention(settings: Settings, store: Store, now: float) -> dict[str, Any]:

@@ -32,8 +32,16 @@ class Enricher(Protocol):
 class Enrichers:
     """Every provider's enricher, by provider name."""
 
-    def __init__(self, by_provider: Mapping[str, Enricher]):
+    def __init__(self, by_provider: Mapping[str, Enricher], cached_store: Store | None = None):
         self.by_provider = dict(by_provider)
+        self._cached_store = cached_store  # given: a named source's key gets a cache-only enricher when first seen
+
+    def _of(self, provider_key: str) -> Enricher | None:
+        each = self.by_provider.get(provider_key)
+        if each is None and self._cached_store is not None and registry.find(provider_key) is not None:
+            made = registry.enrichers(self._cached_store, {provider_key: None}, time.time)
+            each = self.by_provider[provider_key] = made.get(provider_key)  # type: ignore[assignment]
+        return each
 
     @contextmanager
     def claimed(self, row_id: int, worker: str) -> Iterator[None]:
@@ -43,11 +51,11 @@ class Enrichers:
             yield
 
     def remember(self, event: Event) -> None:
-        if (each := self.by_provider.get(event.provider)) is not None:
+        if (each := self._of(event.provider)) is not None:
             each.remember(event)
 
     def enrich(self, event: Event, fetch: bool = True) -> dict[str, Any]:
-        each = self.by_provider.get(event.provider)
+        each = self._of(event.provider)
         return each.enrich(event, fetch) if each is not None else {}
 
 
@@ -58,4 +66,4 @@ def online(store: Store, configs: Mapping[str, Any], clock: Callable[[], float] 
 
 def cached(store: Store) -> Enrichers:
     """Every registered provider's enricher reading only the cache (replays, `bridge try`, the admin console)."""
-    return Enrichers(registry.enrichers(store, dict.fromkeys(registry.PACKAGES), time.time))
+    return Enrichers(registry.enrichers(store, dict.fromkeys(registry.PACKAGES), time.time), store)
