@@ -28,7 +28,7 @@ PENDO_REGIONS = {
     "au": ("https://app.au.pendo.io", "https://data.au.pendo.io"),
 }
 VISITOR_FALLBACKS = ("skip", "synthetic", "email")
-ACCOUNT_FALLBACKS = ("none", "stripe_customer")
+ACCOUNT_FALLBACKS = ("none", "stripe_customer", "connect_account")
 DATE_FORMATS = ("iso", "epoch_ms")
 DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
 # Field names (globs) whose values the admin console masks in payloads: personal data a support view need not show.

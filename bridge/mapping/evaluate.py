@@ -129,7 +129,8 @@ def context_variables(event: Event, enrichment: Mapping[str, Any], options: Eval
     facts = _facts(event, enrichment)
     before = _before(event, facts, enrichment)
     identity = resolve(facts.identity, link_of(enrichment), account_fallback=options.account_fallback,
-                       visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix)
+                       visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix,
+                       connect_account=event.connect_account)
     kind = kinds.kind(facts, before)
     return {
         "provider": split(event.provider)[0],

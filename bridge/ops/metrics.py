@@ -157,14 +157,17 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
 
 def webhook_sources(settings: Settings, versions: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Each provider account, by key (`stripe`, `stripe/eu`): its endpoint, whether it is configured here, and its
-    events of the last 30 days (a key no longer configured still shows while its events are recent)."""
+    events of the last 30 days (a key no longer configured still shows while its events are recent), with the
+    connected accounts (Stripe Connect) they came from."""
     found: dict[str, dict[str, Any]] = {}
-    for provider_key in sorted(set(settings.providers) | set(versions)):
+    for provider_key in sorted(set(settings.providers) | {registry.platform(key) for key in versions}):
         name, source = registry.split(provider_key)
+        own = [key for key in versions if registry.platform(key) == provider_key]
         found[provider_key] = {
             "provider": name, "source": source, "endpoint": f"/webhooks/{provider_key}",
             "configured": provider_key in settings.providers,
-            "events_30d": sum(entry["events"] for entry in versions.get(provider_key, [])),
+            "events_30d": sum(entry["events"] for key in own for entry in versions[key]),
+            "connected_accounts_30d": len([key for key in own if registry.connected(key)]),
         }
     return found
 

@@ -19,7 +19,9 @@ This is the only module outside `bridge/providers/<name>/` that names a provider
 
 A provider may run several accounts, each a named source (docs/providers/README.md): what the core keys events,
 links, subscriptions and cached objects by is the provider's *key*, its name for the unsuffixed variables
-(`stripe`) and `<name>/<source>` for a named source (`stripe/eu`); every look-up here takes either.
+(`stripe`) and `<name>/<source>` for a named source (`stripe/eu`); an event of a connected account (Stripe Connect:
+`Event.connect_account`) is keyed under that account too, `<name>[/<source>]:<account>`, so a platform's customers
+never mix. Every look-up here takes any of them.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, cast
 
-from bridge.errors import ConfigError, EventUnconfirmed
+from bridge.errors import ConfigError, EventUnconfirmed, PayloadError
 from bridge.providers import Event, Provider
 from bridge.providers.base import Package, SubscriptionSource
 
 PACKAGES = ("stripe", "paddle", "chargebee", "polar", "standard", "recurly", "lemonsqueezy", "braintree", "maxio")
 SUPPORTED, NEWER, UNSUPPORTED = "supported", "newer", "unsupported"  # where bridge stands with an API version
 DEFAULT_SOURCE = "default"  # the source of the unsuffixed variables, and of every row stored before sources
-SOURCE_MAX = 16  # the longest provider name (12) + "/" + 16 fits the stores' 32-character provider columns
+SOURCE_MAX = 16  # a source name's longest, so that its connected accounts' keys fit in KEY_MAX too
 SOURCE_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{SOURCE_MAX - 1}}}")
 
 
@@ -52,10 +54,36 @@ def key(provider: str, source: str | None = None) -> str:
     return f"{provider}/{source}"
 
 
+KEY_MAX = 64  # the stores' provider columns (migration 0008)
+
+
 def split(provider_key: str) -> tuple[str, str]:
-    """(provider name, source name) of a key: `stripe/eu` -> ("stripe", "eu"), `stripe` -> ("stripe", "default")."""
-    name, _, source = provider_key.partition("/")
+    """(provider name, source name) of a key: `stripe/eu` -> ("stripe", "eu"), `stripe` -> ("stripe", "default");
+    a connected account's part is left out (`stripe/eu:acct_1` -> ("stripe", "eu"))."""
+    name, _, source = platform(provider_key).partition("/")
     return name, source or DEFAULT_SOURCE
+
+
+def platform(provider_key: str) -> str:
+    """The configured account a key belongs to, without a connected account: `stripe/eu:acct_1` -> `stripe/eu`."""
+    return provider_key.partition(":")[0]
+
+
+def connected(provider_key: str) -> str | None:
+    """The connected account of a key (`stripe:acct_1` -> `acct_1`), or None for a platform's own events."""
+    return provider_key.partition(":")[2] or None
+
+
+def event_key(source_key: str, connect_account: str | None) -> str:
+    """What an event received at `source_key`'s endpoint is stored under: the key itself, or, for an event of a
+    connected account, `<source_key>:<account>`. PayloadError when that is longer than the stores hold."""
+    if not connect_account:
+        return source_key
+    found = f"{source_key}:{connect_account}"
+    if len(found) > KEY_MAX or "/" in connect_account or ":" in connect_account:
+        raise PayloadError(f"the event's connected account id cannot key it (at most {KEY_MAX - len(source_key) - 1} "
+                           "characters, no / or :)")
+    return found
 
 
 def package(name: str) -> Package:

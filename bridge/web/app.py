@@ -4,7 +4,8 @@ The webhook view verifies, stores and answers; it never maps or calls Pendo (the
 slow or misconfigured Pendo never makes the provider retry. Only configured providers' endpoints are live
 (`/webhooks/<name>` for the unsuffixed variables, `/webhooks/<name>/<source>` for each named source, found
 through `bridge.providers.registry`); any other name answers 404. An event from a named source is stored under
-the source's key (`stripe/eu`), so two accounts' ids never meet. A GET on a live
+the source's key (`stripe/eu`), and an event of a connected account under that account too (`stripe:acct_1`), so
+two accounts' ids never meet. A GET on a live
 endpoint is a provider's check that the endpoint is its own, answered by its webhook object's `challenge`.
 """
 
@@ -125,8 +126,9 @@ class _State:
         try:
             body = self._body()
             event = _received(provider, body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
-            if event.provider != name:
-                event = replace(event, provider=name)  # a named source's key
+            key = registry.event_key(name, event.connect_account)  # a named source's, a connected account's
+            if event.provider != key:
+                event = replace(event, provider=key)
             status, detail = triage(event, self.settings.providers[name])
             duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, _raw(body),
                                                         g.request_id))

@@ -32,16 +32,26 @@ class Enricher(Protocol):
 class Enrichers:
     """Every provider's enricher, by provider name."""
 
-    def __init__(self, by_provider: Mapping[str, Enricher], cached_store: Store | None = None):
+    def __init__(self, by_provider: Mapping[str, Enricher], store: Store | None = None,
+                 configs: Mapping[str, Any] | None = None, clock: Callable[[], float] = time.time):
         self.by_provider = dict(by_provider)
-        self._cached_store = cached_store  # given: a named source's key gets a cache-only enricher when first seen
+        # A key first seen here (a connected account's, or a named source's when reading the cache only) gets an
+        # enricher of its own, caching under that key, with its platform's configuration when there is one.
+        self._store, self._configs, self._clock = store, configs or {}, clock
+        self._without: set[str] = set()  # keys whose package has no enricher
 
     def _of(self, provider_key: str) -> Enricher | None:
-        each = self.by_provider.get(provider_key)
-        if each is None and self._cached_store is not None and registry.find(provider_key) is not None:
-            made = registry.enrichers(self._cached_store, {provider_key: None}, time.time)
-            each = self.by_provider[provider_key] = made.get(provider_key)  # type: ignore[assignment]
-        return each
+        if provider_key in self.by_provider or provider_key in self._without:
+            return self.by_provider.get(provider_key)
+        if self._store is None or registry.find(provider_key) is None:
+            return None
+        config = self._configs.get(registry.platform(provider_key))
+        made = registry.enrichers(self._store, {provider_key: config}, self._clock).get(provider_key)
+        if made is None:
+            self._without.add(provider_key)
+        else:
+            self.by_provider[provider_key] = made
+        return made
 
     @contextmanager
     def claimed(self, row_id: int, worker: str) -> Iterator[None]:
@@ -61,7 +71,7 @@ class Enrichers:
 
 def online(store: Store, configs: Mapping[str, Any], clock: Callable[[], float] = time.time) -> Enrichers:
     """The configured providers' enrichers, asking their APIs when their configuration allows."""
-    return Enrichers(registry.enrichers(store, configs, clock))
+    return Enrichers(registry.enrichers(store, configs, clock), store, configs, clock)
 
 
 def cached(store: Store) -> Enrichers:

@@ -16,9 +16,9 @@ def test_status_lists_every_source_and_narrows_to_one(tmp_path: Path) -> None:
     every = json.loads(run(tmp_path, "status", "--json", **ENV).stdout)["webhook_sources"]
     assert every == {
         "stripe": {"provider": "stripe", "source": "default", "endpoint": "/webhooks/stripe", "configured": True,
-                   "events_30d": 0},
+                   "events_30d": 0, "connected_accounts_30d": 0},
         "stripe/eu": {"provider": "stripe", "source": "eu", "endpoint": "/webhooks/stripe/eu", "configured": True,
-                      "events_30d": 0}}
+                      "events_30d": 0, "connected_accounts_30d": 0}}
     narrowed = json.loads(run(tmp_path, "status", "--json", "--source", "EU", **ENV).stdout)["webhook_sources"]
     assert list(narrowed) == ["stripe/eu"]
 

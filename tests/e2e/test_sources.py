@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from tests.conftest import ROOT
 from tests.e2e.harness import BIN, Service, stripe_event, wait_until
 from tests.e2e.payloads import invoice, subscription
 from tests.fakes.pendo import FakePendo
@@ -56,5 +60,38 @@ def test_two_sources_with_the_same_ids_reach_their_own_accounts(service_factory:
                             capture_output=True, timeout=60, check=True)
     sources = json.loads(report.stdout)["webhook_sources"]
     assert sources["stripe/eu"] == {"provider": "stripe", "source": "eu", "endpoint": "/webhooks/stripe/eu",
-                                    "configured": True, "events_30d": 2}
+                                    "configured": True, "events_30d": 2,
+                                    "connected_accounts_30d": 0}
     assert sources["stripe"]["source"] == "default" and sources["stripe"]["events_30d"] == 2
+
+
+def _connect_overlay(folder: Path) -> Path:
+    """An overlay that lets every shipped rule map Connect events too (`connect: true`), as a platform writes it."""
+    folder.mkdir()
+    for shipped in sorted((ROOT / "mappings").glob("*.yaml")):
+        document = yaml.safe_load(shipped.read_text())
+        rules = [{**rule, "connect": True} for rule in document.get("rules", [])]
+        (folder / shipped.name).write_text(yaml.safe_dump({"rules": rules}, sort_keys=False))
+    return folder
+
+
+def test_connected_accounts_with_the_same_ids_resolve_through_their_accounts(
+        service_factory: Any, pendo: FakePendo, tmp_path: Path) -> None:
+    service: Service = service_factory(BRIDGE_MAPPINGS_OVERLAY_DIR=str(_connect_overlay(tmp_path / "overlay")),
+                                       BRIDGE_ACCOUNT_FALLBACK="connect_account")
+    # The platform links its connected account acct_A to the Pendo account tenant-a; acct_B has no link, so the
+    # fallback names its account by the connected account id.
+    (tmp_path / "links.csv").write_text("customer_id,account_id\nacct_A,tenant-a\n")
+    subprocess.run([str(BIN / "bridge"), "link", "import", str(tmp_path / "links.csv"), "--provider", "stripe"],
+                   env=service.env, cwd=service.tmp_path, capture_output=True, timeout=60, check=True)
+    created = int(time.time()) - 60
+    for account, quantity in (("acct_A", 2), ("acct_B", 5)):
+        unmarked = subscription(quantity=quantity, metadata={})  # the connected account's customer names no account
+        event = {**stripe_event("customer.subscription.created", unmarked, created=created), "account": account}
+        assert service.post(event).status_code == 200
+    wait_until(lambda: pendo.account_values("tenant-a").get("mrr") == 98.0
+               and pendo.account_values("acct_B").get("mrr") == 245.0)
+    assert pendo.account_values("tenant-a")["seats"] == 2 and pendo.account_values("acct_B")["seats"] == 5
+    report = subprocess.run([str(BIN / "bridge"), "status", "--json"], env=service.env, cwd=service.tmp_path,
+                            capture_output=True, timeout=60, check=True)
+    assert json.loads(report.stdout)["webhook_sources"]["stripe"]["connected_accounts_30d"] == 2
