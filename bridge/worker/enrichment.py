@@ -39,6 +39,8 @@ class Enrichers:
         # enricher of its own, caching under that key, with its platform's configuration when there is one.
         self._store, self._configs, self._clock = store, configs or {}, clock
         self._without: set[str] = set()  # keys whose package has no enricher
+        self._stack: ExitStack | None = None  # the claim being held, which an enricher made meanwhile joins
+        self._claim: tuple[int, str] | None = None
 
     def _of(self, provider_key: str) -> Enricher | None:
         if provider_key in self.by_provider or provider_key in self._without:
@@ -49,8 +51,10 @@ class Enrichers:
         made = registry.enrichers(self._store, {provider_key: config}, self._clock).get(provider_key)
         if made is None:
             self._without.add(provider_key)
-        else:
-            self.by_provider[provider_key] = made
+            return None
+        self.by_provider[provider_key] = made
+        if self._stack is not None and self._claim is not None:
+            self._stack.enter_context(made.claimed(*self._claim))
         return made
 
     @contextmanager
@@ -58,7 +62,11 @@ class Enrichers:
         with ExitStack() as stack:
             for each in self.by_provider.values():
                 stack.enter_context(each.claimed(row_id, worker))
-            yield
+            self._stack, self._claim = stack, (row_id, worker)
+            try:
+                yield
+            finally:
+                self._stack, self._claim = None, None
 
     def remember(self, event: Event) -> None:
         if (each := self._of(event.provider)) is not None:

@@ -113,3 +113,18 @@ def test_mappings_see_the_connected_account_and_the_source(provider_key: str) ->
     found = context_variables(event, {}, EvalOptions())
     assert (found["provider"], found["source"], found["connect_account"]) == (
         "stripe", registry.split(provider_key)[1], "acct_A")
+
+
+def test_a_connected_accounts_enricher_made_during_a_claim_caches_only_while_it_holds(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'bridge.db'}")
+    migrate(settings)
+    store = Store(make_engine(settings))
+    enrichers = enrichment.cached(store)
+    customer = {"id": "cus_1", "object": "customer", "email": "a@tenant.example"}
+    event = Event("stripe:acct_A", "evt_1", "customer.updated", 1.0, True, None, "acct_A", "cus_1",
+                  {"data": {"object": customer}})
+    with enrichers.claimed(404, "worker-that-holds-nothing"):  # no such event row: the claim is not held
+        enrichers.remember(event)
+    assert store.cached_object("stripe:acct_A", "cus_1") is None
+    enrichers.remember(event)  # outside a claim, as `bridge replay` does
+    assert store.cached_object("stripe:acct_A", "cus_1") is not None
