@@ -94,4 +94,7 @@ def test_connected_accounts_with_the_same_ids_resolve_through_their_accounts(
     assert pendo.account_values("tenant-a")["seats"] == 2 and pendo.account_values("acct_B")["seats"] == 5
     report = subprocess.run([str(BIN / "bridge"), "status", "--json"], env=service.env, cwd=service.tmp_path,
                             capture_output=True, timeout=60, check=True)
-    assert json.loads(report.stdout)["webhook_sources"]["stripe"]["connected_accounts_30d"] == 2
+    status = json.loads(report.stdout)
+    assert status["webhook_sources"]["stripe"]["connected_accounts_30d"] == 2
+    assert status["webhook_sources"]["stripe"]["events_30d"] == 2
+    assert list(status["api_versions"]) == ["stripe"]  # one entry per endpoint, not per connected account
