@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from bridge.cli.sync import source_name
 from bridge.providers import registry
 from bridge.settings import Settings
 
@@ -31,7 +32,11 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.db import make_engine
     from bridge.store.purge import purge_customer
 
-    done = purge_customer(make_engine(settings), args.customer, args.provider)
+    if args.source is not None and args.provider is None:
+        print("error: --source names one of a provider's accounts: give --provider too")
+        return 2
+    provider = registry.key(args.provider, args.source) if args.provider else None
+    done = purge_customer(make_engine(settings), args.customer, provider)
     print(f"removed the stored data of customer {args.customer}: {done.events} events, {done.track_events} track "
           f"events, {done.field_values} field values, {done.subscriptions} subscriptions, {done.cached_objects} "
           "cached provider objects (docs/operations.md: what stays)")
@@ -48,5 +53,7 @@ def register(commands: Any) -> None:
     purge = commands.add_parser("purge", help="remove what is stored about a customer (payloads, values, cache)")
     purge.add_argument("--customer", required=True, help="the provider's customer id, e.g. cus_...")
     purge.add_argument("--provider", choices=registry.PACKAGES,
-                       help="only this provider's customer of that id (default: every provider's)")
+                       help="only this provider's customer of that id (default: every provider's, every account's)")
+    purge.add_argument("--source", type=source_name,
+                       help="with --provider: only that account's (default: the unsuffixed one's)")
     purge.set_defaults(run=_purge, settings="optional")

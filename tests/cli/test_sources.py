@@ -42,3 +42,20 @@ def test_link_import_fills_one_sources_links(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "bridge.db") as connection:
         rows = connection.execute("select provider, customer_id, account_id from customer_links").fetchall()
     assert rows == [("stripe/eu", "cus_1", "acme-eu")]
+
+
+def test_purge_narrows_to_one_sources_customer(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate", **ENV).returncode == 0
+    with sqlite3.connect(tmp_path / "bridge.db") as connection:
+        for key in ("stripe", "stripe/eu"):
+            connection.execute("insert into customer_links (provider, customer_id, account_id, source, updated_at) "
+                               "values (?, 'cus_1', 'acme', 'import', 1.0)", (key,))
+            connection.execute("insert into provider_objects (provider, object_id, payload, fetched_at) "
+                               "values (?, 'cus_1', '{\"id\": \"cus_1\"}', 1.0)", (key,))
+    done = run(tmp_path, "purge", "--customer", "cus_1", "--provider", "stripe", "--source", "eu", **ENV)
+    assert done.returncode == 0 and "1 cached provider objects" in done.stdout, done.stdout
+    with sqlite3.connect(tmp_path / "bridge.db") as connection:
+        left = connection.execute("select provider from provider_objects").fetchall()
+    assert left == [("stripe",)]
+    alone = run(tmp_path, "purge", "--customer", "cus_1", "--source", "eu", **ENV)
+    assert alone.returncode == 2 and "give --provider too" in alone.stdout
