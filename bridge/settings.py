@@ -1,7 +1,10 @@
 """The one reader of configuration: a frozen `Settings` built from the environment and validated once.
 
 Each provider package reads its own variables from the `env` handed to its `configure` (through
-`bridge.providers.registry`); its configuration is kept whole in `Settings.providers`, by provider name.
+`bridge.providers.registry`); its configuration is kept whole in `Settings.providers`, by provider key: its name
+for the unsuffixed variables, `<name>/<source>` for each named source, whose variables carry the suffix
+`_<SOURCE>` (`STRIPE_WEBHOOK_SECRET_EU` -> `stripe/eu`). A source's package is handed its own variables with the
+suffix stripped, so it configures itself exactly as it does for the unsuffixed ones.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ PENDO_REGIONS = {
     "au": ("https://app.au.pendo.io", "https://data.au.pendo.io"),
 }
 VISITOR_FALLBACKS = ("skip", "synthetic", "email")
-ACCOUNT_FALLBACKS = ("none", "stripe_customer")
+ACCOUNT_FALLBACKS = ("none", "stripe_customer", "connect_account")
 DATE_FORMATS = ("iso", "epoch_ms")
 DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
 # Field names (globs) whose values the admin console masks in payloads: personal data a support view need not show.
@@ -158,9 +161,61 @@ def _reconcile_hours(env: Mapping[str, str], providers: Mapping[str, Any]) -> fl
     return hours
 
 
+_SUFFIX = re.compile(rf"[A-Z0-9][A-Z0-9_-]{{0,{registry.SOURCE_MAX - 1}}}")
+
+
+def _suffixes(env: Mapping[str, str], variables: tuple[str, ...]) -> dict[str, str]:
+    """The source suffixes set for a package, by source name: every `<VARIABLE>_<SUFFIX>` in `env` with a value.
+
+    A suffix that cannot be a source name (lower case, a dot, too long, `_DEFAULT`) is a ConfigError naming the
+    variable: a silently ignored account would lose its webhooks."""
+    found: dict[str, str] = {}
+    for name, value in env.items():
+        variable = next((v for v in variables if name.startswith(v + "_")), None)
+        if variable is None or not value.strip():
+            continue
+        suffix = name[len(variable) + 1:]
+        if not _SUFFIX.fullmatch(suffix) or suffix.lower() == registry.DEFAULT_SOURCE:
+            raise ConfigError(
+                f"{name} names the source {suffix!r}, which cannot be one: a source suffix is upper-case letters, "
+                f"digits, _ and -, at most {registry.SOURCE_MAX} characters, and not DEFAULT (the unsuffixed "
+                f"variables are the default source)")
+        found[suffix.lower()] = suffix
+    return found
+
+
+def _source_env(env: Mapping[str, str], variables: tuple[str, ...], suffix: str) -> dict[str, str]:
+    """The environment a named source's package reads: the other variables as they are, the package's own ones
+    only as the source's values (a source never sees the unsuffixed account's secret or key, nor another's)."""
+    own = {name: env[f"{name}_{suffix}"] for name in variables if f"{name}_{suffix}" in env}
+    others = {name: value for name, value in env.items()
+              if not any(name == each or name.startswith(each + "_") for each in variables)}
+    return others | own
+
+
+def _renamed(exc: ConfigError, variables: tuple[str, ...], suffix: str) -> ConfigError:
+    """A package's complaint about a source's variable, naming the variable as the operator set it."""
+    pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in variables) + r")\b")
+    return ConfigError(pattern.sub(lambda match: f"{match.group(1)}_{suffix}", str(exc)))
+
+
+def _named_sources(env: Mapping[str, str]) -> dict[str, Any]:
+    """Each named source's configuration by key (`stripe/eu`); a source whose secret is unset is left out."""
+    found: dict[str, Any] = {}
+    for each in registry.packages():
+        for source, suffix in sorted(_suffixes(env, tuple(each.VARIABLES)).items()):
+            try:
+                config = each.configure(_source_env(env, tuple(each.VARIABLES), suffix))
+            except ConfigError as exc:
+                raise _renamed(exc, tuple(each.VARIABLES), suffix) from None
+            if config is not None:
+                found[registry.key(each.NAME, source)] = config
+    return found
+
+
 def _providers(env: Mapping[str, str], require_secret: bool) -> dict[str, Any]:
-    """Every configured provider's configuration; at least one is needed to serve webhooks."""
-    providers = registry.configure(env)
+    """Every configured provider's configuration, by key; at least one is needed to serve webhooks."""
+    providers = registry.configure(env) | _named_sources(env)
     if require_secret and not providers:
         raise ConfigError("no provider is configured: set the webhook secret of at least one (what verifies its "
                           "webhooks: a signing secret, a key pair or Basic credentials, as its docs page says). The "

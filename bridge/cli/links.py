@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bridge.cli.sync import source_name
 from bridge.errors import ConfigError
 from bridge.providers import registry
 from bridge.settings import Settings
@@ -28,6 +29,8 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.links import LinkFileError, import_csv
 
     provider = provider_of(settings, args.provider)
+    if args.source is not None:  # one named source's customers (`--provider stripe --source eu`)
+        provider = registry.key(registry.split(provider)[0], args.source)
     try:
         count = import_csv(make_engine(settings), provider, Path(args.file), time.time())
     except LinkFileError as exc:
@@ -44,4 +47,6 @@ def register(commands: Any) -> None:
     imports.add_argument("file", help="the CSV file")
     imports.add_argument("--provider", choices=registry.PACKAGES,
                          help="whose customers they are (default: the one provider configured)")
+    imports.add_argument("--source", type=source_name,
+                         help="which of the provider's accounts (the suffix of its variables, lower case)")
     imports.set_defaults(run=_import, settings="optional")

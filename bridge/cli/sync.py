@@ -18,8 +18,11 @@ def _config(settings: Settings, provider: str) -> Any:
     """The provider's configuration; the commands store events as its endpoint would, so it must be configured."""
     config = settings.providers.get(provider)
     if config is None:
+        name, source = registry.split(provider)
+        suffix = "" if source == registry.DEFAULT_SOURCE else f"_{source.upper()}"
+        variables = ", ".join(f"{each}{suffix}" for each in registry.package(name).VARIABLES)
         raise ConfigError(f"{provider} is not configured: the sync and catch-up store its events as its endpoint "
-                          f"would; set its variables ({', '.join(registry.package(provider).VARIABLES)})")
+                          f"would; set its variables ({variables})")
     return config
 
 
@@ -36,7 +39,7 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.store import Store
     from bridge.sync.initial import CHANGES_SHOWN, Sync, describe_changes
 
-    provider = args.provider
+    provider = registry.key(args.provider, args.source)
     source = registry.source(provider, _config(settings, provider))
     if source is None:
         raise _no_api(provider)
@@ -64,7 +67,7 @@ def _catchup(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.store import Store
     from bridge.sync.catchup import Catchup
 
-    provider = args.provider
+    provider = registry.key(args.provider, args.source)
     config = _config(settings, provider)
     event_log = getattr(registry.package(provider), "event_log", None)
     if event_log is None:
@@ -84,9 +87,20 @@ def _catchup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def source_name(value: str) -> str:
+    """A source name as `--source` takes it: what `STRIPE_WEBHOOK_SECRET_EU` names is `eu`."""
+    value = value.strip().lower()
+    if value != registry.DEFAULT_SOURCE and not registry.SOURCE_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a source name: lower-case letters, digits, _ and -, "
+                                         f"at most {registry.SOURCE_MAX} characters")
+    return value
+
+
 def register(commands: Any) -> None:
     sync = commands.add_parser("sync", help="write every subscription's current state (day one, nightly)")
     sync.add_argument("provider", choices=registry.PACKAGES)
+    sync.add_argument("--source", default=registry.DEFAULT_SOURCE, type=source_name,
+                      help="the named source (the suffix of its variables, lower case); default: the unsuffixed one")
     sync.add_argument("--dry-run", action="store_true", help="print the field values that would change; store nothing")
     sync.add_argument("--restart", action="store_true", help="ignore an interrupted run's cursor; start over")
     sync.add_argument("--reconcile", action="store_true",
@@ -94,6 +108,8 @@ def register(commands: Any) -> None:
     sync.set_defaults(run=_sync, settings="optional")
     catchup = commands.add_parser("catchup", help="fetch missed events from the provider's event log")
     catchup.add_argument("provider", choices=registry.PACKAGES)
+    catchup.add_argument("--source", default=registry.DEFAULT_SOURCE, type=source_name,
+                         help="the named source (the suffix of its variables, lower case); default: the unsuffixed one")
     catchup.add_argument("--since", required=True,
                          help="an ISO 8601 time (UTC by default), or one of the provider's event ids")
     catchup.add_argument("--failed-only", action="store_true",

@@ -31,7 +31,7 @@ from bridge.mapping.loader import MappingSet, Rule
 from bridge.mapping.operations import HOLD, MAP, MetadataUpdate, Outcome, TrackEvent
 from bridge.mapping.sandbox import Expression
 from bridge.providers import Event
-from bridge.providers.registry import find, mapping_module
+from bridge.providers.registry import find, mapping_module, split
 
 ANY_PROVIDER = "*"
 
@@ -131,10 +131,12 @@ def context_variables(event: Event, enrichment: Mapping[str, Any], options: Eval
     facts = _facts(event, enrichment)
     before = _before(event, facts, enrichment)
     identity = resolve(facts.identity, link_of(enrichment), account_fallback=options.account_fallback,
-                       visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix)
+                       visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix,
+                       connect_account=event.connect_account)
     kind = kinds.kind(facts, before)
     return {
-        "provider": event.provider,
+        "provider": split(event.provider)[0],
+        "source": split(event.provider)[1],
         "kind": kind,
         "facts": view.facts_view(facts),
         "before": view.subscription_view(before),
@@ -169,7 +171,7 @@ def _is_json(value: Any) -> bool:
 def _skip_reason(rule: Rule, event: Event, kind: str) -> str | None:
     """Why a rule does not apply: a rule for any provider (`provider: "*"`) matches the event's neutral kind,
     a provider's own rule its event type."""
-    if rule.provider not in (ANY_PROVIDER, event.provider):
+    if rule.provider not in (ANY_PROVIDER, split(event.provider)[0]):
         return "provider does not match"
     matched = kind if rule.provider == ANY_PROVIDER else event.type
     if not any(fnmatchcase(matched, glob) for glob in rule.events):

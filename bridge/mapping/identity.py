@@ -13,6 +13,7 @@ from bridge.providers.registry import find
 
 # BRIDGE_ACCOUNT_FALLBACK values that take the provider's customer id as the account id.
 CUSTOMER_FALLBACKS = ("stripe_customer", "customer")
+CONNECT_FALLBACK = "connect_account"  # the event's connected account id (Stripe Connect) as the account id
 
 
 def link_of(enrichment: Mapping[str, Any]) -> str | None:
@@ -24,13 +25,15 @@ def link_of(enrichment: Mapping[str, Any]) -> str | None:
 
 
 def resolve(identity: Identity, link: str | None, *, account_fallback: str, visitor_fallback: str,
-            synthetic_prefix: str) -> dict[str, Any]:
+            synthetic_prefix: str, connect_account: str | None = None) -> dict[str, Any]:
     """The `identity` context variable: account_id (and where it came from), visitor_id, customer_id."""
     account_id, source = identity.account_id, "metadata" if identity.account_id else None
     if account_id is None and link is not None:
         account_id, source = link, "link"
     if account_id is None and account_fallback in CUSTOMER_FALLBACKS and identity.customer_id:
         account_id, source = identity.customer_id, "fallback"
+    if account_id is None and account_fallback == CONNECT_FALLBACK and connect_account:
+        account_id, source = connect_account, "fallback"
     visitor_id = identity.visitor_id
     if visitor_id is None and visitor_fallback == "synthetic" and identity.customer_id:
         visitor_id = synthetic_prefix + identity.customer_id
@@ -47,7 +50,7 @@ def account_of(event: Event, enrichment: Mapping[str, Any], account_fallback: st
         return None
     slots = found.facts(event, enrichment).identity
     return resolve(slots, link_of(enrichment), account_fallback=account_fallback, visitor_fallback="skip",
-                   synthetic_prefix="")["account_id"]
+                   synthetic_prefix="", connect_account=event.connect_account)["account_id"]
 
 
 def is_guest(event: Event, enrichment: Mapping[str, Any]) -> bool:

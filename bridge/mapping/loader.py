@@ -27,7 +27,7 @@ from bridge.mapping.functions import FUNCTION_NAMES, REPLACEMENTS, is_function
 from bridge.mapping.sandbox import Expression, SandboxEnvironment, compile_expression, forbidden_names, parse
 
 CONTEXT_NAMES = (
-    "provider", "kind", "facts", "before", "lifecycle",
+    "provider", "source", "kind", "facts", "before", "lifecycle",
     "event", "object", "previous", "event_type", "customer", "subscription", "identity", "livemode",
     "connect_account", "account", "prior",
 )

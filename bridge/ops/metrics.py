@@ -63,10 +63,24 @@ def _version_counts(engine: Engine, since: float) -> dict[tuple[str, str | None]
             .group_by(events.c.api_version, events.c.status, events.c.provider)).all()
     found: dict[tuple[str, str | None], dict[str, Any]] = {}
     for provider, version, status, count, last in rows:
-        entry = found.setdefault((provider, version), {"statuses": {}, "last": 0.0})
-        entry["statuses"][status] = count
+        # a connected account's events count toward its platform's endpoint: one entry per endpoint, however many
+        # connected accounts (Stripe Connect) it hears from
+        entry = found.setdefault((registry.platform(provider), version), {"statuses": {}, "last": 0.0})
+        entry["statuses"][status] = entry["statuses"].get(status, 0) + count
         entry["last"] = max(entry["last"], last)
     return found
+
+
+def _connected_accounts(engine: Engine, since: float) -> dict[str, int]:
+    """How many connected accounts each endpoint's events came from since `since`, by its key."""
+    with reading(engine) as connection:
+        keys = connection.execute(select(events.c.provider).where(events.c.received_at >= since)
+                                  .group_by(events.c.provider)).scalars().all()
+    counted: dict[str, int] = {}
+    for key in keys:
+        if registry.connected(key):
+            counted[registry.platform(key)] = counted.get(registry.platform(key), 0) + 1
+    return counted
 
 
 def api_versions(engine: Engine, now: float) -> dict[str, list[dict[str, Any]]]:
@@ -148,10 +162,29 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
         "recent_failures": box.recent_failures(RECENT_FAILURES),
         # Where the outbox's rows came from (webhooks, each API key by name, imports) and each API key's use.
         "sources": box.counts_by_source(),
+        "webhook_sources": webhook_sources(settings, versions,
+                                           _connected_accounts(store.engine, now - VERSION_WINDOW_SECONDS)),
         "api_keys": {key.name: key.usage() for key in keys.list_keys(store.engine)},
         "imports": import_runs.summary(store.engine),
         "retention": retention(settings, store, now),
     }
+
+
+def webhook_sources(settings: Settings, versions: dict[str, list[dict[str, Any]]],
+                    connected: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Each provider account, by key (`stripe`, `stripe/eu`): its endpoint, whether it is configured here, and its
+    events of the last 30 days (a key no longer configured still shows while its events are recent), with the
+    connected accounts (Stripe Connect) they came from."""
+    found: dict[str, dict[str, Any]] = {}
+    for provider_key in sorted(set(settings.providers) | set(versions)):
+        name, source = registry.split(provider_key)
+        found[provider_key] = {
+            "provider": name, "source": source, "endpoint": f"/webhooks/{provider_key}",
+            "configured": provider_key in settings.providers,
+            "events_30d": sum(entry["events"] for entry in versions.get(provider_key, [])),
+            "connected_accounts_30d": connected.get(provider_key, 0),
+        }
+    return found
 
 
 def retention(settings: Settings, store: Store, now: float) -> dict[str, Any]:

@@ -16,26 +16,80 @@ names are read when present (docs/providers/README.md):
 - `TELLS_CHANGES`: true when its updates say what changed (Stripe's `previous_attributes`): a plan change is then
   told only from them, never from the stored snapshot.
 This is the only module outside `bridge/providers/<name>/` that names a provider.
+
+A provider may run several accounts, each a named source (docs/providers/README.md): what the core keys events,
+links, subscriptions and cached objects by is the provider's *key*, its name for the unsuffixed variables
+(`stripe`) and `<name>/<source>` for a named source (`stripe/eu`); an event of a connected account (Stripe Connect:
+`Event.connect_account`) is keyed under that account too, `<name>[/<source>]:<account>`, so a platform's customers
+never mix. Every look-up here takes any of them.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, cast
 
-from bridge.errors import ConfigError, EventUnconfirmed
+from bridge.errors import ConfigError, EventUnconfirmed, PayloadError
 from bridge.providers import Event, Provider
 from bridge.providers.base import Package, SubscriptionSource
 
 PACKAGES = ("stripe", "paddle", "chargebee", "polar", "standard", "recurly", "lemonsqueezy", "braintree", "maxio")
 SUPPORTED, NEWER, UNSUPPORTED = "supported", "newer", "unsupported"  # where bridge stands with an API version
+DEFAULT_SOURCE = "default"  # the source of the unsuffixed variables, and of every row stored before sources
+SOURCE_MAX = 16  # a source name's longest, so that its connected accounts' keys fit in KEY_MAX too
+SOURCE_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{SOURCE_MAX - 1}}}")
+
+
+def key(provider: str, source: str | None = None) -> str:
+    """What the stores key a provider's rows by: its name for the default source, else `<name>/<source>`."""
+    if not source or source == DEFAULT_SOURCE:
+        return provider
+    if not SOURCE_NAME.fullmatch(source):
+        raise ConfigError(f"source {source!r} is not a source name: lower-case letters, digits, _ and -, "
+                          f"at most {SOURCE_MAX} characters")
+    return f"{provider}/{source}"
+
+
+KEY_MAX = 64  # the stores' provider columns (migration 0008)
+
+
+def split(provider_key: str) -> tuple[str, str]:
+    """(provider name, source name) of a key: `stripe/eu` -> ("stripe", "eu"), `stripe` -> ("stripe", "default");
+    a connected account's part is left out (`stripe/eu:acct_1` -> ("stripe", "eu"))."""
+    name, _, source = platform(provider_key).partition("/")
+    return name, source or DEFAULT_SOURCE
+
+
+def platform(provider_key: str) -> str:
+    """The configured account a key belongs to, without a connected account: `stripe/eu:acct_1` -> `stripe/eu`."""
+    return provider_key.partition(":")[0]
+
+
+def connected(provider_key: str) -> str | None:
+    """The connected account of a key (`stripe:acct_1` -> `acct_1`), or None for a platform's own events."""
+    return provider_key.partition(":")[2] or None
+
+
+def event_key(source_key: str, connect_account: str | None) -> str:
+    """What an event received at `source_key`'s endpoint is stored under: the key itself, or, for an event of a
+    connected account, `<source_key>:<account>`. PayloadError when that is longer than the stores hold."""
+    if not connect_account:
+        return source_key
+    found = f"{source_key}:{connect_account}"
+    if len(found) > KEY_MAX or "/" in connect_account or ":" in connect_account:
+        raise PayloadError(f"the event's connected account id cannot key it (at most {KEY_MAX - len(source_key) - 1} "
+                           "characters, no / or :)")
+    return found
 
 
 def package(name: str) -> Package:
-    """The package called `name`; ConfigError when no such provider is registered."""
+    """The package of provider key `name` (`stripe` or `stripe/eu`); ConfigError when no such provider is
+    registered."""
+    name = split(name)[0]
     if name not in PACKAGES:
         raise ConfigError(f"no provider {name!r}: the providers are {', '.join(PACKAGES)}")
     module: ModuleType = importlib.import_module(f"bridge.providers.{name}")
@@ -45,7 +99,7 @@ def package(name: str) -> Package:
 def find(name: str) -> Package | None:
     """The package called `name`, or None when no such provider is registered (an event stored by another
     deployment's providers, say)."""
-    return package(name) if name in PACKAGES else None
+    return package(name) if split(name)[0] in PACKAGES else None
 
 
 def packages() -> tuple[Package, ...]:
@@ -54,7 +108,8 @@ def packages() -> tuple[Package, ...]:
 
 
 def configure(env: Mapping[str, str]) -> dict[str, Any]:
-    """Each configured package's configuration by name; a package whose secret is unset is left out."""
+    """Each configured package's configuration by name; a package whose secret is unset is left out. Only its
+    unsuffixed variables are read: `bridge.settings` finds the named sources and configures each by key."""
     found = {}
     for each in packages():
         config = each.configure(env)
@@ -69,7 +124,8 @@ def variables() -> str:
 
 
 def webhooks(configs: Mapping[str, Any]) -> dict[str, Provider]:
-    """The verifier and parser of every configured provider, by name (its endpoint is /webhooks/<name>)."""
+    """The verifier and parser of every configured provider, by key (its endpoint is /webhooks/<key>:
+    `/webhooks/stripe`, `/webhooks/stripe/eu`)."""
     return {name: package(name).webhook(config) for name, config in configs.items()}
 
 
@@ -86,24 +142,47 @@ def source(name: str, config: Any) -> SubscriptionSource | None:
 
 def api_key_variable(name: str) -> str:
     """The variable that turns the provider's list API on, for messages: its `API_KEY_VARIABLE`, else its
-    variables ending in `_API_KEY`, else all of them."""
-    each = package(name)
+    variables ending in `_API_KEY`, else all of them; with a named source's suffix for its key (`stripe/eu`:
+    STRIPE_API_KEY_EU)."""
+    each, source = package(name), split(name)[1]
     named = getattr(each, "API_KEY_VARIABLE", None)
     keys = [named] if isinstance(named, str) else [v for v in each.VARIABLES if v.endswith("_API_KEY")]
-    return " / ".join(keys or each.VARIABLES)
+    suffix = "" if source == DEFAULT_SOURCE else f"_{source.upper()}"
+    return " / ".join(f"{variable}{suffix}" for variable in keys or each.VARIABLES)
 
 
 def enrichers(store: Any, configs: Mapping[str, Any], clock: Callable[[], float]) -> dict[str, Any]:
-    """The enricher of each provider in `configs` that has one (a None config: from the cache only)."""
+    """The enricher of each provider key in `configs` that has one (a None config: from the cache only). A named
+    source's enricher caches under its key (`_KeyedCache`), so two accounts' objects of one id never mix."""
     found: dict[str, Any] = {}
     for name, config in configs.items():
         each = package(name)
         make, fetch = getattr(each, "enricher", None), getattr(each, "enrichment", None)
         if make is not None:
-            found[name] = make(store, config, clock)
+            found[name] = make(store if name == each.NAME else _KeyedCache(store, name), config, clock)
         elif callable(fetch) and config is not None and (api := each.source(config)) is not None:
             found[name] = _Fetching(fetch, api, bool(getattr(each, "CONFIRMS_EVENTS", False)))
     return found
+
+
+class _KeyedCache:
+    """The store as a named source's enricher sees it: its object cache reads and writes under the source's key
+    whatever provider name the package passes (a package knows only its own name); everything else is the store."""
+
+    def __init__(self, store: Any, provider_key: str):
+        self._store, self._key = store, provider_key
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._store, attribute)
+
+    def cached_object(self, provider: str, object_id: str) -> Any:
+        return self._store.cached_object(self._key, object_id)
+
+    def cache_object(self, provider: str, *args: Any, **kwargs: Any) -> Any:
+        return self._store.cache_object(self._key, *args, **kwargs)
+
+    def cache_objects(self, provider: str, *args: Any, **kwargs: Any) -> Any:
+        return self._store.cache_objects(self._key, *args, **kwargs)
 
 
 class _Fetching:
@@ -130,7 +209,7 @@ class _Fetching:
 
 def version_standing(name: str, api_version: str | None) -> str:
     """Where bridge stands with the provider's API version; SUPPORTED when the provider has no versions."""
-    standing = getattr(package(name), "version_standing", None) if name in PACKAGES else None
+    standing = getattr(package(name), "version_standing", None) if find(name) is not None else None
     return str(standing(api_version)) if standing is not None else SUPPORTED
 
 
@@ -142,6 +221,7 @@ def loggers() -> tuple[str, ...]:
 def mapping_module(name: str) -> ModuleType | None:
     """The package's `mapping` module, when it has one (what the mapping engine may ask of it beyond the model);
     None for an unregistered name or a package without one."""
+    name = split(name)[0]
     if name not in PACKAGES:
         return None
     try:

@@ -47,6 +47,17 @@ _LINKED = select(customer_links.c.account_id).where(customer_links.c.provider ==
                                                     customer_links.c.customer_id == bindparam("customer_id"))
 
 
+def linked_account_of(connection: Connection, event: Event) -> str | None:
+    """The account linked to the event's customer; for an event of a connected account (Stripe Connect) whose
+    customer has none, the link of the connected account itself: a row of its platform whose customer id is the
+    account id (`bridge link import`), for a platform whose connected accounts are the Pendo accounts."""
+    found = linked_account(connection, event.provider, event.customer_id)
+    account = registry.connected(event.provider)
+    if found is None and account is not None:
+        found = linked_account(connection, registry.platform(event.provider), account)
+    return found
+
+
 def linked_account(connection: Connection, provider: str, customer_id: str | None) -> str | None:
     """The account linked to a provider's customer, if any."""
     if not customer_id:

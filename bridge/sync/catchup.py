@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -149,5 +149,7 @@ class Catchup:
                 continue
             if not wanted(event.type, types):
                 continue
+            if event.provider != self.provider:
+                event = replace(event, provider=self.provider)  # a named source's key, as its webhooks have
             status, detail = triage(event, config)
             yield Incoming(event, now, status, detail, None, request_id)

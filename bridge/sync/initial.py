@@ -163,8 +163,11 @@ class Sync:
 
     def _snapshot(self, raw: Mapping[str, Any], run_id: str, asked_at: float) -> Snapshot:
         own = getattr(self.source, "snapshot", None)
-        return own(raw, run_id, asked_at) if own is not None else neutral_snapshot(self.provider, raw, run_id,
-                                                                                     asked_at)
+        found = own(raw, run_id, asked_at) if own is not None else neutral_snapshot(self.provider, raw, run_id,
+                                                                                      asked_at)
+        # a named source's snapshots are keyed as its webhooks are (`stripe/eu`); the package knows only its name
+        return found if found.event.provider == self.provider \
+            else replace(found, event=replace(found.event, provider=self.provider))
 
     def _cursor(self) -> dict[str, Any] | None:
         raw = self.store.control(cursor_control(self.provider))

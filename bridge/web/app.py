@@ -2,7 +2,10 @@
 
 The webhook view verifies, stores and answers; it never maps or calls Pendo (the worker does), so a
 slow or misconfigured Pendo never makes the provider retry. Only configured providers' endpoints are live
-(`/webhooks/<name>`, found through `bridge.providers.registry`); any other name answers 404. A GET on a live
+(`/webhooks/<name>` for the unsuffixed variables, `/webhooks/<name>/<source>` for each named source, found
+through `bridge.providers.registry`); any other name answers 404. An event from a named source is stored under
+the source's key (`stripe/eu`), and an event of a connected account under that account too (`stripe:acct_1`), so
+two accounts' ids never meet. A GET on a live
 endpoint is a provider's check that the endpoint is its own, answered by its webhook object's `challenge`.
 """
 
@@ -13,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -71,6 +75,14 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     def challenge(provider: str) -> tuple[Response, int]:
         return state.challenge(provider)
 
+    @app.post("/webhooks/<provider>/<source>", strict_slashes=False)
+    def source_webhook(provider: str, source: str) -> tuple[Response, int]:
+        return state.receive(_key(provider, source))
+
+    @app.get("/webhooks/<provider>/<source>", strict_slashes=False)
+    def source_challenge(provider: str, source: str) -> tuple[Response, int]:
+        return state.challenge(_key(provider, source))
+
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
         return jsonify(status="ok"), 200
@@ -114,6 +126,9 @@ class _State:
         try:
             body = self._body()
             event = _received(provider, body, {k.lower(): v for k, v in request.headers.items()}, self.clock())
+            key = registry.event_key(name, event.connect_account)  # a named source's, a connected account's
+            if event.provider != key:
+                event = replace(event, provider=key)
             status, detail = triage(event, self.settings.providers[name])
             duplicate = self.ingestion.ingest(Incoming(event, self.clock(), status, detail, _raw(body),
                                                         g.request_id))
@@ -219,6 +234,12 @@ def _received(provider: Provider, body: bytes, headers: dict[str, str], now: flo
     if event.payload.get("bridge_sync"):
         raise PayloadError("bridge_sync is bridge's own mark for a sync's snapshots; no webhook may carry it")
     return event
+
+
+def _key(provider: str, source: str) -> str:
+    """The provider key a source's endpoint serves; a name that is not a source's matches no configured key."""
+    return f"{provider}/{source}" if registry.SOURCE_NAME.fullmatch(source) \
+        and source != registry.DEFAULT_SOURCE else "/"
 
 
 def _raw(body: bytes) -> str | None:

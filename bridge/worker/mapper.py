@@ -231,7 +231,7 @@ class Mapper:
 
     def _apply(self, connection: Connection, plan: Plan) -> tuple[Outcome, str]:
         event = plan.item.stored.event
-        if links.linked_account(connection, event.provider, event.customer_id) != plan.link \
+        if links.linked_account_of(connection, event) != plan.link \
                 or not billing_state.claim(connection, plan.state, plan.now):
             raise StateChanged(event.id)
         return self._record(connection, plan.item, plan.outcome, plan.state, plan.now)
@@ -300,7 +300,7 @@ class Mapper:
     def _identify(self, connection: Connection, item: Ready) -> tuple[str | None, dict[str, Any], str | None]:
         """The customer's link, the enrichment with it, and the account id the event resolves to."""
         event, options = item.stored.event, item.options
-        link = links.linked_account(connection, event.provider, event.customer_id)
+        link = links.linked_account_of(connection, event)
         enrichment = {**item.enrichment, "link": link} if link else item.enrichment
         return link, enrichment, identity.account_of(event, enrichment, options.account_fallback)
 

@@ -109,12 +109,12 @@ class Service:
             return False
 
     def post(self, event: dict[str, Any] | bytes, secret: str = SECRET, timestamp: int | None = None,
-             header: str | None = None, url: str | None = None) -> requests.Response:
+             header: str | None = None, url: str | None = None, endpoint: str = "stripe") -> requests.Response:
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
         if header is None:
             header = stripe.WebhookSignature.generate_signature_header(
                 body.decode(errors="replace"), secret, timestamp=timestamp or int(time.time()))
-        return requests.post(f"{url or self.url}/webhooks/stripe", data=body, timeout=10,
+        return requests.post(f"{url or self.url}/webhooks/{endpoint}", data=body, timeout=10,
                              headers={"Stripe-Signature": header, "Content-Type": "application/json"})
 
     def signal(self, name: str, sig: int) -> None:

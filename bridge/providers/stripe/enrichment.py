@@ -98,7 +98,7 @@ class Enricher:
         charge = self._charge(event, fetch)
         found: dict[str, Any] = {"charge": charge} if charge else {}
         customer_id = event.customer_id or stripe_billing.enriched_customer_id(found)
-        customer = self._object("customer", customer_id, fetch) if customer_id else None
+        customer = self._object("customer", customer_id, fetch, event.connect_account) if customer_id else None
         if customer:
             found["customer"] = customer
         prices = self._prices(event, fetch)
@@ -116,7 +116,7 @@ class Enricher:
             return {}
         found = {}
         for product_id in stripe_billing.unnamed_product_ids(obj):
-            product = self._object("product", product_id, fetch)
+            product = self._object("product", product_id, fetch, event.connect_account)
             if product:
                 found[product_id] = product
         return found
@@ -133,14 +133,14 @@ class Enricher:
             key = f"coupon/{coupon_id}"
             cached = self._store.cached_object(PROVIDER, key)
             if cached or fetch:
-                found[coupon_id] = cached[0] if cached else self._fetch_coupon(coupon_id, key)
+                found[coupon_id] = cached[0] if cached else self._fetch_coupon(coupon_id, key, event.connect_account)
         return found
 
-    def _fetch_coupon(self, coupon_id: str, key: str) -> dict[str, Any]:
+    def _fetch_coupon(self, coupon_id: str, key: str, account: str | None) -> dict[str, Any]:
         self._budget.take()
         try:
             coupon = self._client.v1.coupons.retrieve(  # type: ignore[union-attr]
-                coupon_id, params={"expand": ["currency_options"]}).to_dict(for_json=True)
+                coupon_id, params={"expand": ["currency_options"]}, options=_on_behalf(account)).to_dict(for_json=True)
         except stripe.StripeError as exc:
             raise EnrichmentUnavailable(f"Stripe did not answer for a coupon: {type(exc).__name__}") from None
         self._cache(key, coupon)
@@ -154,7 +154,9 @@ class Enricher:
         charge = obj.get("charge")
         if isinstance(charge, dict):  # expanded
             return _trimmed(charge)
-        return self._object("charge", charge, fetch) if isinstance(charge, str) and charge else None
+        if not isinstance(charge, str) or not charge:
+            return None
+        return self._object("charge", charge, fetch, event.connect_account)
 
     def _prices(self, event: Event, fetch: bool) -> dict[str, Any]:
         """A subscription's tiered prices with their tiers (`expand=["tiers"]`), for MRR; cached for good,
@@ -166,41 +168,43 @@ class Enricher:
         for price_id in stripe_billing.tiered_price_ids(obj):
             cached = self._store.cached_object(PROVIDER, price_id)
             if cached or fetch:
-                found[price_id] = cached[0] if cached else self._fetch_price(price_id)
+                found[price_id] = cached[0] if cached else self._fetch_price(price_id, event.connect_account)
         return found
 
-    def _fetch_price(self, price_id: str) -> dict[str, Any]:
+    def _fetch_price(self, price_id: str, account: str | None) -> dict[str, Any]:
         self._budget.take()
         try:
             price = self._client.v1.prices.retrieve(  # type: ignore[union-attr]
-                price_id, params={"expand": ["tiers"]}).to_dict(for_json=True)
+                price_id, params={"expand": ["tiers"]}, options=_on_behalf(account)).to_dict(for_json=True)
         except stripe.StripeError as exc:
             raise EnrichmentUnavailable(f"Stripe did not answer for a price: {type(exc).__name__}") from None
         self._cache(price_id, price)
         return price
 
-    def _object(self, kind: str, object_id: str, fetch: bool) -> dict[str, Any] | None:
-        """A customer or charge from the cache, fetched when missing or older than a day (if `fetch`)."""
+    def _object(self, kind: str, object_id: str, fetch: bool, account: str | None) -> dict[str, Any] | None:
+        """A customer or charge from the cache, fetched when missing or older than a day (if `fetch`), from the
+        connected `account` when the event is one of its (the `Stripe-Account` header)."""
         cached = self._store.cached_object(PROVIDER, object_id)
         if cached and (not fetch or self._clock() - cached[1] < CACHE_SECONDS):
             return cached[0]
         if not fetch:
             return None
-        found = self._fetch(kind, object_id)
+        found = self._fetch(kind, object_id, account)
         self._cache(object_id, found)
         return found
 
-    def _fetch(self, kind: str, object_id: str) -> dict[str, Any]:
+    def _fetch(self, kind: str, object_id: str, account: str | None) -> dict[str, Any]:
         self._budget.take()
         assert self._client is not None
+        options = _on_behalf(account)
         try:
             if kind == "customer":
-                found = self._client.v1.customers.retrieve(object_id).to_dict(for_json=True)
+                found = self._client.v1.customers.retrieve(object_id, options=options).to_dict(for_json=True)
             elif kind == "product":  # only what the plan name needs
-                product = self._client.v1.products.retrieve(object_id).to_dict(for_json=True)
+                product = self._client.v1.products.retrieve(object_id, options=options).to_dict(for_json=True)
                 found = {"id": product.get("id"), "object": "product", "name": product.get("name")}
             else:
-                found = _trimmed(self._client.v1.charges.retrieve(object_id).to_dict(for_json=True))
+                found = _trimmed(self._client.v1.charges.retrieve(object_id, options=options).to_dict(for_json=True))
         except stripe.InvalidRequestError as exc:
             if exc.http_status != 404:
                 raise EnrichmentUnavailable(f"Stripe refused a {kind} look-up ({exc.http_status})") from None
@@ -208,6 +212,12 @@ class Enricher:
         except stripe.StripeError as exc:
             raise EnrichmentUnavailable(f"Stripe did not answer for a {kind}: {type(exc).__name__}") from None
         return found
+
+
+def _on_behalf(account: str | None) -> Any:
+    """The request options of a look-up: a connected account's objects are asked for with the `Stripe-Account`
+    header (https://docs.stripe.com/connect/authentication), the platform's own without it."""
+    return {"stripe_account": account} if account else {}
 
 
 def _trimmed(charge: dict[str, Any]) -> dict[str, Any]:

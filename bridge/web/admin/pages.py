@@ -76,6 +76,9 @@ def register(blueprint: Blueprint, console: Console) -> None:
     @blueprint.get("/events/<provider>/<path:event_id>")
     def event_page(provider: str, event_id: str) -> Page:
         view = event.load(engine, provider, event_id, console.settings.redact_fields)
+        if view is None and "/" in event_id:  # a named source's key has a slash: /events/stripe/eu/evt_1
+            source, _, rest = event_id.partition("/")
+            view = event.load(engine, f"{provider}/{source}", rest, console.settings.redact_fields)
         if view is None:
             return refuse(404, "No such event", f"No stored event {event_id} from {provider}.")
         return render_template("admin/event.html", view=view, done=done_message())

@@ -6,6 +6,7 @@ import html
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,11 @@ def test_pages_mappings_check_sees_files_changed_since_start(console_factory: Ca
     (folder / "ours.yaml").unlink()
     (folder / "stripe.yaml").write_text((folder / "stripe.yaml").read_text() + "\n# a comment\n")
     assert "restart <code>web</code> and <code>worker</code>" in console.page("/admin/mappings")
+
+
+def test_pages_event_of_a_named_source_opens_from_its_key(signed_in: Console) -> None:
+    stored = replace(stripe_event("evt_eu", "invoice.paid", customer_email=EMAIL), provider="stripe/eu")
+    store_event(signed_in.store, stored, START)
+    assert "evt_eu" in signed_in.page("/admin/events/stripe/eu/evt_eu")
+    assert signed_in.client.get("/admin/events/stripe/evt_eu").status_code == 404
+    assert 'href="/admin/events/stripe/eu/evt_eu"' in signed_in.page("/admin/events")
