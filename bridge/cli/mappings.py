@@ -95,11 +95,11 @@ def _stored_state(settings: Settings, event: Any, enrichment: dict[str, Any],
 
 
 def _try(settings: Settings, args: argparse.Namespace) -> int:
-    from bridge.mapping.dryrun import dry_run, parse_event, read_json, render
+    from bridge.mapping.dryrun import dry_run, event_file, render
     from bridge.worker.mapper import eval_options
 
     mappings = _load(settings)
-    event = parse_event(read_json(Path(args.event)))
+    event = event_file(Path(args.event), args.provider)
     options = eval_options(settings)
     options = type(options)(**{**options.__dict__, "track_enabled": True})
     enrichment = _enrichment(settings, args, event)
@@ -167,12 +167,31 @@ def _time(value: str) -> float:
         raise argparse.ArgumentTypeError(f"not a unix time or ISO 8601 date: {value!r}") from None
 
 
+def _default_provider() -> str:
+    from bridge.providers.registry import PACKAGES
+
+    return PACKAGES[0]
+
+
+def _provider(value: str) -> str:
+    """A registered provider's name, or an argparse error listing them."""
+    from bridge.providers.registry import PACKAGES
+
+    if value not in PACKAGES:
+        raise argparse.ArgumentTypeError(f"no provider {value!r}: the providers are {', '.join(PACKAGES)}")
+    return value
+
+
 def register(commands: Any) -> None:
     check = commands.add_parser("check", help="validate the mapping files (file:line: rule: message)")
     check.add_argument("--pendo", action="store_true", help="also compare the mapped fields with Pendo's schema")
     check.set_defaults(run=_check, settings="optional")
     try_ = commands.add_parser("try", help="show what one event would send to Pendo (sends nothing)")
-    try_.add_argument("event", help="an event JSON file, as the provider's webhook carries it")
+    try_.add_argument("event", help="an event file, as the provider's webhook carries it (JSON, or the form body "
+                      "of a provider that posts forms)")
+    try_.add_argument("--provider", type=_provider,
+                      help="the provider whose webhook carries the event (default: the first registered, "
+                      f"{_default_provider()})")
     try_.add_argument("--json", action="store_true", help="machine-readable output")
     try_.add_argument("--customer", help="a customer JSON file (the provider's) to enrich the event with")
     try_.add_argument("--enrichment", help='a JSON file {"customer": {...}} (default: EVENT.enrichment.json)')

@@ -1,8 +1,9 @@
 """Mapping tests: YAML cases next to the mappings (`<folder>/tests/*.yaml`), run by `bridge test`.
 
-A case gives an event (a JSON file relative to the test file, or inline), optional enrichment fixtures,
-and the expected outcome: rules matched, operations (a subset of each operation's values unless
-`exact: true`), warnings. Evaluation is the worker's own, without any I/O.
+A case gives an event (a file relative to the test file — JSON, YAML, or the form body of a provider that posts
+forms — or inline), the provider whose webhook carries it (`provider:`; the first registered one when left out),
+optional enrichment fixtures, and the expected outcome: rules matched, operations (a subset of each operation's
+values unless `exact: true`), warnings. Evaluation is the worker's own, without any I/O.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from typing import Any
 
 from bridge.errors import BridgeError, EvaluationError
 from bridge.mapping.document import DocumentError, read_document
-from bridge.mapping.dryrun import parse_event, read_json
+from bridge.mapping.dryrun import event_file, parse_event, read_json
 from bridge.mapping.evaluate import EvalOptions, evaluate
 from bridge.mapping.loader import MappingSet
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
+from bridge.providers import Event
 
-CASE_KEYS = frozenset({"name", "event", "customer", "enrichment", "expect"})
+CASE_KEYS = frozenset({"name", "provider", "event", "customer", "enrichment", "expect"})
 EXPECT_KEYS = frozenset({"matched", "skipped", "operations", "exact", "warnings"})
 OPTION_KEYS = frozenset({"date_format", "track_enabled", "account_fallback", "visitor_fallback", "create_accounts"})
 
@@ -50,6 +52,17 @@ def _load(source: Any, base: Path) -> Any:
         return source
     path = base / source
     return read_json(path) if path.suffix == ".json" else read_document(path).data
+
+
+def _event(source: Any, base: Path, provider: str | None) -> Event:
+    """The case's event: a file's body as the provider's webhook carries it (JSON or a form), a YAML file's data,
+    or inline data."""
+    if isinstance(source, str) and Path(source).suffix not in (".yaml", ".yml"):
+        return event_file(base / source, provider)
+    data = _load(source, base)
+    if not isinstance(data, dict):
+        raise BridgeError("must name an event file or be an inline event")
+    return parse_event(data, provider)
 
 
 def _options(document: Mapping[str, Any]) -> EvalOptions:
@@ -83,7 +96,10 @@ def run_case(file: str, index: int, raw: Any, base: Path, mappings: MappingSet,
         return result
     result.failures += [f"unknown key {key!r}" for key in sorted(set(raw) - CASE_KEYS)]
     try:
-        event = parse_event(_load(raw.get("event"), base))
+        provider = raw.get("provider")
+        if provider is not None and not isinstance(provider, str):
+            raise BridgeError("provider: must be a provider's name")
+        event = _event(raw.get("event"), base, provider)
         enrichment = dict(_load(raw.get("enrichment"), base) or {})
         if raw.get("customer") is not None:
             enrichment["customer"] = _load(raw["customer"], base)

@@ -15,8 +15,7 @@ from bridge.errors import PayloadError
 from bridge.mapping import EvalOptions, MappingSet, evaluate
 from bridge.mapping.operations import MetadataUpdate, Outcome, TrackEvent
 from bridge.pendo import client as pendo
-from bridge.providers import Event
-from bridge.providers.stripe.webhook import StripeProvider
+from bridge.providers import Event, registry
 from bridge.settings import Settings
 
 
@@ -54,9 +53,30 @@ class DryRun:
         }
 
 
-def parse_event(body: Mapping[str, Any]) -> Event:
-    """A Stripe event from its JSON (signature not checked: this is a file an admin chose)."""
-    return StripeProvider(()).parse(json.dumps(body).encode())
+def parse_event(body: bytes | str | Mapping[str, Any], provider: str | None = None,
+                headers: Mapping[str, str] | None = None) -> Event:
+    """An event as `provider`'s webhook would carry it (the first registered provider when None), through its
+    package's `read`: the signature is not checked, since this is a body an admin chose. A mapping is the event's
+    JSON; text or bytes are the body as sent (a form, for providers that post forms)."""
+    raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    return registry.read(raw, provider, headers)
+
+
+def event_file(path: Path, provider: str | None = None) -> Event:
+    """The event a file holds, as `provider`'s webhook body; a PayloadError names the file."""
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise PayloadError(f"{path}: cannot be read: {exc}") from None
+    try:
+        return parse_event(body, provider)
+    except PayloadError as exc:
+        raise PayloadError(f"{path}: {exc}") from None
+
+
+def providers() -> tuple[str, ...]:
+    """The providers whose events can be tried, the default first."""
+    return registry.PACKAGES
 
 
 def read_json(path: Path) -> Any:

@@ -7,8 +7,10 @@ a `PayloadError` that never quotes the body.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import PayloadError
@@ -49,6 +51,17 @@ def depth_over(value: Any, limit: int) -> bool:
                     return True
                 stack.append((child, depth + 1))
     return False
+
+
+def derived_id(body: bytes) -> str:
+    """A stable id for a body read without its delivery headers (`read`, the dry run): the same body gives the
+    same id, where the webhook would have carried the provider's own id in a header."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def lowered(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers with lower-case names, as the web layer hands them to providers (none: an empty mapping)."""
+    return {name.lower(): value for name, value in (headers or {}).items()}
 
 
 def _refuse_constant(name: str) -> Any:

@@ -15,6 +15,9 @@ names are read when present (docs/providers/README.md):
 - `LOGGERS`: the loggers of its client libraries, quietened to warnings;
 - `TELLS_CHANGES`: true when its updates say what changed (Stripe's `previous_attributes`): a plan change is then
   told only from them, never from the stored snapshot.
+- `read(body, headers=None) -> Event`: an event body an admin chose, parsed as its webhook would be, without a
+  signature check (`bridge try`, `bridge test`, the admin console's dry run); a form body for the providers that
+  post forms; where the dedupe id is a header, a missing header gives an id derived from the body.
 This is the only module outside `bridge/providers/<name>/` that names a provider.
 
 A provider may run several accounts, each a named source (docs/providers/README.md): what the core keys events,
@@ -216,6 +219,17 @@ def version_standing(name: str, api_version: str | None) -> str:
 def loggers() -> tuple[str, ...]:
     """The loggers of every package's client libraries."""
     return tuple(logger for each in packages() for logger in getattr(each, "LOGGERS", ()))
+
+
+def read(body: bytes, name: str | None = None, headers: Mapping[str, str] | None = None) -> Event:
+    """The package's `read` of a chosen body (the first registered package when `name` is None); ConfigError for an
+    unregistered name or a package that cannot read one."""
+    each = package(name or PACKAGES[0])
+    reader = getattr(each, "read", None)
+    if reader is None:
+        raise ConfigError(f"provider {each.NAME!r} cannot read an event outside its webhook")
+    event: Event = reader(body, headers)
+    return event
 
 
 def mapping_module(name: str) -> ModuleType | None:

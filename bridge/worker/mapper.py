@@ -127,7 +127,7 @@ class Mapper:
             return None
 
     def _ready(self, stored: StoredEvent) -> Ready | None:
-        """The event with its enrichment and options; None when Stripe could not be reached (retried later)."""
+        """The event with its enrichment and options; None when its provider could not be reached (retried later)."""
         event = stored.event
         with bound(event_id=event.id, request_id=stored.request_id), self.enricher.claimed(stored.row_id,
                                                                                         self.worker_id):

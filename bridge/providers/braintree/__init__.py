@@ -36,6 +36,12 @@ def webhook(config: BraintreeConfig) -> BraintreeProvider:
     return BraintreeProvider(config.public_key, config.private_key)
 
 
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """A notification an admin chose, as its webhook posts it (the form with `bt_payload`), parsed without a
+    signature check."""
+    return BraintreeProvider("", "").parse(body)  # no key pair: parsing never reads one
+
+
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """What a verified notification says in the billing model's terms (pure)."""
     return _facts.facts(event, enrichment)
@@ -51,4 +57,4 @@ def source(config: BraintreeConfig) -> SubscriptionSource | None:
     return None
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "facts", "source", "subscription", "webhook"]
+__all__ = ["NAME", "VARIABLES", "configure", "facts", "read", "source", "subscription", "webhook"]

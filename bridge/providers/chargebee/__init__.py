@@ -34,6 +34,11 @@ def webhook(config: ChargebeeConfig) -> Provider:
     return ChargebeeProvider(config.username, config.password)
 
 
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """An event body an admin chose, parsed as its webhook would be, without the credentials check."""
+    return ChargebeeProvider("", "").parse(body)  # no credentials: parsing never reads them
+
+
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """What a verified event says in the model's terms (pure)."""
     return _facts.facts(event, enrichment)
@@ -59,5 +64,5 @@ def event_log(config: ChargebeeConfig) -> ChargebeeEventLog | None:
     return ChargebeeEventLog(api) if api is not None else None
 
 
-__all__ = ["CONFIRMS_EVENTS", "NAME", "VARIABLES", "configure", "enrichment", "event_log", "facts", "source",
+__all__ = ["CONFIRMS_EVENTS", "NAME", "VARIABLES", "configure", "enrichment", "event_log", "facts", "read", "source",
            "subscription", "webhook"]

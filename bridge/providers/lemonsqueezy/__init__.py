@@ -32,6 +32,11 @@ def webhook(config: LemonSqueezyConfig) -> LemonSqueezyProvider:
     return LemonSqueezyProvider(config.secret)
 
 
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """A webhook body an admin chose, parsed as its webhook would be, without a signature check."""
+    return LemonSqueezyProvider("").parse(body)  # no secret: parsing never reads one
+
+
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """What a verified event says in the model's terms (pure)."""
     return _facts.facts(event, enrichment)
@@ -54,4 +59,5 @@ def source(config: LemonSqueezyConfig) -> LemonSqueezyApi | None:
     return LemonSqueezyApi(config.api_key, config.api_base) if config.api_key else None
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "ignored", "source", "subscription", "webhook"]
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "ignored", "read", "source", "subscription",
+           "webhook"]

@@ -17,11 +17,13 @@ from typing import Any
 
 from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event
+from bridge.providers.bodies import derived_id, lowered
 from bridge.providers.maxio import config as _config
 from bridge.providers.maxio import facts as _facts
 from bridge.providers.maxio.api import MaxioApi, enrichment
 from bridge.providers.maxio.config import MaxioConfig
-from bridge.providers.maxio.webhook import MaxioProvider
+from bridge.providers.maxio.form import read_form
+from bridge.providers.maxio.webhook import WEBHOOK_ID, MaxioProvider
 
 NAME = "maxio"
 VARIABLES = _config.VARIABLES
@@ -35,6 +37,16 @@ def configure(env: Mapping[str, str]) -> MaxioConfig | None:
 def webhook(config: MaxioConfig) -> MaxioProvider:
     """The verifier and parser of `/webhooks/maxio`."""
     return MaxioProvider(config.secrets)
+
+
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """A webhook an admin chose, as Maxio posts it (the form body), parsed without a signature check. Its id is
+    the `X-Chargify-Webhook-Id` header, else the body's `id`, else one derived from the body (the same body, the
+    same id); an event that carries no time is refused (its delivery time is unknown)."""
+    found = lowered(headers)
+    if not found.get(WEBHOOK_ID, "").strip() and not read_form(body).get("id"):
+        found[WEBHOOK_ID] = derived_id(body)
+    return MaxioProvider(()).parse(body, found)
 
 
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
@@ -54,4 +66,4 @@ def source(config: MaxioConfig) -> MaxioApi | None:
     return MaxioApi(config.api_base, config.api_key)
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription", "webhook"]
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "read", "source", "subscription", "webhook"]

@@ -38,6 +38,12 @@ def webhook(config: PolarConfig) -> PolarProvider:
     return PolarProvider(config.keys)
 
 
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """An event body an admin chose, parsed as its webhook would be, without a signature check; without a
+    `webhook-id` header its id is derived from the body (`StandardProvider.read`)."""
+    return PolarProvider(()).read(body, headers)
+
+
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """What the event says in the billing model's terms."""
     return _facts.facts(event, enrichment)

@@ -15,6 +15,7 @@ from typing import Any
 
 from bridge.billing.model import Facts, Subscription
 from bridge.providers import Event
+from bridge.providers.bodies import lowered
 from bridge.providers.recurly import config as _config
 from bridge.providers.recurly import facts as _facts
 from bridge.providers.recurly.api import RecurlyApi, enrichment
@@ -28,6 +29,11 @@ VARIABLES = _config.VARIABLES
 def webhook(config: RecurlyConfig) -> RecurlyProvider:
     """The verifier and parser of `/webhooks/recurly`."""
     return RecurlyProvider(config.secrets)
+
+
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """A JSON webhook body an admin chose, parsed as its webhook would be, without a signature check."""
+    return RecurlyProvider(()).parse(body, lowered(headers))  # no secret: parsing never reads one
 
 
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
@@ -45,4 +51,4 @@ def source(config: RecurlyConfig) -> RecurlyApi | None:
     return RecurlyApi(config.api_key, config.api_base) if config.api_key else None
 
 
-__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "source", "subscription", "webhook"]
+__all__ = ["NAME", "VARIABLES", "configure", "enrichment", "facts", "read", "source", "subscription", "webhook"]

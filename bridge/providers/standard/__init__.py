@@ -31,6 +31,12 @@ def webhook(config: StandardConfig) -> StandardProvider:
     return StandardProvider(config.keys)
 
 
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """An event body an admin chose, parsed as its webhook would be, without a signature check; without a
+    `webhook-id` header its id is derived from the body (`StandardProvider.read`)."""
+    return StandardProvider(()).read(body, headers)
+
+
 def facts(event: Event, enrichment: Mapping[str, Any]) -> Facts:
     """Identity only (see `facts.facts`)."""
     return _facts.facts(event, enrichment)

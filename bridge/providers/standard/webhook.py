@@ -24,7 +24,7 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
-from bridge.providers.bodies import load_object
+from bridge.providers.bodies import derived_id, load_object, lowered
 from bridge.providers.standard.config import SECRET_VARIABLE
 from bridge.providers.standard.payload import iso_time
 
@@ -130,10 +130,10 @@ def event_time(payload: Mapping[str, Any], headers: Mapping[str, str]) -> float:
         if created is None:
             raise PayloadError("body timestamp is not an ISO 8601 time")
         return created
-    try:
-        return float(read_headers(headers).timestamp)
-    except SignatureError as exc:
-        raise PayloadError(str(exc)) from None
+    timestamp = lowered(headers).get("webhook-timestamp", "").strip()
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise PayloadError("no body timestamp, and no webhook-timestamp header with a unix time")
+    return float(timestamp)
 
 
 class StandardProvider:
@@ -156,7 +156,17 @@ class StandardProvider:
     def parse(self, body: bytes, headers: Mapping[str, str] | None = None) -> Event:
         """The event of a verified body; `headers` are required (they carry the id)."""
         msg_id, headers = message_id(headers)
-        payload = load_object(body)
+        return self._event(load_object(body), msg_id, headers)
+
+    def read(self, body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+        """The event of a body an admin chose, without a signature check: its id is the `webhook-id` header when
+        given, else one derived from the body (the same body, the same id); its time is the body's `timestamp`,
+        else the `webhook-timestamp` header, else PayloadError (never the time it was read)."""
+        found = lowered(headers)
+        msg_id = found.get("webhook-id", "").strip() or derived_id(body)
+        return self._event(load_object(body), msg_id, found)
+
+    def _event(self, payload: dict[str, Any], msg_id: str, headers: Mapping[str, str]) -> Event:
         if not isinstance(payload.get("type"), str):
             raise PayloadError(f"body is not a {self.kind}: no type")
         return storable(Event(

@@ -7,7 +7,7 @@ The module-level names below are the `Package` protocol (bridge/providers/base.p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -31,13 +31,18 @@ TELLS_CHANGES = True  # updates carry `previous_attributes`: a plan change is to
 LOGGERS = ("stripe",)  # the official client's logger: warnings only
 
 __all__ = ["API_KEY_VARIABLE", "NAME", "TELLS_CHANGES", "VARIABLES", "StripeConfig", "StripeProvider", "configure",
-           "demo_config", "demo_deliveries", "enricher", "event_log", "facts", "ignored", "source", "subscription",
-           "version_standing", "webhook"]
+           "demo_config", "demo_deliveries", "enricher", "event_log", "facts", "ignored", "read", "source",
+           "subscription", "version_standing", "webhook"]
 
 
 def webhook(config: StripeConfig) -> StripeProvider:
     """The verifier and parser for /webhooks/stripe."""
     return StripeProvider(config.webhook_secrets, config.tolerance_seconds)
+
+
+def read(body: bytes, headers: Mapping[str, str] | None = None) -> Event:
+    """An event body an admin chose, parsed as its webhook would be, without a signature check."""
+    return StripeProvider(()).parse(body)  # no secret: parsing never reads one
 
 
 def ignored(event: Event, config: StripeConfig) -> str | None:

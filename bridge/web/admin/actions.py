@@ -79,14 +79,16 @@ def register(blueprint: Blueprint, console: Console) -> None:
 
     @blueprint.post("/mappings/try")
     def try_mapping() -> Page:
-        form = {name: request.form.get(name, "") for name in ("source", "provider", "event_id", "event", "customer")}
+        form = {name: request.form.get(name, "") for name in ("source", "provider", "event_id", "event", "customer",
+                                                              "event_provider")}
         if console.mappings is None:
             return render_mappings(console, form=form, error="The service has no mappings loaded.")
         try:
             if form["source"] == "stored":
                 found, enrichment = mappings.stored_event(console.store, form["provider"], form["event_id"].strip())
             else:
-                found, enrichment = mappings.pasted_event(form["event"], form["customer"])
+                found, enrichment = mappings.pasted_event(form["event"], form["customer"],
+                                                          form["event_provider"] or None)
         except mappings.TryError as exc:
             return render_mappings(console, form=form, error=str(exc)), 400
         run = mappings.try_event(console.settings, console.mappings, found, enrichment, int(console.clock() * 1000))

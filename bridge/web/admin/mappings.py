@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import MappingError, PayloadError
+from bridge.errors import ConfigError, MappingError, PayloadError
 from bridge.mapping import MappingSet
 from bridge.mapping.dryrun import DryRun, dry_run, parse_event
 from bridge.mapping.loader import Rule, check_mappings, mapping_files
@@ -95,14 +95,16 @@ def stored_event(store: Store, provider: str, event_id: str) -> tuple[Event, dic
     return event, {**enrichment, "link": link} if link else enrichment
 
 
-def pasted_event(event_text: str, customer_text: str) -> tuple[Event, dict[str, Any]]:
-    """A pasted event (its signature is not checked: an operator chose it) and an optional pasted customer."""
-    body = _json(event_text, "event")
-    if not isinstance(body, dict):
-        raise TryError("the event must be a JSON object")
+def pasted_event(event_text: str, customer_text: str, provider: str | None = None) -> tuple[Event, dict[str, Any]]:
+    """A pasted event, as `provider`'s webhook sends it (the first registered provider when None; its signature is
+    not checked: an operator chose it), and an optional pasted customer. Text that looks like JSON must be a JSON
+    object; other text is handed to the provider as it is (a form body)."""
+    if event_text.lstrip()[:1] in ("{", "["):
+        if not isinstance(_json(event_text, "event"), dict):
+            raise TryError("the event must be a JSON object")
     try:
-        event = parse_event(body)
-    except PayloadError as exc:
+        event = parse_event(event_text.strip().encode(), provider)
+    except (PayloadError, ConfigError) as exc:
         raise TryError(str(exc)) from None
     enrichment = {"customer": _json(customer_text, "customer")} if customer_text.strip() else {}
     return event, enrichment

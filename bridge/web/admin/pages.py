@@ -110,9 +110,11 @@ def render_mappings(console: Console, **result: Any) -> str:
     view = mappings.load(console.settings, console.mappings, console.mapping_error, console.checks)
     args = request.args
     form = {"source": "stored", "provider": args.get("provider") or (console.providers or registry.PACKAGES)[0],
-            "event_id": args.get("event_id", ""), "event": "", "customer": "", **result.pop("form", {})}
+            "event_id": args.get("event_id", ""), "event": "", "customer": "", "event_provider": "",
+            **result.pop("form", {})}
+    form["event_provider"] = form["event_provider"] or (console.providers or registry.PACKAGES)[0]
     return render_template("admin/mappings.html", view=view, settings=console.settings, form=form,
-                           providers=console.providers, **result)
+                           providers=console.providers, event_providers=registry.PACKAGES, **result)
 
 
 def _jump_to_event(console: Console, event_id: str, provider: str) -> BaseResponse:

@@ -191,6 +191,29 @@ def test_pages_mappings_dry_run_of_pasted_json(signed_in: Console) -> None:
     assert "nothing was sent" in text
 
 
+@pytest.mark.parametrize(("provider", "file"), [("paddle", "created.json"), ("braintree", "created.form")])
+def test_pages_mappings_dry_run_of_another_providers_pasted_event(signed_in: Console, provider: str,
+                                                                 file: str) -> None:
+    """The page offers every registered provider for a pasted event; a form body is pasted as it is posted."""
+    form = signed_in.client.get("/admin/mappings")
+    assert f"<option>{provider}</option>" in form.get_data(as_text=True)
+    body = (ROOT / "tests" / "fixtures" / "contract" / provider / file).read_text()
+    answer = signed_in.client.post("/admin/mappings/try", data={
+        "source": "pasted", "event_provider": provider, "event": body, "customer": "", "csrf_token": csrf_of(form)})
+    text = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 200 and "subscription-fields" in text
+    assert '"billing_plan": "Pro"' in text and '"mrr": 147.0' in text and '"accountId": "acct-contract"' in text
+    assert f'<option selected>{provider}</option>' in text  # the choice is kept with the result
+
+
+def test_pages_mappings_dry_run_says_when_the_pasted_event_is_not_the_chosen_providers(signed_in: Console) -> None:
+    form = signed_in.client.get("/admin/mappings")
+    answer = signed_in.client.post("/admin/mappings/try", data={
+        "source": "pasted", "event_provider": "paddle", "event": sample("invoice.paid.json", int(START)).decode(),
+        "customer": "", "csrf_token": csrf_of(form)})
+    assert answer.status_code == 400 and "not a Paddle notification" in answer.get_data(as_text=True)
+
+
 def test_pages_mappings_dry_run_of_a_stored_event(signed_in: Console) -> None:
     event_id = store_sample(signed_in, "customer.subscription.created.json")
     form = signed_in.client.get(f"/admin/mappings?provider=stripe&event_id={event_id}")
