@@ -12,7 +12,7 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.e2e.harness import BIN, Service, stripe_event, wait_until
-from tests.e2e.payloads import invoice, subscription
+from tests.e2e.payloads import customer, invoice, subscription
 from tests.fakes.pendo import FakePendo
 
 EU_SECRET = "whsec_the_eu_accounts_own_secret"
@@ -29,6 +29,11 @@ def _unmarked_invoice(amount: int) -> dict[str, Any]:
 def test_two_sources_with_the_same_ids_reach_their_own_accounts(service_factory: Any, pendo: FakePendo) -> None:
     service: Service = service_factory(STRIPE_WEBHOOK_SECRET_EU=EU_SECRET)
     created = int(time.time()) - 120
+    # Each account's customer cus_1 first, as Stripe sends it (a subscription's MRR waits for its customer).
+    assert service.post(stripe_event("customer.created", customer(account="acme-us"), created=created - 1)
+                        ).status_code == 200
+    assert service.post(stripe_event("customer.created", customer(account="acme-eu"), created=created - 1),
+                        secret=EU_SECRET, endpoint="stripe/eu").status_code == 200
     # The same event id, customer cus_1 and subscription sub_1 in both accounts, on two different Pendo accounts.
     us = stripe_event("customer.subscription.created", subscription(account="acme-us", quantity=2),
                       created=created, event_id="evt_same_in_both")
@@ -60,9 +65,9 @@ def test_two_sources_with_the_same_ids_reach_their_own_accounts(service_factory:
                             capture_output=True, timeout=60, check=True)
     sources = json.loads(report.stdout)["webhook_sources"]
     assert sources["stripe/eu"] == {"provider": "stripe", "source": "eu", "endpoint": "/webhooks/stripe/eu",
-                                    "configured": True, "events_30d": 2,
+                                    "configured": True, "events_30d": 3,  # customer, subscription, invoice
                                     "connected_accounts_30d": 0}
-    assert sources["stripe"]["source"] == "default" and sources["stripe"]["events_30d"] == 2
+    assert sources["stripe"]["source"] == "default" and sources["stripe"]["events_30d"] == 3
 
 
 def _connect_overlay(folder: Path) -> Path:
@@ -86,7 +91,11 @@ def test_connected_accounts_with_the_same_ids_resolve_through_their_accounts(
                    env=service.env, cwd=service.tmp_path, capture_output=True, timeout=60, check=True)
     created = int(time.time()) - 60
     for account, quantity in (("acct_A", 2), ("acct_B", 5)):
-        unmarked = subscription(quantity=quantity, metadata={})  # the connected account's customer names no account
+        # the connected account's customer (sent first, as Stripe does) names no account, nor does its subscription
+        known = {"id": "cus_1", "object": "customer", "email": None, "discount": None, "metadata": {}}
+        assert service.post({**stripe_event("customer.created", known, created=created - 1),
+                             "account": account}).status_code == 200
+        unmarked = subscription(quantity=quantity, metadata={})
         event = {**stripe_event("customer.subscription.created", unmarked, created=created), "account": account}
         assert service.post(event).status_code == 200
     wait_until(lambda: pendo.account_values("tenant-a").get("mrr") == 98.0
@@ -96,5 +105,5 @@ def test_connected_accounts_with_the_same_ids_resolve_through_their_accounts(
                             capture_output=True, timeout=60, check=True)
     status = json.loads(report.stdout)
     assert status["webhook_sources"]["stripe"]["connected_accounts_30d"] == 2
-    assert status["webhook_sources"]["stripe"]["events_30d"] == 2
+    assert status["webhook_sources"]["stripe"]["events_30d"] == 4  # a customer and a subscription each
     assert list(status["api_versions"]) == ["stripe"]  # one entry per endpoint, not per connected account
