@@ -3,7 +3,7 @@
 Each provider package reads its own variables from the `env` handed to its `configure` (through
 `bridge.providers.registry`); its configuration is kept whole in `Settings.providers`, by provider key: its name
 for the unsuffixed variables, `<name>/<source>` for each named source, whose variables carry the suffix
-`_<SOURCE>` (`STRIPE_WEBHOOK_SECRET_EU` -> `stripe/eu`). A source's package is handed its own variables with the
+`_<SOURCE>` (`<NAME>_WEBHOOK_SECRET_EU` -> `<name>/eu`). A source's package is handed its own variables with the
 suffix stripped, so it configures itself exactly as it does for the unsuffixed ones.
 """
 
@@ -61,7 +61,7 @@ class Settings:
     retention_days: float = 30.0
     account_fallback: str = "none"
     visitor_fallback: str = "skip"
-    synthetic_visitor_prefix: str = "stripe-customer-"
+    synthetic_visitor_prefix: str = ""  # empty: `<provider>-customer-`, by the event's provider
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 60.0
     worker_poll_seconds: float = 0.5
@@ -200,7 +200,7 @@ def _renamed(exc: ConfigError, variables: tuple[str, ...], suffix: str) -> Confi
 
 
 def _named_sources(env: Mapping[str, str]) -> dict[str, Any]:
-    """Each named source's configuration by key (`stripe/eu`); a source whose secret is unset is left out."""
+    """Each named source's configuration by key (`<name>/<source>`); a source whose secret is unset is left out."""
     found: dict[str, Any] = {}
     for each in registry.packages():
         for source, suffix in sorted(_suffixes(env, tuple(each.VARIABLES)).items()):
@@ -292,7 +292,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         retention_days=_number(env, "BRIDGE_RETENTION_DAYS", 30.0, 0.0, 3660.0),
         account_fallback=_choice(env, "BRIDGE_ACCOUNT_FALLBACK", ACCOUNT_FALLBACKS, "none"),
         visitor_fallback=_choice(env, "BRIDGE_VISITOR_FALLBACK", VISITOR_FALLBACKS, "skip"),
-        synthetic_visitor_prefix=env.get("BRIDGE_SYNTHETIC_VISITOR_PREFIX", "").strip() or "stripe-customer-",
+        synthetic_visitor_prefix=env.get("BRIDGE_SYNTHETIC_VISITOR_PREFIX", "").strip(),
         retry_base_seconds=_number(env, "BRIDGE_RETRY_BASE_SECONDS", 2.0, 0.01, HOUR),
         retry_max_seconds=_number(env, "BRIDGE_RETRY_MAX_SECONDS", 60.0, 0.01, DAY),
         worker_poll_seconds=_number(env, "BRIDGE_WORKER_POLL_SECONDS", 0.5, 0.01, 60.0),

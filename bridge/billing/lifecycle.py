@@ -1,8 +1,8 @@
 """Subscription lifecycle: the track events one change of a subscription implies, for every provider (pure).
 
 An event's neutral kind (`bridge.billing.kinds`) says whether a subscription was created, canceled or updated; an
-update is a pair of model subscriptions: `before` — as the event itself says it was (Stripe's
-`previous_attributes`), else the stored previous snapshot — and `after`, this event's. An update with nothing to
+update is a pair of model subscriptions: `before` — as the event itself says it was (its previous
+attributes), else the stored previous snapshot — and `after`, this event's. An update with nothing to
 compare with implies nothing. A provider whose events say what changed (`Facts.before`) is believed on plan
 changes: compared with the stored snapshot instead, an update that does not say its items changed implies no
 upgrade or downgrade (a snapshot may be older than the change that moved the price). Names are the track event

@@ -131,7 +131,7 @@ class Facts:
     payment: Payment | None = None
     customer: Customer | None = None
     trial_ending: bool = False  # the provider's "trial ends soon" notice
-    # The subscription as this event says it was just before (Stripe's `previous_attributes`); None: the event
+    # The subscription as this event says it was just before (its previous attributes); None: the event
     # does not say, and the core compares with the snapshot it stored. A notice repeating a change another event
     # reports gives the subscription itself (nothing changed), so lifecycle events are not sent twice.
     before: Subscription | None = None

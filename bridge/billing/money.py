@@ -1,6 +1,6 @@
-"""Currency exponents as Stripe uses them, and minor → major unit conversion.
+"""Currency exponents (ISO 4217, as billing providers use them), and minor → major unit conversion.
 
-Stripe amounts are integers in the currency's smallest unit; for zero-decimal currencies the integer is
+Amounts in minor units are integers in the currency's smallest unit; for zero-decimal currencies the integer is
 already the major unit, and a few currencies have three decimals.
 """
 
@@ -15,7 +15,7 @@ THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
 
 
 def exponent(currency: str | None) -> int:
-    """How many decimal places the currency's minor unit has (2 unless Stripe says otherwise)."""
+    """How many decimal places the currency's minor unit has (2 unless listed otherwise)."""
     code = (currency or "").strip().lower()
     if code in ZERO_DECIMAL:
         return 0

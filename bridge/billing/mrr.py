@@ -1,6 +1,6 @@
-"""MRR from the billing model (pure): Stripe's glossary rules, the same for every provider.
+"""MRR from the billing model (pure): one set of rules for every provider (docs/billing.md cites their source).
 
-docs.stripe.com/billing/subscriptions/analytics/glossary: MRR is the monthly-normalised recurring value of
+MRR is the monthly-normalised recurring value of
 **active and past_due** subscriptions; trials, metered (usage-based) lines and taxes are out. Each line's
 amount per billing period becomes a month's: a year ÷ 12, a week times 52/12, a day times 365/12, all ÷ its
 `interval_count`. A discount counts while it lasts (forever, or not yet ended at `at`); a line's own discounts
@@ -52,8 +52,8 @@ def _counts(discount: Discount, at: float | None) -> bool:
 def _apply(total: Decimal, discounts: list[Discount], factor: Decimal | None, currency: str | None,
            tax_divisor: Decimal = Decimal(1)) -> Decimal:
     """Percentages multiply; an amount off (per billing period) is made monthly with `factor`, same currency only,
-    and net of the tax a tax-inclusive price included: Stripe takes it off the inclusive amount, then removes the
-    tax — $120 inclusive of 20 % with $12 off is (120 - 12) / 1.2 = 90."""
+    and net of the tax a tax-inclusive price included: it comes off the inclusive amount, then the tax is
+    removed — $120 inclusive of 20 % with $12 off is (120 - 12) / 1.2 = 90."""
     for discount in discounts:
         if discount.percent_off:
             total *= 1 - discount.percent_off / 100

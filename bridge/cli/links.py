@@ -29,7 +29,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     from bridge.store.links import LinkFileError, import_csv
 
     provider = provider_of(settings, args.provider)
-    if args.source is not None:  # one named source's customers (`--provider stripe --source eu`)
+    if args.source is not None:  # one named source's customers (`--provider <name> --source eu`)
         provider = registry.key(registry.split(provider)[0], args.source)
     try:
         count = import_csv(make_engine(settings), provider, Path(args.file), time.time())

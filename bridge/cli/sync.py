@@ -88,7 +88,7 @@ def _catchup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def source_name(value: str) -> str:
-    """A source name as `--source` takes it: what `STRIPE_WEBHOOK_SECRET_EU` names is `eu`."""
+    """A source name as `--source` takes it: what `<NAME>_WEBHOOK_SECRET_EU` names is `eu`."""
     value = value.strip().lower()
     if value != registry.DEFAULT_SOURCE and not registry.SOURCE_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a source name: lower-case letters, digits, _ and -, "

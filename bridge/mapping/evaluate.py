@@ -45,7 +45,7 @@ class EvalOptions:
     create_accounts: bool = False
     account_fallback: str = "none"
     visitor_fallback: str = "skip"
-    synthetic_prefix: str = "stripe-customer-"
+    synthetic_prefix: str = ""  # empty: `<provider>-customer-`, by the event's provider
     evaluation_seconds: float = bounds.EVALUATION_SECONDS  # CPU time per event
 
 
@@ -65,8 +65,8 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _payload(event: Event, enrichment: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The payload a provider's own rules read: as its package shapes it (Stripe: one shape for every API
-    version), else as it came."""
+    """The payload a provider's own rules read: as its package shapes it (one shape for every API
+    version, say), else as it came."""
     hooks = mapping_module(event.provider)
     shape = getattr(hooks, "payload", None)
     return shape(event, enrichment) if shape is not None else event.payload
@@ -131,7 +131,8 @@ def context_variables(event: Event, enrichment: Mapping[str, Any], options: Eval
     facts = _facts(event, enrichment)
     before = _before(event, facts, enrichment)
     identity = resolve(facts.identity, link_of(enrichment), account_fallback=options.account_fallback,
-                       visitor_fallback=options.visitor_fallback, synthetic_prefix=options.synthetic_prefix,
+                       visitor_fallback=options.visitor_fallback,
+                       synthetic_prefix=options.synthetic_prefix or f"{split(event.provider)[0]}-customer-",
                        connect_account=event.connect_account)
     kind = kinds.kind(facts, before)
     return {

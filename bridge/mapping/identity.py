@@ -13,7 +13,7 @@ from bridge.providers.registry import find
 
 # BRIDGE_ACCOUNT_FALLBACK values that take the provider's customer id as the account id.
 CUSTOMER_FALLBACKS = ("stripe_customer", "customer")
-CONNECT_FALLBACK = "connect_account"  # the event's connected account id (Stripe Connect) as the account id
+CONNECT_FALLBACK = "connect_account"  # the event's connected account id as the account id
 
 
 def link_of(enrichment: Mapping[str, Any]) -> str | None:

@@ -64,7 +64,7 @@ def _version_counts(engine: Engine, since: float) -> dict[tuple[str, str | None]
     found: dict[tuple[str, str | None], dict[str, Any]] = {}
     for provider, version, status, count, last in rows:
         # a connected account's events count toward its platform's endpoint: one entry per endpoint, however many
-        # connected accounts (Stripe Connect) it hears from
+        # connected accounts it hears from
         entry = found.setdefault((registry.platform(provider), version), {"statuses": {}, "last": 0.0})
         entry["statuses"][status] = entry["statuses"].get(status, 0) + count
         entry["last"] = max(entry["last"], last)
@@ -172,9 +172,9 @@ def collect(settings: Settings, store: Store, now: float) -> dict[str, Any]:
 
 def webhook_sources(settings: Settings, versions: dict[str, list[dict[str, Any]]],
                     connected: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """Each provider account, by key (`stripe`, `stripe/eu`): its endpoint, whether it is configured here, and its
+    """Each provider account, by key (`<name>`, `<name>/<source>`): its endpoint, whether it is configured here, and its
     events of the last 30 days (a key no longer configured still shows while its events are recent), with the
-    connected accounts (Stripe Connect) they came from."""
+    connected accounts they came from."""
     found: dict[str, dict[str, Any]] = {}
     for provider_key in sorted(set(settings.providers) | set(versions)):
         name, source = registry.split(provider_key)

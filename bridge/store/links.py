@@ -1,7 +1,7 @@
 """The customer → account link table: which Pendo account a provider's customer belongs to.
 
-Keyed by (provider, customer id): ids are the provider's own. Learned from the identity slots of events (for
-Stripe: an object's `metadata.pendo_account_id`, a checkout session's `client_reference_id`) and imported from CSV
+Keyed by (provider, customer id): ids are the provider's own. Learned from the identity slots of events (an
+object's `metadata.pendo_account_id`, say; each provider's docs page names its slots) and imported from CSV
 (`bridge link import`). Links outlive the customer: a deleted customer's event and `bridge purge` leave them,
 so a deleted customer's late events still find their account.
 """
@@ -48,7 +48,7 @@ _LINKED = select(customer_links.c.account_id).where(customer_links.c.provider ==
 
 
 def linked_account_of(connection: Connection, event: Event) -> str | None:
-    """The account linked to the event's customer; for an event of a connected account (Stripe Connect) whose
+    """The account linked to the event's customer; for an event of a connected account (a platform's sub-account) whose
     customer has none, the link of the connected account itself: a row of its platform whose customer id is the
     account id (`bridge link import`), for a platform whose connected accounts are the Pendo accounts."""
     found = linked_account(connection, event.provider, event.customer_id)

@@ -29,7 +29,7 @@ events = Table(
     "events",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("provider", String(64), nullable=False),  # a provider key: stripe, stripe/eu, stripe:acct_1
+    Column("provider", String(64), nullable=False),  # a provider key: <name>, <name>/<source>, <name>:<account>
     Column("event_id", String(255), nullable=False),
     Column("type", String(255), nullable=False),
     Column("created", Float, nullable=False),
@@ -125,7 +125,7 @@ track_events = Table(
 provider_objects = Table(
     "provider_objects",
     metadata,
-    Column("provider", String(64), nullable=False),  # a provider key: stripe, stripe/eu, stripe:acct_1
+    Column("provider", String(64), nullable=False),  # a provider key: <name>, <name>/<source>, <name>:<account>
     Column("object_id", String(255), nullable=False),
     Column("payload", Text, nullable=False),
     Column("fetched_at", Float, nullable=False),
@@ -174,7 +174,7 @@ alert_log = Table(
 subscriptions = Table(
     "subscriptions",
     metadata,
-    Column("provider", String(64), nullable=False),  # a provider key: stripe, stripe/eu, stripe:acct_1
+    Column("provider", String(64), nullable=False),  # a provider key: <name>, <name>/<source>, <name>:<account>
     Column("subscription_id", String(255), nullable=False),
     Column("account_id", String(255)),
     Column("customer_id", String(255)),
@@ -204,7 +204,7 @@ billing_accounts = Table(
 customer_links = Table(
     "customer_links",
     metadata,
-    Column("provider", String(64), nullable=False),  # a provider key: stripe, stripe/eu, stripe:acct_1
+    Column("provider", String(64), nullable=False),  # a provider key: <name>, <name>/<source>, <name>:<account>
     Column("customer_id", String(255), nullable=False),
     Column("account_id", String(255), nullable=False),
     Column("source", String(32), nullable=False),

@@ -165,7 +165,7 @@ class Sync:
         own = getattr(self.source, "snapshot", None)
         found = own(raw, run_id, asked_at) if own is not None else neutral_snapshot(self.provider, raw, run_id,
                                                                                       asked_at)
-        # a named source's snapshots are keyed as its webhooks are (`stripe/eu`); the package knows only its name
+        # a named source's snapshots are keyed as its webhooks are (`<name>/<source>`); the package knows only its name
         return found if found.event.provider == self.provider \
             else replace(found, event=replace(found.event, provider=self.provider))
 

@@ -4,7 +4,8 @@ The webhook view verifies, stores and answers; it never maps or calls Pendo (the
 slow or misconfigured Pendo never makes the provider retry. Only configured providers' endpoints are live
 (`/webhooks/<name>` for the unsuffixed variables, `/webhooks/<name>/<source>` for each named source, found
 through `bridge.providers.registry`); any other name answers 404. An event from a named source is stored under
-the source's key (`stripe/eu`), and an event of a connected account under that account too (`stripe:acct_1`), so
+the source's key (`<name>/<source>`), and an event of a connected account under that account too
+(`<name>:<account>`), so
 two accounts' ids never meet. A GET on a live
 endpoint is a provider's check that the endpoint is its own, answered by its webhook object's `challenge`.
 """
@@ -150,7 +151,7 @@ class _State:
         return jsonify(received=True, event_id=event.id, duplicate=duplicate), 200
 
     def challenge(self, name: str) -> tuple[Response, int]:
-        """A provider's check that the endpoint is its own (Braintree's `?bt_challenge=`): the webhook object's
+        """A provider's check that the endpoint is its own (a `?bt_challenge=` query, say): the webhook object's
         `challenge(value)`, given the query's only value, answers in text/plain; 405 for a provider without one."""
         provider = self.providers.get(name)
         if provider is None:
@@ -244,7 +245,7 @@ def _key(provider: str, source: str) -> str:
 
 def _raw(body: bytes) -> str | None:
     """The body to store as it was signed, when it is the event's payload (a JSON document); None for a form post
-    (Maxio, Braintree), whose parsed payload is stored as JSON instead: the worker reads the stored payload."""
+    (form bodies), whose parsed payload is stored as JSON instead: the worker reads the stored payload."""
     return body.decode() if body.lstrip()[:1] == b"{" else None
 
 

@@ -76,7 +76,7 @@ def register(blueprint: Blueprint, console: Console) -> None:
     @blueprint.get("/events/<provider>/<path:event_id>")
     def event_page(provider: str, event_id: str) -> Page:
         view = event.load(engine, provider, event_id, console.settings.redact_fields)
-        if view is None and "/" in event_id:  # a named source's key has a slash: /events/stripe/eu/evt_1
+        if view is None and "/" in event_id:  # a named source's key has a slash: /events/<name>/<source>/<id>
             source, _, rest = event_id.partition("/")
             view = event.load(engine, f"{provider}/{source}", rest, console.settings.redact_fields)
         if view is None:
