@@ -19,8 +19,8 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
+from bridge.providers.bodies import MAX_DEPTH, depth_over
 
-MAX_DEPTH = 64  # nesting levels of a body; Stripe's events use about ten
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
@@ -126,30 +126,17 @@ def customer_of(obj: Mapping[str, Any]) -> str | None:
 
 
 def _json(body: bytes) -> Any:
-    """The body's JSON, no deeper than MAX_DEPTH; the C parser raises RecursionError well before the stack ends."""
+    """The body's JSON, no deeper than MAX_DEPTH; the C parser raises RecursionError well before the stack ends.
+    Unlike `bodies.read_json` it reads NaN and Infinity, so that a non-finite `created` is refused by name."""
     try:
         payload = json.loads(body)
     except RecursionError:
         raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError:
         raise PayloadError("body is not JSON") from None
-    if _depth_over(payload, MAX_DEPTH):
+    if depth_over(payload, MAX_DEPTH):
         raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
     return payload
-
-
-def _depth_over(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest deeper than `limit`, walked without recursion."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False
 
 
 def _unix_time(created: object) -> float:
