@@ -26,9 +26,15 @@ def read_json(body: bytes) -> Any:
         raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # also UnicodeDecodeError, and the refused constants and numbers
         raise PayloadError("body is not JSON") from None
-    if depth_over(payload, MAX_DEPTH):
+    if nests_too_deep(body, payload):
         raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
     return payload
+
+
+def nests_too_deep(body: bytes, payload: Any) -> bool:
+    """Whether the body parsed into `payload` nests deeper than MAX_DEPTH. A body with no more opening brackets than
+    that cannot (counting them is a C loop); only a longer one has its parsed tree walked."""
+    return body.count(b"{") + body.count(b"[") > MAX_DEPTH and depth_over(payload, MAX_DEPTH)
 
 
 def load_object(body: bytes) -> dict[str, Any]:

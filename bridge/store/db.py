@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from bridge.settings import Settings
 
@@ -72,10 +73,14 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")  # a snapshot to read from: no write lock (WAL)
-        else:
-            _begin_immediate(connection)
+        raw = connection.connection.dbapi_connection
+        try:
+            if connection.get_execution_options().get(READ_ONLY):
+                raw.execute("BEGIN")  # a snapshot to read from: no write lock (WAL)
+            else:
+                begin_immediate(raw)
+        except sqlite3.Error as exc:  # raised from this hook, SQLAlchemy would not wrap it as its own
+            raise DBAPIError.instance("BEGIN", None, exc, sqlite3.Error, hide_parameters=True) from exc
 
     return engine
 
@@ -87,21 +92,59 @@ LOCK_POLL_SECONDS = 0.0005  # doubling every 4 tries up to LOCK_POLL_MAX_SECONDS
 LOCK_POLL_MAX_SECONDS = 0.004
 
 
-def _begin_immediate(connection: Any) -> None:
+def begin_immediate(raw: Any) -> None:
+    """BEGIN IMMEDIATE on a pysqlite connection, polling for the write lock for up to LOCK_WAIT_SECONDS; the driver's
+    own OperationalError when the lock never comes (SQLAlchemy wraps it as for any statement)."""
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    raw = connection.connection.dbapi_connection
     raw.execute("PRAGMA busy_timeout=0")
     try:
         for attempt in itertools.count():
             try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
                 return
-            except OperationalError as exc:
-                if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
             time.sleep(min(LOCK_POLL_SECONDS * 2 ** min(attempt // 4, 3), LOCK_POLL_MAX_SECONDS))
     finally:
         raw.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
+
+
+@contextmanager
+def driver_transaction(engine: Engine) -> Iterator[Any]:
+    """A write transaction on the driver's own cursor, for the webhook ingest: a statement run through SQLAlchemy's
+    Connection costs several times what the database takes to run it. Committed when the block ends, rolled back
+    when it raises; the driver's errors come out as SQLAlchemy's (IntegrityError, DataError, OperationalError …),
+    and a connection that fails other than on a value is dropped from the pool."""
+    dbapi = engine.dialect.loaded_dbapi
+    try:
+        connection = engine.raw_connection()  # the pool's checkout, with its pre-ping on PostgreSQL
+    except dbapi.Error as exc:  # unlike engine.connect(), raw_connection() does not wrap it
+        raise DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True) from exc
+    try:
+        if engine.dialect.name == "sqlite":
+            begin_immediate(connection.dbapi_connection)
+        yield connection.cursor()
+        connection.commit()
+    except dbapi.Error as exc:
+        _abandon(connection, exc, dbapi)
+        raise DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True) from exc
+    except BaseException as exc:
+        _abandon(connection, exc, dbapi)
+        raise
+    finally:
+        connection.close()
+
+
+def _abandon(connection: Any, exc: BaseException, dbapi: Any) -> None:
+    """Roll back; drop the connection unless the error was about a value (the connection itself is fine then)."""
+    if isinstance(exc, dbapi.DataError | dbapi.IntegrityError | UnicodeError):
+        try:
+            connection.rollback()
+            return
+        except dbapi.Error:
+            pass
+    connection.invalidate()
 
 
 def migrate(settings: Settings) -> None:

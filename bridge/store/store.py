@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from bridge.errors import EventRefused, StoreUnavailable
 from bridge.providers import Event
-from bridge.store.db import reading
+from bridge.store.db import driver_transaction, reading
 from bridge.store.schema import controls, events, field_values, provider_objects, track_events
 
 # Event statuses.
@@ -40,7 +40,7 @@ UNSETTLED = ("pending", "waiting_for_pendo", "held")  # `bridge.outbox` states o
 Built = TypeVar("Built")
 
 
-def insert_for(connection: Connection, table: Table) -> Any:
+def insert_for(connection: Connection | Engine, table: Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
@@ -81,6 +81,11 @@ class Incoming:
     request_id: str | None = None
 
 
+INGEST_COLUMNS = ("provider", "event_id", "type", "created", "livemode", "api_version", "connect_account",
+                  "customer_id", "payload", "received_at", "status", "detail", "attempts", "next_attempt_at",
+                  "request_id")
+
+
 def _row(item: Incoming) -> dict[str, Any]:
     event = item.event
     return {
@@ -108,6 +113,7 @@ class Store:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._ingest_sql: tuple[str, list[str] | None] | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -125,10 +131,15 @@ class Store:
         Raises EventRefused when the database refuses a value of an event (the whole transaction is rolled
         back: which event it was is found by storing them one by one), StoreUnavailable when it cannot commit.
         """
+        sql, order = self._ingest_statement()
         try:
-            with self.engine.begin() as connection:
-                statement = _insert_event(connection)
-                return [connection.execute(statement, _row(item)).first() is None for item in batch]
+            with driver_transaction(self.engine) as cursor:
+                duplicates = []
+                for item in batch:
+                    row = _row(item)
+                    cursor.execute(sql, row if order is None else [row[name] for name in order])
+                    duplicates.append(cursor.rowcount == 0)  # ON CONFLICT DO NOTHING: the id was stored
+                return duplicates
         except (DataError, IntegrityError, UnicodeError) as exc:
             # Too long for its column, a NUL byte PostgreSQL text cannot hold, an unpaired surrogate no
             # encoder can write: the event's values, not the database.
@@ -136,15 +147,26 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the event store could not commit") from exc
 
+    def _ingest_statement(self) -> tuple[str, list[str] | None]:
+        """The INSERT of `ingest_many` in the driver's own terms: its SQL, and the order of its parameters when the
+        driver takes them by position (None: by name)."""
+        if self._ingest_sql is None:
+            statement = insert_for(self.engine, events).on_conflict_do_nothing(index_elements=["provider", "event_id"])
+            compiled = statement.compile(dialect=self.engine.dialect, column_keys=list(INGEST_COLUMNS),
+                                          for_executemany=True)  # no implicit RETURNING of the id
+            self._ingest_sql = compiled.string, list(compiled.positiontup) if compiled.positional else None
+        return self._ingest_sql
+
     def claim_events(self, worker: str, now: float, lease: float, limit: int) -> list[StoredEvent]:
         """Lease up to `limit` due events to `worker`, oldest event time first."""
         due = and_(events.c.status == RECEIVED, events.c.next_attempt_at <= now, _free(events, now))
-        with self.engine.begin() as connection:
-            ids = connection.execute(
+        with reading(self.engine) as reader:  # no write lock (which webhooks wait for) unless there is work
+            ids = reader.execute(
                 select(events.c.id).where(due).order_by(events.c.created, events.c.id).limit(limit)
             ).scalars().all()
-            if not ids:
-                return []
+        if not ids:
+            return []
+        with self.engine.begin() as connection:  # the UPDATE claims only what is still due and free
             connection.execute(
                 update(events).where(events.c.id.in_(ids), due)
                 .values(claimed_by=worker, claimed_until=now + lease)
@@ -277,11 +299,6 @@ class Store:
             oldest = connection.execute(select(func.min(func.coalesce(events.c.processed_at, events.c.received_at)))
                                         .where(events.c.payload.is_not(None), final)).scalar()
         return {"by_status": {status: count for status, count in counts}, "oldest_final_at": oldest}
-
-
-@per_dialect
-def _insert_event(insert: Callable[[Table], Any]) -> Any:
-    return insert(events).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(events.c.id)
 
 
 # The SET clause comes from the parameters' column names.

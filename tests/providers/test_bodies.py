@@ -47,3 +47,14 @@ def test_depth_over_counts_arrays_and_objects() -> None:
     assert not depth_over({"a": [1]}, 2)
     assert depth_over({"a": [[1]]}, 2)
     assert not depth_over(5, 0)
+
+
+def test_a_wide_shallow_body_is_walked_and_accepted() -> None:
+    wide = b'{"lines": [' + b",".join([b'{"a": [1]}'] * (MAX_DEPTH * 2)) + b'], "text": "' + b"[{" * MAX_DEPTH + b'"}'
+    assert read_json(wide)["lines"][0] == {"a": [1]}
+
+
+def test_a_deep_body_among_many_brackets_is_refused() -> None:
+    deep = b'{"wide": [' + b",".join([b"{}"] * MAX_DEPTH) + b'], "deep": ' + _nested(MAX_DEPTH) + b"}"
+    with pytest.raises(PayloadError, match=f"deeper than {MAX_DEPTH}"):
+        read_json(deep)

@@ -19,7 +19,7 @@ from typing import Any
 
 from bridge.errors import PayloadError, SignatureError
 from bridge.providers import Event, storable
-from bridge.providers.bodies import MAX_DEPTH, depth_over
+from bridge.providers.bodies import MAX_DEPTH, nests_too_deep
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
@@ -134,7 +134,7 @@ def _json(body: bytes) -> Any:
         raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError:
         raise PayloadError("body is not JSON") from None
-    if depth_over(payload, MAX_DEPTH):
+    if nests_too_deep(body, payload):
         raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
     return payload
 
