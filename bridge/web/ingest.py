@@ -1,9 +1,7 @@
 """Group commit for webhooks: requests that arrive while a commit is on its way share the next one.
 
 Each acknowledgement still waits for its own event's commit (durable: SQLite `synchronous=FULL`), but under
-load one disk sync serves many webhooks instead of one each. The first request to find no commit in
-progress leads: it commits everything queued and wakes the others. No thread of its own, so it is safe
-in gunicorn's forked workers.
+load one disk sync serves many webhooks instead of one each (`bridge.store.group_commit`).
 
 One event must not fail the others: when a shared commit fails for any reason but an unreachable database,
 its events are committed one by one and only the one at fault fails. Whatever the leader runs into, it wakes
@@ -13,12 +11,11 @@ every waiter and hands the lead on, so one failure never wedges ingest.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
 from bridge.errors import StoreUnavailable
+from bridge.store import group_commit
 from bridge.store.db import LOCK_WAIT_SECONDS
 from bridge.store.store import Incoming, Store
 
@@ -28,28 +25,15 @@ log = logging.getLogger("bridge.ingest")
 # write lock, and a commit takes milliseconds once it has it.
 STUCK_COMMIT_SECONDS = LOCK_WAIT_SECONDS + 15.0
 
-
-@dataclass(eq=False)
-class _Waiting:
-    incoming: Incoming
-    done: bool = False  # set under the lock: the waiter may go
-    settled: bool = False  # the outcome below is known
-    duplicate: bool = False
-    error: Exception | None = None
-
-    def settle(self, duplicate: bool = False, error: Exception | None = None) -> None:
-        self.duplicate, self.error, self.settled = duplicate, error, True
+Stored = bool | Exception  # a duplicate or not; or why this event alone could not be stored
 
 
-@dataclass
 class GroupCommit:
     """Commits incoming events in shared transactions."""
 
-    store: Store
-    clock: Callable[[], float] = time.monotonic
-    _pending: list[_Waiting] = field(default_factory=list)
-    _committing_since: float | None = None
-    _ready: threading.Condition = field(default_factory=threading.Condition)
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic):
+        self.store = store
+        self._group: group_commit.GroupCommit[Incoming, Stored] = group_commit.GroupCommit(self._commit, clock)
 
     def ingest(self, incoming: Incoming) -> bool:
         """Store one event; return True if it was a duplicate.
@@ -57,56 +41,27 @@ class GroupCommit:
         Raises StoreUnavailable (the database cannot commit), EventRefused (it refuses this event's values), or
         whatever else storing this event alone raised.
         """
-        mine = _Waiting(incoming)
-        with self._ready:
-            self._pending.append(mine)
-            while self._committing_since is not None and not mine.done:
-                self._ready.wait()
-            if not mine.done:
-                self._committing_since = self.clock()
-                batch, self._pending = self._pending, []  # holds `mine`; bounded by the server's threads
-        if not mine.done:
-            self._lead(batch)
-        if mine.error is not None:
-            raise mine.error
-        return mine.duplicate
+        stored = self._group.submit(incoming)
+        if isinstance(stored, Exception):
+            raise stored
+        return stored
 
     def commit_age(self) -> float:
         """How long the commit in progress has been running; 0 when none is."""
-        since = self._committing_since
-        return 0.0 if since is None else max(self.clock() - since, 0.0)
+        return self._group.commit_age()
 
     def stuck(self) -> bool:
         """True while a commit has been running for longer than STUCK_COMMIT_SECONDS."""
         return self.commit_age() > STUCK_COMMIT_SECONDS
 
-    def _lead(self, batch: list[_Waiting]) -> None:
+    def _commit(self, batch: Sequence[Incoming]) -> list[Stored]:
         try:
-            self._commit(batch)
-        finally:
-            with self._ready:
-                for waiting in batch:
-                    if not waiting.settled:  # `_commit` itself failed: the leader raises, the others retry
-                        waiting.settle(error=StoreUnavailable("the shared commit was abandoned"))
-                    waiting.done = True
-                self._committing_since = None
-                self._ready.notify_all()
-
-    def _commit(self, batch: list[_Waiting]) -> None:
-        try:
-            duplicates = self.store.ingest_many([w.incoming for w in batch])
-        except StoreUnavailable as exc:
-            for waiting in batch:  # the database, not an event: everyone retries
-                waiting.settle(error=exc)
-            return
+            return list(self.store.ingest_many(batch))
+        except StoreUnavailable:
+            raise  # the database, not an event: everyone retries
         except Exception as exc:
             if len(batch) == 1:
-                batch[0].settle(error=exc)
-                return
+                return [exc]
             log.warning("a shared commit failed: its events are committed one by one",
                         extra={"events": len(batch), "error": type(exc).__name__})
-            for waiting in batch:
-                self._commit([waiting])
-            return
-        for waiting, duplicate in zip(batch, duplicates, strict=True):
-            waiting.settle(duplicate=duplicate)
+            return [self._commit([incoming])[0] for incoming in batch]
