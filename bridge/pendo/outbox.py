@@ -232,10 +232,11 @@ class Outbox:
         `linger` seconds: changes arriving meanwhile join the same bulk request.
         """
         due = _due(field_values, now)
-        with self.engine.begin() as connection:
-            entities = _due_entities(connection, now, limit)
-            if not entities or (len(entities) < limit and entities[0][2] > now - linger):
-                return []
+        with reading(self.engine) as reader:  # most calls find nothing to claim yet: they take no write lock
+            entities = _due_entities(reader, now, limit)
+        if not entities or (len(entities) < limit and entities[0][2] > now - linger):
+            return []
+        with self.engine.begin() as connection:  # the UPDATE claims only what is still due and free
             # Lock in key order and skip rows another transaction holds (PostgreSQL; SQLite has one writer):
             # a claim never waits on a lock, so it cannot deadlock with the mapper or another worker.
             fv = field_values.c
@@ -293,12 +294,13 @@ class Outbox:
 
     def claim_tracks(self, worker: str, now: float, lease: float, limit: int) -> list[ClaimedTrack]:
         due = _due(track_events, now)
-        with self.engine.begin() as connection:
-            ids = connection.execute(
+        with reading(self.engine) as reader:  # no write lock unless there is something to claim
+            ids = reader.execute(
                 select(track_events.c.id).where(due).order_by(track_events.c.timestamp_ms).limit(limit)
             ).scalars().all()
-            if not ids:
-                return []
+        if not ids:
+            return []
+        with self.engine.begin() as connection:  # the UPDATE claims only what is still due and free
             connection.execute(
                 update(track_events).where(track_events.c.id.in_(ids), due)
                 .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(track_events, now)))
