@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import requests
+import wire
 from ingest import (
     BIN,
     BenchError,
@@ -60,7 +60,7 @@ def track_jobs(count: int, batch: int, key: str, prefix: str) -> list[Job]:
 
 
 def track_ok(batch: int) -> Any:
-    def check(_job_id: str, response: requests.Response) -> bool:
+    def check(_job_id: str, response: wire.Answer) -> bool:
         if response.status_code != 202:
             return False
         try:

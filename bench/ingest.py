@@ -1,6 +1,7 @@
 """Ingest benchmark: the bridge's verified webhook ingest against a bare Flask app, same gunicorn line.
 
-For each server: (a) max throughput, a closed loop of client threads with one `requests.Session` each;
+For each server: (a) max throughput, a closed loop of client threads with one keep-alive connection each
+(`wire.Session`: a client light enough not to be the limit);
 (b) a fixed-rate open loop whose latency runs from each request's planned send time, so a stall is not
 hidden by the client waiting (coordinated omission). See bench/README.md.
 
@@ -34,6 +35,7 @@ from typing import Any
 
 import requests
 import stripe
+import wire
 from processes import stop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +52,7 @@ BOOT_LIMIT_S = 30.0
 CLIENT_BOUND_PCT = 85  # a Python client near one core is held by its GIL: the figure it measured is a floor
 
 Job = tuple[str, bytes, dict[str, str]]  # event id, body, headers
-Check = Callable[[str, requests.Response], bool]
+Check = Callable[[str, wire.Answer], bool]
 
 
 class BenchError(Exception):
@@ -112,7 +114,7 @@ def signed_jobs(count: int, secret: str, prefix: str) -> list[Job]:
     return jobs
 
 
-def bridge_ok(event_id: str, response: requests.Response) -> bool:
+def bridge_ok(event_id: str, response: wire.Answer) -> bool:
     """The bridge stored this event: 200 with received=true for this id, not a duplicate."""
     if response.status_code != 200:
         return False
@@ -123,7 +125,7 @@ def bridge_ok(event_id: str, response: requests.Response) -> bool:
     return answer.get("received") is True and answer.get("event_id") == event_id and not answer.get("duplicate")
 
 
-def bare_ok(_event_id: str, response: requests.Response) -> bool:
+def bare_ok(_event_id: str, response: wire.Answer) -> bool:
     return response.status_code == 200
 
 
@@ -264,18 +266,18 @@ class Feed:
 
 
 def client_session() -> requests.Session:
-    """A session that ignores proxy and netrc settings from the environment: loopback only, less client CPU."""
+    """A `requests` session (for the odd call outside the load loops) that ignores proxy and netrc settings."""
     session = requests.Session()
     session.trust_env = False
     return session
 
 
-def send(session: requests.Session, url: str, job: Job, check: Check) -> tuple[bool, str]:
+def send(session: wire.Session, url: str, job: Job, check: Check) -> tuple[bool, str]:
     event_id, body, headers = job
     try:
         response = session.post(url, data=body, headers=headers, timeout=REQUEST_TIMEOUT_S)
-    except requests.RequestException as exc:
-        return False, type(exc).__name__
+    except wire.WireError as exc:
+        return False, str(exc)[:160]
     return (True, "") if check(event_id, response) else (False, f"{response.status_code} {response.text[:160]}")
 
 
@@ -295,7 +297,7 @@ def closed_loop(url: str, jobs: list[Job], concurrency: int, check: Check) -> di
     tally, feed, deadline = Tally(), Feed(jobs), time.monotonic() + CLOSED_LOOP_LIMIT_S
 
     def client() -> None:
-        with client_session() as session:
+        with wire.Session() as session:
             while time.monotonic() < deadline and (item := feed.next()) is not None:
                 start = time.perf_counter()
                 ok, what = send(session, url, item[1], check)
@@ -315,7 +317,7 @@ def open_loop(url: str, jobs: list[Job], rate: float, check: Check) -> dict[str,
     cutoff = start + len(jobs) / rate + OPEN_LOOP_GRACE_S
 
     def sender() -> None:
-        with client_session() as session:
+        with wire.Session() as session:
             while (item := feed.next()) is not None:
                 planned = start + item[0] / rate
                 time.sleep(max(0.0, planned - time.perf_counter()))
