@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 
 from bridge.mapping.operations import MetadataUpdate
 from bridge.ops import activity
@@ -208,6 +209,38 @@ def _entities_in(connection: Connection, entities: Iterable[Any]) -> Any:
                  for kind, ids in sorted(by_kind.items())))
 
 
+def _claim_fields(connection: Connection, entities: list[tuple[str, str, float]], due: Any,
+                  values: dict[str, Any]) -> list[Any]:
+    """Set `values` on the due fields of `entities` not locked by another transaction; the rows, as updated.
+
+    Rows are locked in key order and rows another transaction holds are skipped (PostgreSQL; SQLite has one
+    writer): a claim never waits on a lock, so it cannot deadlock with the mapper or another worker."""
+    fv = field_values.c
+    claimable = (select(fv.kind, fv.entity_id, fv.field).where(_entities_in(connection, entities), due)
+                 .order_by(fv.kind, fv.entity_id, fv.field).with_for_update(skip_locked=True))
+    if connection.dialect.name == "postgresql":
+        # Locked first, then updated by key: in one UPDATE, every row the mapper changed meanwhile made PostgreSQL
+        # run the locking subquery again for it (its recheck of a concurrent update), and a claim took minutes.
+        keys = connection.execute(claimable).all()
+        if not keys:
+            return []
+        locked = select(*(func.unnest(bindparam(f"k_{name}", [key[index] for key in keys],
+                                                type_=postgresql.ARRAY(String))).label(name)
+                          for index, name in enumerate(("kind", "entity_id", "field")))).subquery()
+        return list(connection.execute(
+            update(field_values).where(fv.kind == locked.c.kind, fv.entity_id == locked.c.entity_id,
+                                       fv.field == locked.c.field).values(**values).returning(*field_values.c)
+        ).mappings().all())
+    # The rows are found through the key (the entities' ids again); whether they are due is the subquery's test.
+    # With `state` and `next_attempt_at` in this WHERE too, SQLite walked the due index — every pending value of a
+    # large import — for each claim.
+    return list(connection.execute(
+        update(field_values).where(_entities_in(connection, entities),
+                                   tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable))
+        .values(**values).returning(*field_values.c)
+    ).mappings().all())
+
+
 def _due(table: Any, now: float) -> Any:
     free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
     return and_(table.c.state.in_([PENDING, WAITING]), table.c.next_attempt_at <= now, free)
@@ -236,21 +269,8 @@ class Outbox:
             entities = _due_entities(connection, now, limit)
             if not entities or (len(entities) < limit and entities[0][2] > now - linger):
                 return []
-            # Lock in key order and skip rows another transaction holds (PostgreSQL; SQLite has one writer):
-            # a claim never waits on a lock, so it cannot deadlock with the mapper or another worker.
-            fv = field_values.c
-            claimable = (select(fv.kind, fv.entity_id, fv.field)
-                         .where(_entities_in(connection, entities), due)
-                         .order_by(fv.kind, fv.entity_id, fv.field).with_for_update(skip_locked=True))
-            # The rows are found through the key (the entities' ids again); whether they are due is the subquery's
-            # test, made once more by PostgreSQL on every row it locks. With `state` and `next_attempt_at` in this
-            # WHERE too, SQLite walked the due index — every pending value of a large import — for each claim.
-            rows = connection.execute(
-                update(field_values).where(_entities_in(connection, entities),
-                                           tuple_(fv.kind, fv.entity_id, fv.field).in_(claimable))
-                .values(claimed_by=worker, claimed_until=now + lease, reclaims=_reclaimed(field_values, now))
-                .returning(*field_values.c)
-            ).mappings().all()
+            rows = _claim_fields(connection, entities, due, {
+                "claimed_by": worker, "claimed_until": now + lease, "reclaims": _reclaimed(field_values, now)})
             readable = [(row, value) for row in rows if (value := _value(connection, row)) is not _UNREADABLE]
         return _group(readable)
 
