@@ -1,14 +1,17 @@
-"""End-to-end benchmark: steady Stripe webhooks through gunicorn, one `bridge worker` and a fake Pendo, on SQLite.
+"""End-to-end benchmark: steady Stripe webhooks through gunicorn, `bridge worker`s and a fake Pendo.
 
-In a fresh temporary directory: `bridge migrate`, the fake Pendo (`python -m tests.fakes.pendo --latency`), the
-Procfile's `web:` line (gunicorn on loopback, a free port) and one `bridge worker`. Then `customer.subscription.updated`
-events over `--accounts` accounts (each updated several times) are posted at `--rate` per second for `--seconds`, an
-open loop: request i is planned at start + i / rate. Every second it samples the events stored and not yet mapped,
-the lag (as `bridge status` computes it), the metadata values not yet delivered, the fake Pendo's request count and
-the worker's RSS; after the sending it samples on until everything is delivered. See bench/README.md.
+In a fresh temporary directory: a database (a SQLite file, or with `--database-url` a fresh database on that
+PostgreSQL server, dropped afterwards), `bridge migrate`, the fake Pendo (`python -m tests.fakes.pendo --latency`),
+the Procfile's `web:` line (gunicorn on loopback, a free port) and `--workers` `bridge worker` processes. Then
+`customer.subscription.updated` events over `--accounts` accounts (each updated several times) are posted at `--rate`
+per second for `--seconds`, an open loop: request i is planned at start + i / rate. Every second it samples the events
+stored and not yet mapped, the lag (as `bridge status` computes it), the metadata values not yet delivered, the fake
+Pendo's request count and the workers' RSS; after the sending it samples on until everything is delivered, then asks
+the fake Pendo for every account's seat count and when it arrived. See bench/README.md.
 
     .venv/bin/python bench/e2e.py                              # 300 events/s for 60 s over 2,000 accounts
     .venv/bin/python bench/e2e.py --seconds 10 --rate 100      # a quick check (below the target's load)
+    .venv/bin/python bench/e2e.py --database-url postgresql://postgres@127.0.0.1:5432/test --workers 2
 
 Exit codes: 0 every target met, 1 a target missed, 2 the benchmark could not run.
 """
@@ -25,6 +28,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,7 @@ import requests
 import stripe
 from ingest import BenchError, Job, say
 from processes import rss_kib, stop
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import bridge from this checkout
@@ -42,15 +47,18 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import bridge fr
 from bridge.ops.metrics import lag_seconds  # noqa: E402
 from bridge.pendo import outbox as ob  # noqa: E402
 from bridge.pendo.budget import Budget  # noqa: E402
+from bridge.settings import normalise_database_url  # noqa: E402
 from bridge.store import store as st  # noqa: E402
 from tests.e2e.harness import stripe_event  # noqa: E402
-from tests.e2e.payloads import subscription  # noqa: E402
+from tests.e2e.payloads import customer, subscription  # noqa: E402
 
 KEY, TRACK = "bench-integration-key", "bench-track-secret"
 TARGET_RATE, TARGET_SECONDS = 300.0, 60.0
 RATE_SHARE = 0.98  # the achieved rate includes the last answer's latency, so it is a hair under the plan
 LAG_MAX_S = 5.0 + 1.0  # plus BRIDGE_METADATA_LINGER_SECONDS, left at its default
 LAG_GROWTH_S = 1.0  # the last third's mean lag may exceed the first third's by this much (sampling noise)
+ACK_P99_MS = 50.0
+LATEST_WITHIN_S = 30.0  # every account's newest value in Pendo this long after the last webhook
 MAX_SECONDS = 240.0  # every body is signed just before the run; Stripe signatures are refused at 300 s
 BOOT_LIMIT_S = 30.0
 
@@ -66,7 +74,7 @@ class Sample:
     values_undelivered: int
     tracks_undelivered: int
     pendo_calls: int
-    worker_rss_kib: int
+    worker_rss_kib: int  # all workers together
 
 
 class FakePendo:
@@ -88,9 +96,26 @@ class FakePendo:
     def calls(self) -> int:
         return int(self.state()["requests"]) - self.before
 
+    def field(self, name: str) -> dict[str, dict[str, Any]]:
+        """Each account's value of field `name` in the fake Pendo, and the time it arrived."""
+        return dict(self.session.get(f"{self.url}/_fake/field", params={"kind": "account", "name": name},
+                                     timeout=60).json())
+
+
+@dataclass
+class Deployment:
+    """The running service: its web server, its workers, the fake Pendo, and an engine to sample the database."""
+
+    web: ingest.Server
+    workers: list[subprocess.Popen[bytes]]
+    pendo: FakePendo
+    engine: Engine
+    database: str  # "sqlite" or "postgresql"
+
 
 def signed_jobs(count: int, accounts: int, secret: str) -> list[Job]:
-    """Event n updates account n % accounts to one more seat than its last; ids unique, `created` increasing."""
+    """Event n updates account n % accounts to one more seat than its last (`final_seats`); ids unique, `created`
+    increasing."""
     now, run, jobs = int(time.time()), uuid.uuid4().hex[:8], []
     for n in range(count):
         account = n % accounts
@@ -104,25 +129,105 @@ def signed_jobs(count: int, accounts: int, secret: str) -> list[Job]:
     return jobs
 
 
-def sample(t: float, engine: Engine, pendo: FakePendo, worker: subprocess.Popen[bytes]) -> Sample:
-    store, box = st.Store(engine), ob.Outbox(engine)
+def final_seats(count: int, accounts: int) -> dict[str, int]:
+    """The seat count of each account's last event among `count` (see `signed_jobs`)."""
+    last = {n % accounts: n for n in range(max(count - accounts, 0), count)}
+    return {f"acct-{account}": n // accounts + 1 for account, n in last.items()}
+
+
+def know_customers(url: str, accounts: int) -> None:
+    """Each account's customer in the enrichment cache, as its `customer.created` event leaves it (without it a
+    subscription's MRR is withheld with a warning, and no key to look it up is given here)."""
+    engine = create_engine(normalise_database_url(url))
+    try:
+        st.Store(engine).cache_objects("stripe", {f"cus_{n}": customer(f"cus_{n}", f"acct-{n}")
+                                                  for n in range(accounts)}, time.time())
+    finally:
+        engine.dispose()
+
+
+def sample(t: float, service: Deployment) -> Sample:
+    store, box = st.Store(service.engine), ob.Outbox(service.engine)
     events, outbox = store.count_by_status(), box.counts()
 
     def waiting(kind: str) -> int:
         return outbox[kind].get(ob.PENDING, 0) + outbox[kind].get(ob.WAITING, 0)
 
     return Sample(t, sum(events.values()), events.get(st.RECEIVED, 0), round(lag_seconds(store, box, time.time()), 2),
-                  waiting("metadata"), waiting("track"), pendo.calls(), rss_kib(worker.pid))
+                  waiting("metadata"), waiting("track"), service.pendo.calls(),
+                  sum(rss_kib(worker.pid) for worker in service.workers))
 
 
-def wait_for_worker(worker: subprocess.Popen[bytes], pendo: FakePendo) -> None:
-    """The worker verifies the integration key at start: its first request to Pendo says it is up."""
+def wait_for_workers(workers: list[subprocess.Popen[bytes]], pendo: FakePendo) -> None:
+    """Each worker verifies the integration key at start: a request to Pendo per worker says they are up."""
     deadline = time.monotonic() + BOOT_LIMIT_S
-    while (calls := pendo.calls()) == 0:
-        if worker.poll() is not None or time.monotonic() > deadline:
-            raise BenchError("bridge worker did not start; see worker.log")
+    while pendo.calls() < len(workers):
+        if any(worker.poll() is not None for worker in workers) or time.monotonic() > deadline:
+            raise BenchError("a bridge worker did not start; see worker*.log")
         time.sleep(0.2)
-    pendo.before = calls
+    time.sleep(0.5)  # any other start-up request lands before the count starts
+    pendo.before = int(pendo.state()["requests"])
+
+
+def worker_log(index: int) -> str:
+    """worker.log for the first worker (as with one), worker2.log, … for the others."""
+    return "worker" if index == 0 else f"worker{index + 1}"
+
+
+@contextmanager
+def database(url: str | None, workdir: Path, keep: bool) -> Iterator[tuple[str, Engine]]:
+    """The DATABASE_URL for the service and an engine to sample with: a SQLite file in `workdir`, or a fresh
+    database on the PostgreSQL server of `url`, dropped at the end unless `keep`."""
+    if not url:
+        engine = create_engine(f"sqlite:///file:{workdir / 'bench.db'}?mode=ro&uri=true")  # reads only, no BEGIN
+        try:
+            yield f"sqlite:///{workdir / 'bench.db'}", engine
+        finally:
+            engine.dispose()
+        return
+    server = make_url(normalise_database_url(url))
+    name = "bridge_bench_" + uuid.uuid4().hex[:10]
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    fresh = server.set(database=name)
+    engine = create_engine(fresh, pool_size=2)
+    try:
+        yield fresh.render_as_string(hide_password=False), engine
+    finally:
+        engine.dispose()
+        if keep:
+            say(f"kept database {name}")
+        else:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def deployment(args: argparse.Namespace, workdir: Path, secret: str) -> Iterator[Deployment]:
+    """`bridge migrate`, the fake Pendo, the Procfile's web line and `args.workers` workers, up and ready."""
+    env = ingest.service_env(workdir, secret)
+    with database(args.database_url, workdir, args.keep) as (url, engine):
+        env["DATABASE_URL"] = url
+        ingest.migrate(env, workdir)
+        know_customers(url, args.accounts)
+        pendo = FakePendo(args.latency)
+        env.update(PENDO_BASE_URL=pendo.url, PENDO_INTEGRATION_KEY=KEY, PENDO_TRACK_EVENT_SECRET=TRACK,
+                   PENDO_REQUESTS_PER_SECOND=f"{args.budget:g}")
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            with ingest.serve("web", "bridge.web:create_app()", args.web_workers, env, workdir) as web:
+                for index in range(args.workers):
+                    with (workdir / f"{worker_log(index)}.log").open("ab") as log:
+                        workers.append(subprocess.Popen([str(ingest.BIN / "bridge"), "worker"], env=env, cwd=workdir,
+                                                        stdout=log, stderr=subprocess.STDOUT))
+                wait_for_workers(workers, pendo)
+                yield Deployment(web, workers, pendo, engine, "sqlite" if url.startswith("sqlite") else "postgresql")
+        finally:
+            for worker in workers:
+                stop(worker)
+            stop(pendo.process)
 
 
 def delivered(last: Sample, accepted: int) -> bool:
@@ -135,18 +240,19 @@ def cpu(processes: dict[str, int]) -> dict[str, float]:
     return {**{name: ingest.cpu_seconds(pid) for name, pid in processes.items()}, "client": time.process_time()}
 
 
-def drive(args: argparse.Namespace, jobs: list[Job], web: ingest.Server, worker: subprocess.Popen[bytes],
-          pendo: FakePendo, engine: Engine) -> dict[str, Any]:
+def drive(args: argparse.Namespace, jobs: Sequence[Job], service: Deployment) -> dict[str, Any]:
     """Send in a thread and sample every second until everything is delivered, or the drain limit."""
     sent: dict[str, Any] = {}
 
     def send() -> None:
         try:
-            sent.update(ingest.open_loop(web.url + ingest.WEBHOOK_PATH, jobs, args.rate, ingest.bridge_ok))
+            sent.update(ingest.open_loop(service.web.url + ingest.WEBHOOK_PATH, jobs,  # type: ignore[arg-type]
+                                         args.rate, ingest.bridge_ok))
         finally:
-            sent["end"] = time.perf_counter() - start
+            sent["end"], sent["end_at"] = time.perf_counter() - start, time.time()
 
-    processes = {"web": web.process.pid, "worker": worker.pid, "pendo": pendo.process.pid}
+    processes = {"web": service.web.process.pid, "pendo": service.pendo.process.pid,
+                 **{worker_log(index): worker.pid for index, worker in enumerate(service.workers)}}
     samples: list[Sample] = []
     cpu_pct: dict[str, int]
     cpu_start, cpu_pct = cpu(processes), {}
@@ -155,9 +261,10 @@ def drive(args: argparse.Namespace, jobs: list[Job], web: ingest.Server, worker:
     sender.start()
     while True:
         time.sleep(max(0.0, start + len(samples) + 1 - time.perf_counter()))
-        if worker.poll() is not None:
-            raise BenchError(f"bridge worker exited with {worker.returncode}; see worker.log")
-        samples.append(sample(time.perf_counter() - start, engine, pendo, worker))
+        for index, worker in enumerate(service.workers):
+            if worker.poll() is not None:
+                raise BenchError(f"bridge worker exited with {worker.returncode}; see {worker_log(index)}.log")
+        samples.append(sample(time.perf_counter() - start, service))
         if "end" not in sent:
             continue
         if not cpu_pct:
@@ -167,35 +274,40 @@ def drive(args: argparse.Namespace, jobs: list[Job], web: ingest.Server, worker:
             raise BenchError("the sender failed; see the traceback above")
         if delivered(samples[-1], sent["ok"]) or samples[-1].t - sent["end"] > args.drain_limit:
             break
-    busiest = pendo.state()["max_data_requests_in_one_second"]
-    return {"sent": sent, "samples": samples, "cpu_pct_while_sending": cpu_pct, "busiest_second": busiest}
+    state = service.pendo.state()
+    return {"sent": sent, "samples": samples, "cpu_pct_while_sending": cpu_pct,
+            "busiest_second": state["max_data_requests_in_one_second"], "pendo_state": state}
+
+
+def latest_in_pendo(pendo: FakePendo, name: str, expected: dict[str, Any], last_webhook_at: float) -> dict[str, Any]:
+    """Whether every account's value of field `name` in Pendo is the last one sent, and when the last of them
+    arrived, in seconds after the last webhook was answered."""
+    found = pendo.field(name)
+    wrong = sorted(account for account, value in expected.items() if found.get(account, {}).get("value") != value)
+    arrivals = [found[account]["changed_at"] for account in expected if account in found]
+    after = round(max(arrivals) - last_webhook_at, 1) if arrivals else None
+    return {"field": name, "accounts": len(expected), "current": len(expected) - len(wrong),
+            "wrong_samples": wrong[:3], "last_arrival_after_last_webhook_s": after}
+
+
+def log_warnings(workdir: Path, workers: int) -> int:
+    names = ["web", *(worker_log(index) for index in range(workers))]
+    return sum(ingest.log_problems(workdir / f"{name}.log") for name in names)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     secret = "whsec_bench_" + uuid.uuid4().hex
-    env = ingest.service_env(workdir, secret)
-    ingest.migrate(env, workdir)
-    pendo = FakePendo(args.latency)
-    env.update(PENDO_BASE_URL=pendo.url, PENDO_INTEGRATION_KEY=KEY, PENDO_TRACK_EVENT_SECRET=TRACK,
-               PENDO_REQUESTS_PER_SECOND=f"{args.budget:g}")
-    engine = create_engine(f"sqlite:///file:{workdir / 'bench.db'}?mode=ro&uri=true")  # reads only, no BEGIN
-    worker = None
-    try:
-        with ingest.serve("web", "bridge.web:create_app()", args.web_workers, env, workdir) as web, \
-                (workdir / "worker.log").open("ab") as log:
-            worker = subprocess.Popen([str(ingest.BIN / "bridge"), "worker"], env=env, cwd=workdir, stdout=log,
-                                      stderr=subprocess.STDOUT)
-            wait_for_worker(worker, pendo)
-            jobs = signed_jobs(int(args.rate * args.seconds), args.accounts, secret)
-            say(f"sending {len(jobs)} events at {args.rate:g}/s over {args.accounts} accounts")
-            result = drive(args, jobs, web, worker, pendo, engine)
-    finally:
-        if worker is not None:
-            stop(worker)
-        stop(pendo.process)
-        engine.dispose()
-    result["log_warnings"] = sum(ingest.log_problems(workdir / f"{name}.log") for name in ("web", "worker"))
-    result["burst"] = Budget(engine, args.budget).burst
+    with deployment(args, workdir, secret) as service:
+        count = int(args.rate * args.seconds)
+        jobs = signed_jobs(count, args.accounts, secret)
+        say(f"sending {len(jobs)} events at {args.rate:g}/s over {args.accounts} accounts to {args.workers} "
+            f"worker(s) on {service.database}")
+        result = drive(args, jobs, service)
+        result["latest"] = latest_in_pendo(service.pendo, "seats", final_seats(count, args.accounts),
+                                           result["sent"]["end_at"])
+        result["burst"] = Budget(service.engine, args.budget).burst
+        result["database"] = service.database
+    result["log_warnings"] = log_warnings(workdir, args.workers)
     return report(args, result)
 
 
@@ -225,13 +337,19 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
     pendo = pendo_summary(result, args.budget, result["burst"])
     lag = lag_summary(sending)
     rss = [s.worker_rss_kib for s in samples if s.worker_rss_kib]
+    latest = result["latest"]
     verdict = {
         "load_at_target": args.rate >= TARGET_RATE and args.seconds >= TARGET_SECONDS,
         "sent_at_rate_all_accepted": sent["achieved_rate"] >= RATE_SHARE * args.rate and sent["errors"] == 0,
+        "ack_p99_within_50ms": sent["p99_ms"] is not None and sent["p99_ms"] <= ACK_P99_MS,
         "lag_flat": lag["flat"], "pendo_within_budget": pendo["within_budget"], "drained": drained,
+        "latest_in_pendo_within_30s": latest["current"] == latest["accounts"]
+        and latest["last_arrival_after_last_webhook_s"] is not None
+        and latest["last_arrival_after_last_webhook_s"] <= LATEST_WITHIN_S,
     }
     return {
-        "rate": args.rate, "seconds": args.seconds, "accounts": args.accounts, "web_workers": args.web_workers,
+        "rate": args.rate, "seconds": args.seconds, "accounts": args.accounts, "database": result["database"],
+        "workers": args.workers, "web_workers": args.web_workers,
         "pendo_latency_s": args.latency, "cores": os.cpu_count(), "load_before": args.load_before,
         "ingest": {k: sent[k] for k in ("ok", "errors", "error_samples", "achieved_rate", "p50_ms", "p99_ms",
                                         "max_ms", "max_send_lag_ms")},
@@ -239,7 +357,7 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
         "mapped_per_s_while_sending": round((end_of_sending.stored - end_of_sending.unmapped) / end_of_sending.t, 1),
         "unmapped_max": max(s.unmapped for s in samples),
         "values_undelivered_max": max(s.values_undelivered for s in samples),
-        "lag_s_every_10s": [s.lag_s for s in samples[9::10]], "lag": lag, "pendo": pendo,
+        "lag_s_every_10s": [s.lag_s for s in samples[9::10]], "lag": lag, "pendo": pendo, "latest_in_pendo": latest,
         "drain_s": round(done.t - sent["end"], 1),
         "worker_rss_kib_min_max": [min(rss, default=0), max(rss, default=0)],
         "cpu_pct_while_sending": result["cpu_pct_while_sending"], "log_warnings": result["log_warnings"],
@@ -248,20 +366,31 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def service_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the deployment under test, shared with bench/burst.py."""
+    parser.add_argument("--budget", type=float, default=20.0, help="PENDO_REQUESTS_PER_SECOND")
+    parser.add_argument("--latency", type=float, default=0.05, help="the fake Pendo's latency per request (s)")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (default 2 = cores)")
+    parser.add_argument("--workers", type=int, default=1, help="`bridge worker` processes")
+    parser.add_argument("--database-url", help="a PostgreSQL server (postgresql://…): a fresh database is made on it "
+                                               "for the run and dropped after; default a SQLite file")
+    parser.add_argument("--drain-limit", type=float, default=600.0, help="seconds to wait for delivery after sending")
+    parser.add_argument("--samples", action="store_true", help="include every one-second sample in the JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs) and the "
+                                                            "PostgreSQL database")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="events per second sent")
     parser.add_argument("--seconds", type=float, default=TARGET_SECONDS, help=f"how long (at most {MAX_SECONDS:g})")
     parser.add_argument("--accounts", type=int, default=2000, help="accounts the events cycle over")
-    parser.add_argument("--budget", type=float, default=20.0, help="PENDO_REQUESTS_PER_SECOND")
-    parser.add_argument("--latency", type=float, default=0.05, help="the fake Pendo's latency per request (s)")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (default 2 = cores)")
-    parser.add_argument("--drain-limit", type=float, default=600.0, help="seconds to wait for delivery after sending")
-    parser.add_argument("--samples", action="store_true", help="include every one-second sample in the JSON")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
+    service_arguments(parser)
     args = parser.parse_args()
-    if not (0 < args.seconds <= MAX_SECONDS) or min(args.rate, args.accounts, args.budget, args.web_workers) <= 0:
-        say(f"--rate, --accounts, --budget, --web-workers must be positive and 0 < --seconds <= {MAX_SECONDS:g}")
+    if not (0 < args.seconds <= MAX_SECONDS) or min(args.rate, args.accounts, args.budget, args.web_workers,
+                                                    args.workers) <= 0:
+        say("--rate, --accounts, --budget, --web-workers, --workers must be positive and "
+            f"0 < --seconds <= {MAX_SECONDS:g}")
         return 2
     args.load_before = round(os.getloadavg()[0], 2)
     workdir = Path(tempfile.mkdtemp(prefix="bridge-e2e-bench-"))

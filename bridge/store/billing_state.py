@@ -99,14 +99,17 @@ _OTHERS = select(subscriptions).where(subscriptions.c.account_id == bindparam("a
 
 @per_dialect
 def _first_revision(insert: Callable[[Table], Any]) -> Any:
-    return insert(billing_accounts).on_conflict_do_nothing(index_elements=["account_id"])
+    # RETURNING says whether the row was inserted: psycopg reports no rowcount for this INSERT.
+    return insert(billing_accounts).on_conflict_do_nothing(index_elements=["account_id"]) \
+        .returning(billing_accounts.c.account_id)
 
 
 _NEXT_REVISION = update(billing_accounts).where(
     billing_accounts.c.account_id == bindparam("b_account"), billing_accounts.c.revision == bindparam("b_expected"),
 ).values(revision=bindparam("b_revision"), updated_at=bindparam("b_updated"))
 _REVISION = select(billing_accounts.c.revision).where(billing_accounts.c.account_id == bindparam("account_id"))
-_STORED_EVENT = select(subscriptions.c.event_id).where(_THIS)
+# Locked on PostgreSQL: a transaction writing this subscription now is waited for, and its write seen.
+_STORED_EVENT = select(subscriptions.c.event_id).where(_THIS).with_for_update()
 
 
 def _revision(connection: Connection, account_id: str) -> int:
@@ -165,12 +168,11 @@ def claim(connection: Connection, prepared: Prepared, now: float) -> bool:
     if prepared.account_id is None:
         return True
     if prepared.revision == 1:
-        taken = connection.execute(_first_revision(connection),
-                                   {"account_id": prepared.account_id, "revision": 1, "updated_at": now})
-    else:
-        taken = connection.execute(_NEXT_REVISION, {"b_account": prepared.account_id, "b_updated": now,
-                                                    "b_expected": prepared.revision - 1,
-                                                    "b_revision": prepared.revision})
+        inserted = connection.execute(_first_revision(connection),
+                                      {"account_id": prepared.account_id, "revision": 1, "updated_at": now})
+        return inserted.first() is not None
+    taken = connection.execute(_NEXT_REVISION, {"b_account": prepared.account_id, "b_updated": now,
+                                                "b_expected": prepared.revision - 1, "b_revision": prepared.revision})
     return bool(taken.rowcount == 1)
 
 

@@ -85,6 +85,7 @@ class FakePendo(LoopbackServer):
         self._fields: dict[str, dict[str, str]] = {k: dict((fields or {}).get(k, {})) for k in ID_KEYS}
         self._any_field = fields is None
         self._values: dict[tuple[str, str], dict[str, Any]] = {}
+        self._changed: dict[tuple[str, str, str], float] = {}  # when each (kind, id, field) last took a new value
         self._rows: list[tuple[str, dict[str, Any]]] = []
         self._tracks: list[dict[str, Any]] = []
         self._records: list[Recorded] = []
@@ -196,6 +197,8 @@ class FakePendo(LoopbackServer):
     ) -> Answer:
         if path == "/_fake/state":
             return Answer(200, self._state())
+        if path == "/_fake/field":
+            return Answer(200, self._field(query.get("kind", ["account"])[-1], query.get("name", [""])[-1]))
         fault = self._take_fault(path)
         if fault is not None:
             extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
@@ -210,6 +213,7 @@ class FakePendo(LoopbackServer):
         """Counts for a benchmark: requests, bulk metadata requests with their first/last time, the most
         data requests (metadata and track) seen within any one second, rows and track events received."""
         metadata = [r.time for r in self._records if BULK_PATH.match(r.path)]
+        tracks = [r.time for r in self._records if r.path == "/data/track" and r.status == 200]
         sent = [r.time for r in self._records if BULK_PATH.match(r.path) or r.path == "/data/track"]
         busiest, start = 0, 0
         for end, at in enumerate(sent):
@@ -219,7 +223,13 @@ class FakePendo(LoopbackServer):
         return {"requests": len(self._records), "metadata_requests": len(metadata),
                 "metadata_first_at": metadata[0] if metadata else None,
                 "metadata_last_at": metadata[-1] if metadata else None,
-                "max_data_requests_in_one_second": busiest, "rows": len(self._rows), "tracks": len(self._tracks)}
+                "max_data_requests_in_one_second": busiest, "rows": len(self._rows), "tracks": len(self._tracks),
+                "track_first_at": tracks[0] if tracks else None, "track_last_at": tracks[-1] if tracks else None}
+
+    def _field(self, kind: str, name: str) -> dict[str, Any]:
+        """For a benchmark: each row's current value of one field, and when that value arrived."""
+        return {row_id: {"value": values[name], "changed_at": self._changed.get((kind, row_id, name))}
+                for (row_kind, row_id), values in self._values.items() if row_kind == kind and name in values}
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
@@ -285,6 +295,10 @@ class FakePendo(LoopbackServer):
         result["updated"] += 1
         self._rows.append((kind, row))
         stored = self._values.setdefault((kind, row_id), {})
+        now = time.time()
+        for name, value in values.items():
+            if name not in stored or stored[name] != value:
+                self._changed[(kind, row_id, name)] = now
         stored.update(values)
         for name in [name for name, value in values.items() if value is None]:
             del stored[name]  # JSON null empties the field, as Pendo's bulk metadata API does

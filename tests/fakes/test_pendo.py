@@ -128,3 +128,15 @@ def test_fake_latency_delays_answers(fake: FakePendo, client: PendoClient) -> No
     started = time.monotonic()
     client.verify_token()
     assert time.monotonic() - started >= 0.2
+
+
+def test_fake_reports_each_rows_value_of_a_field_and_when_it_arrived(client: PendoClient, fake: FakePendo) -> None:
+    before = time.time()
+    client.send_metadata("account", [("acme", {"billing_plan": "pro"})])
+    changed = time.time()
+    client.send_metadata("account", [("acme", {"billing_plan": "team"})])
+    client.send_metadata("account", [("acme", {"billing_plan": "team"})])  # the same value: not a change
+    answer = requests.get(f"{fake.url}/_fake/field", params={"kind": "account", "name": "billing_plan"},
+                          timeout=5).json()
+    assert answer["acme"]["value"] == "team"
+    assert before <= changed <= answer["acme"]["changed_at"] <= fake.requests[-1].time
