@@ -65,12 +65,14 @@ def linked_account(connection: Connection, provider: str, customer_id: str | Non
     return connection.execute(_LINKED, {"provider": provider, "customer_id": customer_id}).scalar_one_or_none()
 
 
-def learn(connection: Connection, event: Event, now: float) -> None:
-    """Remember the link an event states explicitly in its provider's identity slots (never a fallback)."""
+def stated(event: Event) -> tuple[str, str] | None:
+    """The (customer id, account id) link an event states explicitly in its provider's identity slots (never a
+    fallback), to be `save`d when the event is mapped."""
     found = registry.find(event.provider)
     slots = found.facts(event, {}).identity if found is not None else None
     if slots is not None and slots.customer_id and slots.account_id:
-        save(connection, event.provider, slots.customer_id, slots.account_id, "metadata", now)
+        return slots.customer_id, slots.account_id
+    return None
 
 
 def read_csv(path: Path) -> list[tuple[str, str]]:

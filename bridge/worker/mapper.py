@@ -54,6 +54,7 @@ class Ready:
     stored: StoredEvent
     enrichment: dict[str, Any]
     options: EvalOptions
+    link: tuple[str, str] | None = None  # the (customer, account) link the event states, saved when it is mapped
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class Mapper:
         options = eval_options(self.settings)
         if event.payload.get("bridge_sync"):  # a sync's snapshot: account state only, never track events
             options = replace(options, track_enabled=False)
-        return Ready(stored, enrichment, options)
+        return Ready(stored, enrichment, options, links.stated(stored.event))  # found outside any transaction
 
     def _enrichment(self, stored: StoredEvent) -> dict[str, Any] | None:
         """The event's enrichment; None when the provider's API could not be asked (retried later). After
@@ -348,7 +349,8 @@ class Mapper:
                        if isinstance(op, MetadataUpdate) and op.kind == "account"]
         if outcome.admission == operations.MAP:
             billing_state.save(connection, state)
-            links.learn(connection, event, now)
+            if item.link:
+                links.save(connection, event.provider, *item.link, "metadata", now)
         if status == store.MAPPED:
             for op in outcome.operations:
                 if isinstance(op, MetadataUpdate):
