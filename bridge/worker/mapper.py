@@ -80,8 +80,8 @@ class LeaseLost(Exception):
 NEWER_VERSION_CONTROL = "newer_api_version:"  # + provider:version, in `controls`: that version was announced
 MAX_ENRICHMENT_TRIES = 5  # after that an event is mapped with what the cache has
 # Planned events written together: one commit instead of 25. On SQLite fewer: its one write lock, which webhooks wait
-# for, is held about 0.4 ms an event (25 held it ~10 ms, and the webhooks' p99 with it).
-EVENTS_PER_TRANSACTION = {"sqlite": 8}
+# for, is held about 0.4 ms an event (25 held it ~10 ms, and the webhooks' p99 with it), and a commit costs little.
+EVENTS_PER_TRANSACTION = {"sqlite": 4}
 DEFAULT_EVENTS_PER_TRANSACTION = 25
 CONFLICTS = {"40P01", "40001"}  # PostgreSQL's deadlock_detected and serialization_failure
 
