@@ -13,6 +13,7 @@ endpoint is a provider's check that the endpoint is its own, answered by its web
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
 import uuid
@@ -148,7 +149,8 @@ class _State:
         log.info("webhook stored", extra={"provider": name, "event_id": event.id, "event_type": event.type,
                                           "duplicate": duplicate, "status": status,
                                           "request_id": g.request_id})
-        return jsonify(received=True, event_id=event.id, duplicate=duplicate), 200
+        answer = json.dumps({"received": True, "event_id": event.id, "duplicate": duplicate})
+        return Response(answer, mimetype="application/json"), 200
 
     def challenge(self, name: str) -> tuple[Response, int]:
         """A provider's check that the endpoint is its own (a `?bt_challenge=` query, say): the webhook object's
@@ -174,8 +176,8 @@ class _State:
         limit = self.settings.max_body_bytes
         if (request.content_length or 0) > limit:
             raise TooLarge(f"body is larger than {limit} bytes")
-        chunks, size = [], 0
-        while chunk := request.stream.read(65536):
+        chunks, size, expected = [], 0, request.content_length
+        while (expected is None or size < expected) and (chunk := request.stream.read(65536)):
             size += len(chunk)
             if size > limit:
                 raise TooLarge(f"body is larger than {limit} bytes")
