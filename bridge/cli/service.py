@@ -46,7 +46,7 @@ def register(commands: Any) -> None:
     commands.add_parser("worker", help="map stored events and deliver them to Pendo").set_defaults(run=_worker)
     serve = commands.add_parser("serve", help="web and worker in one process (small deployments)")
     serve.add_argument("--bind", default=None, help="address:port (default 0.0.0.0:$PORT)")
-    serve.add_argument("--threads", type=int, default=4)
+    serve.add_argument("--threads", type=int, default=16)
     serve.set_defaults(run=_serve)
     demo = commands.add_parser("demo", help="run locally with a generated secret and a local stand-in for Pendo")
     demo.add_argument("--port", type=int, default=8000)

@@ -39,7 +39,7 @@ class _Application(BaseApplication):
             self._thread.join(timeout=20)
 
 
-def serve(settings: Settings, bind: str | None = None, threads: int = 4) -> None:
+def serve(settings: Settings, bind: str | None = None, threads: int = 16) -> None:
     """Serve on `bind` (default 0.0.0.0:$PORT) with one gunicorn worker process."""
     options = {
         "bind": bind or f"0.0.0.0:{settings.port}",
