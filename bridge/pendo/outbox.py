@@ -84,8 +84,25 @@ def field_row(update_op: MetadataUpdate, name: str, value: Any, event_id: str | 
 def enqueue_metadata(connection: Connection, update_op: MetadataUpdate, event_id: str, version: str,
                      now: float, source: str | None = None) -> None:
     """Upsert each field of `update_op`, guarded by (source_time, rank), in one executemany."""
-    enqueue_fields(connection, [field_row(update_op, name, value, event_id, version, now, source)
-                                for name, value in update_op.values.items()])
+    enqueue_fields(connection, metadata_rows(update_op, event_id, version, now, source))
+
+
+def metadata_rows(update_op: MetadataUpdate, event_id: str, version: str, now: float,
+                  source: str | None = None) -> list[dict[str, Any]]:
+    """The outbox rows of `update_op`'s fields (`field_row`)."""
+    return [field_row(update_op, name, value, event_id, version, now, source)
+            for name, value in update_op.values.items()]
+
+
+def enqueue_in_turn(connection: Connection, groups: list[list[dict[str, Any]]]) -> None:
+    """Upsert groups of field rows as if one after the other: in one executemany when no field is in two groups,
+    else group by group (the guard then decides between them exactly as it would have in turn)."""
+    keys = [(row["kind"], row["entity_id"], row["field"]) for group in groups for row in group]
+    if len(keys) == len(set(keys)):
+        enqueue_fields(connection, [row for group in groups for row in group])
+        return
+    for group in groups:
+        enqueue_fields(connection, group)
 
 
 def enqueue_fields(connection: Connection, rows: list[dict[str, Any]]) -> None:

@@ -203,7 +203,9 @@ class Mapper:
         items = [plan.item for plan in plans]
         try:
             with self.store.transaction() as connection:
-                results = [self._apply(connection, plan) for plan in plans]
+                fields: list[list[dict[str, Any]]] = []
+                results = [self._apply(connection, plan, fields) for plan in plans]
+                outbox.enqueue_in_turn(connection, fields)
         except StateChanged:
             self._write(items)  # another transaction changed what was read: read it again, under the lock
         except OperationalError as exc:
@@ -242,12 +244,12 @@ class Mapper:
                 plans.append(Plan(item, outcome, state, link, now, account_id))
         return plans, [], failed
 
-    def _apply(self, connection: Connection, plan: Plan) -> tuple[Outcome, str]:
+    def _apply(self, connection: Connection, plan: Plan, fields: list[list[dict[str, Any]]]) -> tuple[Outcome, str]:
         event = plan.item.stored.event
         if links.linked_account_of(connection, event) != plan.link \
                 or not billing_state.claim(connection, plan.state, plan.now):
             raise StateChanged(event.id)
-        return self._record(connection, plan.item, plan.outcome, plan.state, plan.now)
+        return self._record(connection, plan.item, plan.outcome, plan.state, plan.now, fields)
 
     def _write(self, chunk: list[Ready]) -> None:
         """Map `chunk` in one transaction. When that fails (a lease ran out, one event cannot be mapped) it is
@@ -334,8 +336,10 @@ class Mapper:
         return self._record(connection, item, outcome, state, now)
 
     def _record(self, connection: Connection, item: Ready, outcome: Outcome, state: billing_state.Prepared,
-                now: float) -> tuple[Outcome, str]:
-        """Write what one event's evaluation produced and mark it mapped; LeaseLost when another worker has it."""
+                now: float, fields: list[list[dict[str, Any]]] | None = None) -> tuple[Outcome, str]:
+        """Write what one event's evaluation produced and mark it mapped; LeaseLost when another worker has it.
+        With `fields`, its metadata rows are added there for the caller to upsert with the rest of its
+        transaction's (`outbox.enqueue_in_turn`: one statement instead of one an event, under the write lock)."""
         stored, event, version = item.stored, item.stored.event, self.mappings.version
         status = _status(outcome)
         detail: dict[str, Any] = {"matched": outcome.matched, "unresolved": outcome.unresolved,
@@ -355,7 +359,11 @@ class Mapper:
             for op in outcome.operations:
                 if isinstance(op, MetadataUpdate):
                     values, warnings = pendo.metadata_values(op.values)
-                    outbox.enqueue_metadata(connection, replace(op, values=values), event.id, version, now)
+                    rows = outbox.metadata_rows(replace(op, values=values), event.id, version, now)
+                    if fields is None:
+                        outbox.enqueue_fields(connection, rows)
+                    else:
+                        fields.append(rows)
                     detail["warnings"] += warnings
                 else:
                     detail["warnings"] += self._enqueue_track(connection, op, event.id, now)

@@ -148,3 +148,38 @@ def test_outbox_claim_finds_enough_entities_behind_one_with_many_fields(box: Out
     batches = box.claim_entities("w1", now=10.0, lease=30, limit=2)
     assert sorted(b.entity_id for b in batches) == ["narrow", "wide"]
     assert len(next(b for b in batches if b.entity_id == "wide").values) == 200
+
+
+def _rows(entity: str, values: dict[str, object], source_time: int, rank: int = 0) -> list[dict[str, object]]:
+    return ob.metadata_rows(MetadataUpdate("account", entity, dict(values), source_time, rank), "evt", "v1", 1.0)
+
+
+@pytest.mark.parametrize("groups", [
+    # distinct fields: one statement
+    [[("a", {"plan": "pro"}, 10)], [("b", {"plan": "team"}, 10)], [("a", {"seats": 3}, 10)]],
+    # one field twice, an exact tie: the first stays, as upserting them in turn leaves it
+    [[("a", {"plan": "pro"}, 10)], [("a", {"plan": "team"}, 10)]],
+    # one field twice, the later one older: the newer stays
+    [[("a", {"plan": "pro"}, 20)], [("a", {"plan": "team"}, 10)]],
+])
+def test_outbox_enqueue_in_turn_leaves_what_upserting_one_by_one_leaves(database_url: str, groups: list) -> None:
+    def state(enqueue: object) -> list[tuple[object, ...]]:
+        settings = make_settings(database_url)
+        migrate(settings)
+        engine = make_engine(settings)
+        built = [_rows(entity, values, at) for group in groups for entity, values, at in group]
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM field_values")
+            enqueue(connection, built)  # type: ignore[operator]
+        with engine.connect() as connection:
+            found = connection.exec_driver_sql(
+                "SELECT entity_id, field, value, version, state FROM field_values ORDER BY entity_id, field").all()
+        engine.dispose()
+        return [tuple(row) for row in found]
+
+    def one_by_one(connection: object, built: list) -> None:
+        for rows in built:
+            ob.enqueue_fields(connection, rows)  # type: ignore[arg-type]
+
+    assert state(ob.enqueue_in_turn) == state(one_by_one)
+    assert state(ob.enqueue_in_turn)  # something was written
