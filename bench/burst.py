@@ -92,20 +92,19 @@ class SignedOnTaking(Sequence[Job]):
 
 def track_backlog(result: dict[str, Any], expected: int) -> dict[str, Any]:
     """Track events delivered, and the backlog's time from the last webhook: measured when it drained, else projected
-    from the rate of the drain's last minute (nothing new is mapped then)."""
+    at the rate Pendo received them over the last minute sampled."""
     state, samples, end = result["pendo_state"], result["samples"], result["sent"]["end"]
     delivered, last_at = int(state["tracks"]), state["track_last_at"]
-    after = [s for s in samples if s.t > end]
-    window = after[-60:] if len(after) > 1 else []
-    rate = (window[0].tracks_undelivered - window[-1].tracks_undelivered) / (window[-1].t - window[0].t) \
-        if window else 0.0
+    window = [s for s in samples if s.t >= samples[-1].t - 60]
+    span = window[-1].t - window[0].t
+    rate = (window[-1].pendo_tracks - window[0].pendo_tracks) / span if span > 0 else 0.0
     left = expected - delivered
     if not left and last_at is not None:
         seconds = round(last_at - result["sent"]["end_at"], 1)
     else:
         seconds = round(samples[-1].t - end + left / rate, 1) if rate > 0 else None
     return {"expected": expected, "delivered": delivered, "undelivered": left,
-            "drain_rate_per_s": round(rate, 1), "backlog_s_after_last_webhook": seconds, "measured": not left}
+            "rate_last_minute_per_s": round(rate, 1), "backlog_s_after_last_webhook": seconds, "measured": not left}
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:

@@ -75,6 +75,7 @@ class Sample:
     tracks_undelivered: int
     pendo_calls: int
     worker_rss_kib: int  # all workers together
+    pendo_tracks: int = 0  # track events the fake Pendo accepted so far
 
 
 class FakePendo:
@@ -93,8 +94,8 @@ class FakePendo:
     def state(self) -> dict[str, Any]:
         return dict(self.session.get(f"{self.url}/_fake/state", timeout=10).json())
 
-    def calls(self) -> int:
-        return int(self.state()["requests"]) - self.before
+    def calls(self, state: dict[str, Any] | None = None) -> int:
+        return int((state or self.state())["requests"]) - self.before
 
     def field(self, name: str) -> dict[str, dict[str, Any]]:
         """Each account's value of field `name` in the fake Pendo, and the time it arrived."""
@@ -153,9 +154,10 @@ def sample(t: float, service: Deployment) -> Sample:
     def waiting(kind: str) -> int:
         return outbox[kind].get(ob.PENDING, 0) + outbox[kind].get(ob.WAITING, 0)
 
-    return Sample(t, sum(events.values()), events.get(st.RECEIVED, 0), round(lag_seconds(store, box, time.time()), 2),
-                  waiting("metadata"), waiting("track"), service.pendo.calls(),
-                  sum(rss_kib(worker.pid) for worker in service.workers))
+    lag, pendo = round(lag_seconds(store, box, time.time()), 2), service.pendo.state()
+    return Sample(t, sum(events.values()), events.get(st.RECEIVED, 0), lag, waiting("metadata"), waiting("track"),
+                  service.pendo.calls(pendo), sum(rss_kib(worker.pid) for worker in service.workers),
+                  int(pendo["tracks"]))
 
 
 def wait_for_workers(workers: list[subprocess.Popen[bytes]], pendo: FakePendo) -> None:

@@ -52,6 +52,7 @@ MAX_FAILED_ATTEMPTS = 10  # rows Pendo counts failed without saying why
 METADATA, TRACK = "metadata", "track"  # the budget's endpoint names
 MAX_SLOT_TRIES = 200  # bounds the wait for a budget slot, with the deadline below
 METADATA_SLICE_SECONDS = 1.0  # with a backlog of full batches, send for up to this long before mapping again
+TRACK_STEP_SECONDS = 0.5  # track events claimed in one step: what the budget lets out in this long
 
 
 @dataclass
@@ -311,9 +312,13 @@ class Delivery:
         now = self.clock()
         if self._budget.ready_in(TRACK, now) > 0:
             return 0
-        # No more than the budget lets out well within a claim's lease.
-        fits = int(self.settings.pendo_requests_per_second * self.settings.claim_seconds / 4)
-        limit = limit or max(1, min(10 * self.settings.track_concurrency, fits))
+        # No more than the budget lets out well within a claim's lease, nor in TRACK_STEP_SECONDS: the worker maps
+        # between its steps, and a backlog of track events held to the budget (a month-start renewal's invoices)
+        # must not keep the accounts' new values waiting to be mapped.
+        rate = self.settings.pendo_requests_per_second
+        fits = int(rate * self.settings.claim_seconds / 4)
+        step = max(self.settings.track_concurrency, int(rate * TRACK_STEP_SECONDS))
+        limit = limit or max(1, min(10 * self.settings.track_concurrency, fits, step))
         claimed = self.outbox.claim_tracks(self.worker_id, now, self.settings.claim_seconds, limit)
         if not claimed:
             return 0
