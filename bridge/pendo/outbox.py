@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 
 from bridge.mapping.operations import MetadataUpdate
 from bridge.ops import activity
-from bridge.store.db import reading
+from bridge.store.db import reading, yield_write_lock
 from bridge.store.schema import events, field_values, track_events
 from bridge.store.store import one_of, per_dialect
 
@@ -294,6 +294,8 @@ class Outbox:
         readable: list[tuple[Any, Any]] = []
         size = self._slice()
         for start in range(0, len(entities), size):
+            if start:
+                yield_write_lock(self.engine)
             with self.engine.begin() as connection:  # claims only what is still due and free
                 rows = _claim_fields(connection, entities[start:start + size], due, claim)
                 readable += [(row, value) for row in rows if (value := _value(connection, row)) is not _UNREADABLE]
@@ -304,6 +306,8 @@ class Outbox:
         row's outcome stands alone); with `now`, the delivered ones are counted in that minute's activity."""
         items, size = list(settlements), self._slice()
         for start in range(0, len(items), size):
+            if start:
+                yield_write_lock(self.engine)
             self._settle(worker, items[start:start + size], now)
 
     def _slice(self) -> int:
