@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,9 +28,8 @@ from pathlib import Path
 from typing import Any, overload
 
 import e2e
-import requests
 import stripe
-from ingest import BenchError, Job, say
+from ingest import Job, say
 
 from tests.e2e.harness import stripe_event
 from tests.e2e.payloads import invoice, subscription
@@ -168,23 +165,7 @@ def main() -> int:
     if min(args.accounts, args.seconds, args.budget, args.web_workers, args.workers) <= 0:
         say("--accounts, --seconds, --budget, --web-workers, --workers must be positive")
         return 2
-    args.load_before = round(os.getloadavg()[0], 2)
-    workdir = Path(tempfile.mkdtemp(prefix="bridge-burst-bench-"))
-    try:
-        result = run(args, workdir)
-    except (BenchError, requests.RequestException) as exc:
-        say(f"benchmark could not run: {exc}")
-        args.keep = True
-        return 2
-    finally:
-        if args.keep:
-            say(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(result, indent=2))
-    say("verdict: " + ", ".join(f"{name} {'PASS' if ok else 'FAIL'}" for name, ok in result["verdict"].items()))
-    return 0 if result["pass"] else 1
-
+    return e2e.conclude(args, run, "bridge-burst-bench-")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -394,8 +394,14 @@ def main() -> int:
         say("--rate, --accounts, --budget, --web-workers, --workers must be positive and "
             f"0 < --seconds <= {MAX_SECONDS:g}")
         return 2
+    return conclude(args, run, "bridge-e2e-bench-")
+
+
+def conclude(args: argparse.Namespace, run: Callable[[argparse.Namespace, Path], dict[str, Any]], prefix: str) -> int:
+    """Run `run` in a fresh directory, print its JSON report and its verdict; the exit code (0 every target met, 1 a
+    target missed, 2 could not run)."""
     args.load_before = round(os.getloadavg()[0], 2)
-    workdir = Path(tempfile.mkdtemp(prefix="bridge-e2e-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         result = run(args, workdir)
     except (BenchError, requests.RequestException) as exc:
