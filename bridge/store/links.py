@@ -9,7 +9,8 @@ so a deleted customer's late events still find their account.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, select
 from bridge.errors import BridgeError
 from bridge.providers import Event, registry
 from bridge.store.schema import customer_links
-from bridge.store.store import per_dialect
+from bridge.store.store import one_of, per_dialect
 
 COLUMNS = ("customer_id", "account_id")
 
@@ -55,6 +56,36 @@ def linked_account_of(connection: Connection, event: Event) -> str | None:
     account = registry.connected(event.provider)
     if found is None and account is not None:
         found = linked_account(connection, registry.platform(event.provider), account)
+    return found
+
+
+def linked_accounts_of(connection: Connection, events: Sequence[Event]) -> list[str | None]:
+    """`linked_account_of` each of `events`, in one query per provider key (a worker's chunk of events: one
+    round trip instead of one an event)."""
+    found = _links(connection, {(event.provider, event.customer_id) for event in events if event.customer_id})
+    fallbacks = {(registry.platform(event.provider), account) for event in events
+                 if (account := registry.connected(event.provider)) is not None}
+    found |= _links(connection, fallbacks - set(found))
+    linked: list[str | None] = []
+    for event in events:
+        link = found.get((event.provider, event.customer_id)) if event.customer_id else None
+        account = registry.connected(event.provider)
+        if link is None and account is not None:
+            link = found.get((registry.platform(event.provider), account))
+        linked.append(link)
+    return linked
+
+
+def _links(connection: Connection, keys: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str], str]:
+    by_provider: dict[str, list[str]] = defaultdict(list)
+    for provider, customer_id in keys:
+        if customer_id:
+            by_provider[provider].append(customer_id)
+    found: dict[tuple[str, str], str] = {}
+    for provider, customer_ids in by_provider.items():
+        rows = connection.execute(select(customer_links.c.customer_id, customer_links.c.account_id).where(
+            customer_links.c.provider == provider, one_of(connection, customer_links.c.customer_id, customer_ids)))
+        found.update({(provider, customer_id): account_id for customer_id, account_id in rows})
     return found
 
 

@@ -37,7 +37,7 @@ from bridge.ops.alerts import Alerts
 from bridge.ops.logs import bound
 from bridge.pendo import client as pendo
 from bridge.pendo import outbox
-from bridge.providers import Event
+from bridge.providers import Event, registry
 from bridge.settings import Settings
 from bridge.store import billing_state, links, store
 from bridge.store.db import describe, reading
@@ -203,6 +203,9 @@ class Mapper:
         items = [plan.item for plan in plans]
         try:
             with self.store.transaction() as connection:
+                if links.linked_accounts_of(connection, [plan.item.stored.event for plan in plans]) \
+                        != [plan.link for plan in plans]:
+                    raise StateChanged("a customer's link changed since the plans were read")
                 fields: list[list[dict[str, Any]]] = []
                 results = [self._apply(connection, plan, fields) for plan in plans]
                 outbox.enqueue_in_turn(connection, fields)
@@ -229,8 +232,9 @@ class Mapper:
         failed: list[tuple[Ready, EvaluationError]] = []
         seen: set[tuple[str, ...]] = set()
         with reading(self.store.engine) as reader:
-            for index, item in enumerate(chunk):
-                link, enrichment, account_id = self._identify(reader, item)
+            linked = links.linked_accounts_of(reader, [item.stored.event for item in chunk])
+            for index, (item, found) in enumerate(zip(chunk, linked, strict=True)):
+                link, enrichment, account_id = self._with_link(item, found)
                 keys = _keys(item.stored.event, account_id)
                 if keys & seen:
                     return plans, chunk[index:], failed
@@ -246,8 +250,7 @@ class Mapper:
 
     def _apply(self, connection: Connection, plan: Plan, fields: list[list[dict[str, Any]]]) -> tuple[Outcome, str]:
         event = plan.item.stored.event
-        if links.linked_account_of(connection, event) != plan.link \
-                or not billing_state.claim(connection, plan.state, plan.now):
+        if not billing_state.claim(connection, plan.state, plan.now):  # the links were checked for the whole chunk
             raise StateChanged(event.id)
         return self._record(connection, plan.item, plan.outcome, plan.state, plan.now, fields)
 
@@ -316,8 +319,12 @@ class Mapper:
 
     def _identify(self, connection: Connection, item: Ready) -> tuple[str | None, dict[str, Any], str | None]:
         """The customer's link, the enrichment with it, and the account id the event resolves to."""
+        return self._with_link(item, links.linked_account_of(connection, item.stored.event))
+
+    def _with_link(self, item: Ready, link: str | None) -> tuple[str | None, dict[str, Any], str | None]:
+        """The customer's `link` (read by the caller), the enrichment with it, and the account id the event
+        resolves to."""
         event, options = item.stored.event, item.options
-        link = links.linked_account_of(connection, event)
         enrichment = {**item.enrichment, "link": link} if link else item.enrichment
         return link, enrichment, identity.account_of(event, enrichment, options.account_fallback)
 
@@ -406,6 +413,8 @@ def _keys(event: Event, account_id: str | None) -> set[tuple[str, ...]]:
         keys.add(("account", account_id))
     if event.customer_id:
         keys.add(("customer", event.provider, event.customer_id))
+    if (connected := registry.connected(event.provider)) is not None:  # its link may be its platform's customer's
+        keys.add(("customer", registry.platform(event.provider), connected))
     return keys
 
 

@@ -1,4 +1,4 @@
-"""The mapper's batched writes on PostgreSQL: one transaction per chunk, and two workers on shared accounts."""
+"""The mapper's batched writes: a chunk in one transaction, two workers on shared accounts, links checked again."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bridge.mapping import load_mappings
 from bridge.providers import Event
 from bridge.providers.stripe.enrichment import Enricher, RateBudget
 from bridge.providers.stripe.webhook import StripeProvider
+from bridge.store import links
 from bridge.store import store as st
 from bridge.store.db import make_engine, migrate
 from bridge.store.schema import field_values
@@ -121,3 +122,33 @@ def test_two_mappers_on_shared_accounts_map_every_event_once_and_end_in_the_newe
     assert mapped == Counter({event.id: 1 for event in events})
     assert store.count_by_status() == {st.MAPPED: len(events)}
     assert seats(store) == {f"acct-{account}": rounds for account in range(accounts)}
+
+
+def test_a_link_changed_between_planning_and_writing_is_read_again(database_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunk's links are read at once for its plans and checked at once before they are written: a link saved
+    meanwhile sends the chunk the locked way, which maps each event with the link as it is now."""
+    def unlinked(n: int) -> Event:  # neither the subscription nor its customer names an account: the link does
+        obj = subscription(sub_id=f"sub_{n}", customer=f"cus_{n}", quantity=3, metadata={})
+        body = stripe_event("customer.subscription.updated", obj, created=CREATED + n, event_id=f"evt_link_{n}")
+        return StripeProvider((SECRET,)).parse(json.dumps(body).encode())
+
+    store = stored(database_url, 0, [unlinked(n) for n in range(3)])
+    for n in range(3):
+        store.cache_object("stripe", f"cus_{n}", {**customer(f"cus_{n}"), "metadata": {}}, time.time())
+    with store.engine.begin() as connection:
+        for n in range(3):
+            links.save(connection, "stripe", f"cus_{n}", f"old-{n}", "import", 1.0)
+    mapper = build(database_url, "w1")
+    plan = mapper._plan
+
+    def plan_then_relink(chunk: Any) -> Any:
+        planned = plan(chunk)
+        with store.engine.begin() as connection:
+            links.save(connection, "stripe", "cus_1", "new-1", "import", 2.0)
+        return planned
+
+    monkeypatch.setattr(mapper, "_plan", plan_then_relink)
+    mapper.map_events(mapper.store.claim_events("w1", time.time(), 60.0, 100))
+    assert store.count_by_status() == {st.MAPPED: 3}
+    assert seats(store) == {"old-0": 3, "new-1": 3, "old-2": 3}

@@ -128,3 +128,25 @@ def test_a_connected_accounts_enricher_made_during_a_claim_caches_only_while_it_
     assert store.cached_object("stripe:acct_A", "cus_1") is None
     enrichers.remember(event)  # outside a claim, as `bridge replay` does
     assert store.cached_object("stripe:acct_A", "cus_1") is not None
+
+
+def test_links_of_a_chunk_are_read_at_once_as_one_by_one(database_url: str) -> None:
+    settings = make_settings(database_url)
+    migrate(settings)
+    engine = make_engine(settings)
+    events = [
+        Event("stripe:acct_A", "evt_1", "invoice.paid", 1.0, True, None, "acct_A", "cus_1", {}),  # its own link
+        Event("stripe:acct_A", "evt_2", "invoice.paid", 1.0, True, None, "acct_A", "cus_2", {}),  # the platform's
+        Event("stripe:acct_B", "evt_3", "invoice.paid", 1.0, True, None, "acct_B", "cus_3", {}),  # none at all
+        Event("stripe", "evt_4", "invoice.paid", 1.0, True, None, None, "cus_4", {}),
+        Event("stripe", "evt_5", "invoice.paid", 1.0, True, None, None, None, {}),  # no customer
+        Event("stripe/eu", "evt_6", "invoice.paid", 1.0, True, None, None, "cus_4", {}),  # another source
+    ]
+    with engine.begin() as connection:
+        links.save(connection, "stripe", "acct_A", "tenant-a", "import", 1.0)
+        links.save(connection, "stripe:acct_A", "cus_1", "acme", "import", 1.0)
+        links.save(connection, "stripe", "cus_4", "globex", "import", 1.0)
+        links.save(connection, "stripe/eu", "cus_4", "initech", "import", 1.0)
+        one_by_one = [links.linked_account_of(connection, event) for event in events]
+        assert one_by_one == ["acme", "tenant-a", None, "globex", None, "initech"]
+        assert links.linked_accounts_of(connection, events) == one_by_one
