@@ -103,7 +103,7 @@ def yield_write_lock(engine: Engine) -> None:
 
 def begin_immediate(raw: Any) -> None:
     """BEGIN IMMEDIATE on a pysqlite connection, polling for the write lock for up to LOCK_WAIT_SECONDS; the driver's
-    own OperationalError when the lock never comes (SQLAlchemy wraps it as for any statement)."""
+    own OperationalError when the lock never comes (its callers raise it as SQLAlchemy's)."""
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     raw.execute("PRAGMA busy_timeout=0")
     try:
