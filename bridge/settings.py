@@ -9,7 +9,6 @@ suffix stripped, so it configures itself exactly as it does for the unsuffixed o
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 
 from bridge.errors import ConfigError
 from bridge.providers import registry
+from bridge.providers.variables import number
 
 PENDO_REGIONS = {
     "us": ("https://app.pendo.io", "https://app.pendo.io"),
@@ -102,20 +102,6 @@ def _flag(value: str, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false")
 
 
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
-    """A finite number within [minimum, maximum]; the message names the variable, never its value."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number")
-    return _within(name, value, minimum, maximum)
-
-
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
     """A whole number written in digits, within [minimum, maximum]."""
     raw = env.get(name, "").strip()
@@ -147,7 +133,7 @@ def _batch_size(env: Mapping[str, str]) -> int:
 
 
 def _reconcile_hours(env: Mapping[str, str], providers: Mapping[str, Any]) -> float:
-    hours = _number(env, "BRIDGE_RECONCILE_HOURS", 0.0, 0.0, 24 * 366)
+    hours = number(env, "BRIDGE_RECONCILE_HOURS", 0.0, 0.0, 24 * 366)
     if not (hours == 0 or hours >= 1):
         raise ConfigError("BRIDGE_RECONCILE_HOURS must be 0 (off) or a number of hours of at least 1 (a full "
                           "sync of a large billing account takes minutes)")
@@ -285,30 +271,30 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_secret: bool 
         pendo_data_base=data_base,
         pendo_create_accounts=_flag(env.get("PENDO_CREATE_ACCOUNTS", ""), "PENDO_CREATE_ACCOUNTS"),
         pendo_date_format=_choice(env, "PENDO_DATE_FORMAT", DATE_FORMATS, "iso"),
-        pendo_missing_window_hours=_number(env, "PENDO_MISSING_WINDOW_HOURS", 72.0, 0.0, 24 * 366),
+        pendo_missing_window_hours=number(env, "PENDO_MISSING_WINDOW_HOURS", 72.0, 0.0, 24 * 366),
         mappings_dir=Path(env.get("BRIDGE_MAPPINGS_DIR", "").strip() or "mappings"),
         mappings_overlay_dir=_optional_path(env, "BRIDGE_MAPPINGS_OVERLAY_DIR"),
         max_body_bytes=_integer(env, "BRIDGE_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
-        retention_days=_number(env, "BRIDGE_RETENTION_DAYS", 30.0, 0.0, 3660.0),
+        retention_days=number(env, "BRIDGE_RETENTION_DAYS", 30.0, 0.0, 3660.0),
         account_fallback=_choice(env, "BRIDGE_ACCOUNT_FALLBACK", ACCOUNT_FALLBACKS, "none"),
         visitor_fallback=_choice(env, "BRIDGE_VISITOR_FALLBACK", VISITOR_FALLBACKS, "skip"),
         synthetic_visitor_prefix=env.get("BRIDGE_SYNTHETIC_VISITOR_PREFIX", "").strip(),
-        retry_base_seconds=_number(env, "BRIDGE_RETRY_BASE_SECONDS", 2.0, 0.01, HOUR),
-        retry_max_seconds=_number(env, "BRIDGE_RETRY_MAX_SECONDS", 60.0, 0.01, DAY),
-        worker_poll_seconds=_number(env, "BRIDGE_WORKER_POLL_SECONDS", 0.5, 0.01, 60.0),
-        claim_seconds=_number(env, "BRIDGE_CLAIM_SECONDS", 60.0, 1.0, HOUR),
+        retry_base_seconds=number(env, "BRIDGE_RETRY_BASE_SECONDS", 2.0, 0.01, HOUR),
+        retry_max_seconds=number(env, "BRIDGE_RETRY_MAX_SECONDS", 60.0, 0.01, DAY),
+        worker_poll_seconds=number(env, "BRIDGE_WORKER_POLL_SECONDS", 0.5, 0.01, 60.0),
+        claim_seconds=number(env, "BRIDGE_CLAIM_SECONDS", 60.0, 1.0, HOUR),
         dyno=dyno,
         log_format=_choice(env, "BRIDGE_LOG_FORMAT", ("json", "text"), "json"),
         metadata_batch_size=_batch_size(env),
-        metadata_linger_seconds=_number(env, "BRIDGE_METADATA_LINGER_SECONDS", 1.0, 0.0, 60.0),
-        pendo_requests_per_second=_number(env, "PENDO_REQUESTS_PER_SECOND", 20.0, 0.1, 1000.0),
+        metadata_linger_seconds=number(env, "BRIDGE_METADATA_LINGER_SECONDS", 1.0, 0.0, 60.0),
+        pendo_requests_per_second=number(env, "PENDO_REQUESTS_PER_SECOND", 20.0, 0.1, 1000.0),
         track_concurrency=_integer(env, "PENDO_TRACK_CONCURRENCY", 4, 1, 64),
         metrics_token=env.get("BRIDGE_METRICS_TOKEN", "").strip() or None,
         alert_webhook_url=env.get("ALERT_WEBHOOK_URL", "").strip() or None,
-        lag_alert_seconds=_number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0, 7 * DAY),
-        alert_every_seconds=_number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0, 0.0, DAY),
+        lag_alert_seconds=number(env, "BRIDGE_LAG_ALERT_SECONDS", 900.0, 1.0, 7 * DAY),
+        alert_every_seconds=number(env, "BRIDGE_ALERT_EVERY_SECONDS", 600.0, 0.0, DAY),
         admin_password=_admin_password(env),
         redact_fields=_redact_fields(env),
-        api_requests_per_second=_number(env, "BRIDGE_API_REQUESTS_PER_SECOND", 50.0, 0.01, 100_000.0),
+        api_requests_per_second=number(env, "BRIDGE_API_REQUESTS_PER_SECOND", 50.0, 0.01, 100_000.0),
         import_database_url=env.get("BRIDGE_IMPORT_DATABASE_URL", "").strip() or None,
     )

@@ -43,15 +43,24 @@ def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high
 
 def requests_per_second(env: Mapping[str, str], name: str, default: float) -> float:
     """A request budget toward a provider's API: a finite number between 0.1 and 1000; `default` when unset."""
+    return number(env, name, default, 0.1, 1000.0, unit="requests per second")
+
+
+def number(env: Mapping[str, str], name: str, default: float, low: float, high: float, unit: str = "") -> float:
+    """A finite number between `low` and `high` (in `unit`, which messages name); `default` when unset. Messages name
+    the variable, never its value."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    of = f" ({unit})" if unit else ""
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of requests per second") from None
-    if not math.isfinite(value) or not 0.1 <= value <= 1000.0:
-        raise ConfigError(f"{name} must be between 0.1 and 1000 (requests per second)")
+        raise ConfigError(f"{name} must be a number{of}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number{of}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}{of}")
     return value
 
 
