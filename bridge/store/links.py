@@ -49,19 +49,15 @@ _LINKED = select(customer_links.c.account_id).where(customer_links.c.provider ==
 
 
 def linked_account_of(connection: Connection, event: Event) -> str | None:
-    """The account linked to the event's customer; for an event of a connected account (a platform's sub-account) whose
-    customer has none, the link of the connected account itself: a row of its platform whose customer id is the
-    account id (`bridge link import`), for a platform whose connected accounts are the Pendo accounts."""
-    found = linked_account(connection, event.provider, event.customer_id)
-    account = registry.connected(event.provider)
-    if found is None and account is not None:
-        found = linked_account(connection, registry.platform(event.provider), account)
-    return found
+    """The account linked to the event's customer (`linked_accounts_of`, for one event)."""
+    return linked_accounts_of(connection, [event])[0]
 
 
 def linked_accounts_of(connection: Connection, events: Sequence[Event]) -> list[str | None]:
-    """`linked_account_of` each of `events`, in one query per provider key (a worker's chunk of events: one
-    round trip instead of one an event)."""
+    """The account linked to each event's customer; for an event of a connected account (a platform's sub-account)
+    whose customer has none, the link of the connected account itself: a row of its platform whose customer id is
+    the account id (`bridge link import`), for a platform whose connected accounts are the Pendo accounts. One query
+    per provider key, whatever the number of events (a worker's chunk: one round trip instead of one an event)."""
     found = _links(connection, {(event.provider, event.customer_id) for event in events if event.customer_id})
     fallbacks = {(registry.platform(event.provider), account) for event in events
                  if (account := registry.connected(event.provider)) is not None}
