@@ -149,7 +149,9 @@ class _State:
         log.info("webhook stored", extra={"provider": name, "event_id": event.id, "event_type": event.type,
                                           "duplicate": duplicate, "status": status,
                                           "request_id": g.request_id})
-        answer = json.dumps({"received": True, "event_id": event.id, "duplicate": duplicate})
+        # As `jsonify` writes it (sorted, compact, a final newline), without its per-request machinery.
+        answer = json.dumps({"received": True, "event_id": event.id, "duplicate": duplicate},
+                            sort_keys=True, separators=(",", ":")) + "\n"
         return Response(answer, mimetype="application/json"), 200
 
     def challenge(self, name: str) -> tuple[Response, int]:
